@@ -1,0 +1,1 @@
+"""Backends: run IR blocks, by interpretation (interp.py) or as native code (llvm/)."""

@@ -1,0 +1,216 @@
+"""The IR interpreter: executes IR blocks in Python. The reference for what every op means.
+
+It must stay simple and obviously correct: one small function per opcode,
+integers masked to their type, no caching tricks. Guest memory goes through
+GuestMemory's checked accessors, so faults are exactly the rule's.
+"""
+import ctypes
+
+from dbt.frontend.x86.flags import cc_all_case
+from dbt.ir.exits import ExitReason, Vector
+from dbt.ir.ops import Block, Op, Ty
+from dbt.runtime.cpu import SLOTS
+from dbt.runtime.memory import GuestFault
+
+
+def _signed(v: int, ty: Ty) -> int:
+    return v - (1 << ty.value) if v >> (ty.value - 1) else v
+
+
+def _shift(kind):
+    def run(a, b, ty):
+        if b >= ty.value:
+            return (ty.mask if a >> (ty.value - 1) else 0) if kind == "ashr" else 0
+        if kind == "shl":
+            return a << b
+        if kind == "lshr":
+            return a >> b
+        return _signed(a, ty) >> b
+    return run
+
+
+def _rot(left):
+    def run(a, b, ty):
+        n = b % ty.value
+        if not left:
+            n = (ty.value - n) % ty.value
+        return (a << n) | (a >> (ty.value - n)) if n else a
+    return run
+
+
+def _div(kind):
+    def run(a, b, ty):
+        if b == 0:
+            return 0        # unreachable: lifters guard division with a check op
+        if kind in ("udiv", "urem"):
+            return a // b if kind == "udiv" else a % b
+        sa, sb = _signed(a, ty), _signed(b, ty)
+        q = abs(sa) // abs(sb) * (1 if (sa < 0) == (sb < 0) else -1)
+        return q if kind == "sdiv" else sa - q * sb
+    return run
+
+
+BINARY_SEMANTICS = {
+    "add": lambda a, b, ty: a + b,
+    "sub": lambda a, b, ty: a - b,
+    "mul": lambda a, b, ty: a * b,
+    "and": lambda a, b, ty: a & b,
+    "or": lambda a, b, ty: a | b,
+    "xor": lambda a, b, ty: a ^ b,
+    "shl": _shift("shl"), "lshr": _shift("lshr"), "ashr": _shift("ashr"),
+    "rotl": _rot(True), "rotr": _rot(False),
+    "udiv": _div("udiv"), "urem": _div("urem"), "sdiv": _div("sdiv"), "srem": _div("srem"),
+}
+
+COMPARE_SEMANTICS = {
+    "eq": lambda a, b, ty: a == b,
+    "ne": lambda a, b, ty: a != b,
+    "ult": lambda a, b, ty: a < b,
+    "ule": lambda a, b, ty: a <= b,
+    "ugt": lambda a, b, ty: a > b,
+    "uge": lambda a, b, ty: a >= b,
+    "slt": lambda a, b, ty: _signed(a, ty) < _signed(b, ty),
+    "sle": lambda a, b, ty: _signed(a, ty) <= _signed(b, ty),
+    "sgt": lambda a, b, ty: _signed(a, ty) > _signed(b, ty),
+    "sge": lambda a, b, ty: _signed(a, ty) >= _signed(b, ty),
+}
+
+
+def _ctlz(a, ty):
+    return ty.value - a.bit_length()
+
+
+def _cttz(a, ty):
+    return (a & -a).bit_length() - 1 if a else ty.value
+
+
+def _bswap(a, ty):
+    return int.from_bytes(a.to_bytes(ty.value // 8, "little"), "big")
+
+
+UNARY_SEMANTICS = {
+    "not": lambda a, ty: ~a,
+    "neg": lambda a, ty: -a,
+    "ctpop": lambda a, ty: bin(a).count("1"),
+    "ctlz": _ctlz,
+    "cttz": _cttz,
+    "bswap": _bswap,
+}
+
+
+class _Fault(Exception):
+    def __init__(self, vector, addr=0, write=False):
+        self.vector, self.addr, self.write = vector, addr, write
+
+
+class Interpreter:
+    """Runs IR blocks against one CPUState and one GuestMemory."""
+
+    def __init__(self, cpu, mem):
+        self.cpu, self.mem = cpu, mem
+        base = ctypes.addressof(cpu)
+        self.cells = {name: (ctypes.c_uint64 if ty == Ty.I64 else ctypes.c_uint32 if ty == Ty.I32
+                             else ctypes.c_uint16).from_address(base + off)
+                      for name, (off, ty) in SLOTS.items()}
+
+    # -- pure evaluation --------------------------------------------------------
+    def eval_pure(self, op: Op, env: dict) -> int:
+        ty = op.result.ty
+        args = [env[id(a)] for a in op.args]
+        name = op.opcode
+        if name == "const":
+            return op.attrs["value"]
+        if name in BINARY_SEMANTICS:
+            return BINARY_SEMANTICS[name](args[0], args[1], ty) & ty.mask
+        if name in COMPARE_SEMANTICS:
+            return int(COMPARE_SEMANTICS[name](args[0], args[1], op.args[0].ty))
+        if name in UNARY_SEMANTICS:
+            return UNARY_SEMANTICS[name](args[0], ty) & ty.mask
+        if name in ("zext", "trunc"):
+            return args[0] & ty.mask
+        if name == "sext":
+            return _signed(args[0], op.args[0].ty) & ty.mask
+        if name == "select":
+            return args[1] if args[0] else args[2]
+        if name == "cc_all":
+            return self.cc_all(*args)
+        raise NotImplementedError(f"interpreter: no semantics for op {name!r}")
+
+    def cc_all(self, cc_op: int, dst: int, src: int, src2: int) -> int:
+        params, ops, result = cc_all_case(cc_op)
+        env = {id(p): v for p, v in zip(params, (dst, src, src2))}
+        for op in ops:
+            env[id(op.result)] = self.eval_pure(op, env)
+        return env[id(result)]
+
+    # -- a whole block ---------------------------------------------------------
+    def run(self, block: Block, stop_after_code_write: bool = True) -> ExitReason:
+        """Execute one block; returns the exit reason with cpu.rip set to where to go on."""
+        cpu, cells, mem = self.cpu, self.cells, self.mem
+        if cpu.exit_request:
+            return ExitReason.INTERRUPT
+        if cpu.icount + block.ninsns > cpu.budget:
+            return ExitReason.BUDGET
+        env: dict[int, int] = {}
+        pc, index = block.pc, 0
+        wrote_code = False
+        try:
+            for op in block.ops:
+                name = op.opcode
+                if name == "insn_start":
+                    if wrote_code and stop_after_code_write:
+                        cpu.rip = op.attrs["pc"]
+                        cpu.icount += op.attrs["index"]
+                        return ExitReason.MISS
+                    pc, index = op.attrs["pc"], op.attrs["index"]
+                elif name == "get":
+                    env[id(op.result)] = cells[op.attrs["slot"]].value
+                elif name == "put":
+                    cells[op.attrs["slot"]].value = env[id(op.args[0])]
+                elif name == "load":
+                    env[id(op.result)] = self._load(env[id(op.args[0])], op.result.ty.value // 8)
+                elif name == "store":
+                    value = op.args[1]
+                    wrote_code |= self._store(env[id(op.args[0])], value.ty.value // 8, env[id(value)])
+                elif name == "check":
+                    if env[id(op.args[0])]:
+                        raise _Fault(op.attrs["vector"])
+                elif op.definition.terminator:
+                    return self._terminate(op, env, block)
+                else:
+                    env[id(op.result)] = self.eval_pure(op, env)
+        except _Fault as fault:
+            cpu.rip = pc
+            cpu.icount += index
+            cpu.exit_vector, cpu.exit_addr, cpu.exit_error = fault.vector, fault.addr, 2 if fault.write else 0
+            return ExitReason.FAULT
+        raise AssertionError("block without terminator")
+
+    def _load(self, addr: int, size: int) -> int:
+        try:
+            return self.mem.load(addr, size)
+        except GuestFault as f:
+            raise _Fault(Vector.PF, f.addr, False) from None
+
+    def _store(self, addr: int, size: int, value: int) -> bool:
+        """Store; True when it hit a page holding translated code."""
+        try:
+            return self.mem.store(addr, size, value)
+        except GuestFault as f:
+            raise _Fault(Vector.PF, f.addr, True) from None
+
+    def _terminate(self, op: Op, env: dict, block: Block) -> ExitReason:
+        cpu = self.cpu
+        cpu.icount += block.ninsns
+        name = op.opcode
+        if name == "goto":
+            cpu.rip = op.attrs["target"]
+        elif name == "branch":
+            cpu.rip = op.attrs["taken"] if env[id(op.args[0])] else op.attrs["fallthrough"]
+        elif name == "jump":
+            cpu.rip = env[id(op.args[0])]
+        else:
+            cpu.rip = op.attrs["next_pc"]
+            return ExitReason(op.attrs["reason"])
+        return ExitReason.MISS
+

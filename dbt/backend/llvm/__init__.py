@@ -1,0 +1,1 @@
+"""The LLVM backend: IR text lowering, MCJIT, chaining."""

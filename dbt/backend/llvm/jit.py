@@ -1,0 +1,61 @@
+"""The only module that calls llvmlite.binding: target setup, MCJIT engine, symbols.
+
+One `JIT` per emulator. Modules are added one at a time and finalised at
+once; their functions and globals are looked up by name. libgcc's 128-bit
+division routines are registered before any module is added (an undefined
+symbol aborts the process in finalize_object).
+"""
+import ctypes
+import ctypes.util
+import functools
+
+from llvmlite import binding as llvm
+
+
+@functools.lru_cache(maxsize=None)
+def _initialise() -> str:
+    """Initialise LLVM and register runtime symbols once per process; returns the datalayout."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    libgcc = ctypes.CDLL(ctypes.util.find_library("gcc_s") or "libgcc_s.so.1")
+    for name in ("__udivti3", "__umodti3", "__divti3", "__modti3"):
+        llvm.add_symbol(name, ctypes.cast(getattr(libgcc, name), ctypes.c_void_p).value)
+    return str(_target_machine(0).target_data)
+
+
+def _target_machine(opt: int):
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(opt=opt, codemodel="jitdefault", jit=True)
+
+
+class JIT:
+    def __init__(self, opt: int = 0):
+        self.datalayout = _initialise()
+        self.target_machine = _target_machine(opt)
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
+        self.modules = []
+
+    def add(self, text: str, verify: bool = False) -> None:
+        module = llvm.parse_assembly(text.replace("{datalayout}", self.datalayout))
+        if verify:
+            module.verify()
+        self.engine.add_module(module)
+        self.engine.finalize_object()
+        self.modules.append(module)
+
+    def function(self, name: str) -> int:
+        address = self.engine.get_function_address(name)
+        if not address:
+            raise KeyError(f"JIT has no function {name}")
+        return address
+
+    def global_address(self, name: str) -> int:
+        address = self.engine.get_global_value_address(name)
+        if not address:
+            raise KeyError(f"JIT has no global {name}")
+        return address
+
+    def host_assembly(self, text: str) -> str:
+        """Host assembly LLVM generates for a module (for -d out_asm); compiles it separately."""
+        module = llvm.parse_assembly(text.replace("{datalayout}", self.datalayout))
+        return self.target_machine.emit_assembly(module)

@@ -1,0 +1,367 @@
+"""Lowers IR to LLVM IR text: one function `tb_<pc>(ptr %cpu) -> i64 exit reason` per block.
+
+Emitted as text from small templates (measured much cheaper than llvmlite.ir).
+Guest state is reached by byte offsets taken from the CPUState Structure;
+guest memory through the base and permission table the CPU points to, with
+the bounds/permission check inlined and a fault landing per access.
+Direct exits go through a per-exit slot global (`musttail` when patched),
+indirect ones through the native jump cache.
+"""
+from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
+from dbt.ir.exits import ExitReason, Vector
+from dbt.ir.ops import BINARY, COMPARE, Block, Op, Ty, Value
+from dbt.runtime.cpu import CPUState, SLOTS
+from dbt.runtime.memory import CODE, PAGE_SHIFT, PAGE_SIZE, R, W
+
+JMP_CACHE_BITS = 12
+JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}
+
+_LLVM_BINARY = {"and": "and", "or": "or", "xor": "xor", "add": "add", "sub": "sub", "mul": "mul",
+                "udiv": "udiv", "urem": "urem", "sdiv": "sdiv", "srem": "srem",
+                "shl": "shl", "lshr": "lshr", "ashr": "ashr"}
+_LLVM_COMPARE = {c: c for c in COMPARE}
+
+
+def ity(ty: Ty) -> str:
+    return f"i{ty.value}"
+
+
+def literal(ty: Ty, value: int) -> str:
+    if ty == Ty.I1:
+        return "true" if value & 1 else "false"
+    value &= ty.mask
+    return str(value - (1 << ty.value) if value >> (ty.value - 1) else value)
+
+
+def tb_name(pc: int) -> str:
+    return f"tb_{pc:x}"
+
+
+class FunctionLowering:
+    """Emits the body of one LLVM function from IR ops. Pure ops are shared by blocks and helpers."""
+
+    def __init__(self, names: dict[int, str] | None = None):
+        self.lines: list[str] = []
+        self.names: dict[int, str] = dict(names or {})
+        self.counter = 0
+        self.intrinsics: set[str] = set()
+
+    def fresh(self, prefix: str = "t") -> str:
+        self.counter += 1
+        return f"%{prefix}{self.counter}"
+
+    def emit(self, text: str) -> None:
+        self.lines.append("  " + text)
+
+    def label(self, name: str) -> None:
+        self.lines.append(f"{name}:")
+
+    def v(self, value: Value) -> str:
+        return self.names[id(value)]
+
+    def define(self, op: Op, text: str) -> None:
+        name = self.fresh("v")
+        self.names[id(op.result)] = name
+        self.emit(f"{name} = {text}")
+
+    def intrinsic(self, decl: str) -> None:
+        self.intrinsics.add(decl)
+
+    # -- pure ops ---------------------------------------------------------------
+    def lower_pure(self, op: Op) -> None:
+        name, ty = op.opcode, op.result.ty
+        t = ity(ty)
+        if name == "const":
+            self.names[id(op.result)] = literal(ty, op.attrs["value"])
+            return
+        a = [self.v(x) for x in op.args]
+        if name in ("shl", "lshr", "ashr"):
+            self.lower_shift(op, name, t, a)
+        elif name in ("rotl", "rotr"):
+            fn = f"llvm.fsh{'l' if name == 'rotl' else 'r'}.{t}"
+            self.intrinsic(f"declare {t} @{fn}({t}, {t}, {t})")
+            self.define(op, f"call {t} @{fn}({t} {a[0]}, {t} {a[0]}, {t} {a[1]})")
+        elif name in _LLVM_BINARY:
+            self.define(op, f"{_LLVM_BINARY[name]} {t} {a[0]}, {a[1]}")
+        elif name in _LLVM_COMPARE:
+            self.define(op, f"icmp {name} {ity(op.args[0].ty)} {a[0]}, {a[1]}")
+        elif name in ("zext", "sext", "trunc"):
+            self.define(op, f"{name} {ity(op.args[0].ty)} {a[0]} to {t}")
+        elif name == "select":
+            self.define(op, f"select i1 {a[0]}, {t} {a[1]}, {t} {a[2]}")
+        elif name == "not":
+            self.define(op, f"xor {t} {a[0]}, -1")
+        elif name == "neg":
+            self.define(op, f"sub {t} 0, {a[0]}")
+        elif name == "ctpop" or (name == "bswap" and ty != Ty.I8):
+            self.intrinsic(f"declare {t} @llvm.{name}.{t}({t})")
+            self.define(op, f"call {t} @llvm.{name}.{t}({t} {a[0]})")
+        elif name == "bswap":
+            self.names[id(op.result)] = a[0]
+        elif name in ("ctlz", "cttz"):
+            self.intrinsic(f"declare {t} @llvm.{name}.{t}({t}, i1)")
+            self.define(op, f"call {t} @llvm.{name}.{t}({t} {a[0]}, i1 false)")
+        elif name == "cc_all":
+            self.define(op, f"call i64 @dbt_cc_all(i64 {a[0]}, i64 {a[1]}, i64 {a[2]}, i64 {a[3]})")
+        else:
+            raise NotImplementedError(f"LLVM backend: no lowering for op {name!r}")
+
+    def lower_shift(self, op: Op, name: str, t: str, a: list[str]) -> None:
+        amount = op.args[1]
+        width = op.result.ty.value
+        if amount.op is not None and amount.op.opcode == "const" and amount.op.attrs["value"] < width:
+            self.define(op, f"{name} {t} {a[0]}, {a[1]}")
+            return
+        shifted, ok = self.fresh(), self.fresh()
+        self.emit(f"{shifted} = {name} {t} {a[0]}, {a[1]}")
+        self.emit(f"{ok} = icmp ult {t} {a[1]}, {width}")
+        if name == "ashr":
+            fill = self.fresh()
+            self.emit(f"{fill} = ashr {t} {a[0]}, {width - 1}")
+        else:
+            fill = "0"
+        self.define(op, f"select i1 {ok}, {t} {shifted}, {t} {fill}")
+
+
+class BlockLowering(FunctionLowering):
+    """Lowers one IR block into a complete LLVM module text."""
+
+    def __init__(self, block: Block):
+        super().__init__()
+        self.block = block
+        self.slots: list[tuple[str, int]] = []      # (global name, target pc)
+        self.pc, self.index = block.pc, 0
+        self.tails: list[str] = []                  # out-of-line fault landings
+
+    def slot_ptr(self, slot: str) -> str:
+        offset, _ = SLOTS[slot]
+        p = self.fresh("p")
+        self.emit(f"{p} = getelementptr i8, ptr %cpu, i64 {offset}")
+        return p
+
+    def cpu_field(self, field: str) -> str:
+        p = self.fresh("p")
+        self.emit(f"{p} = getelementptr i8, ptr %cpu, i64 {getattr(CPUState, field).offset}")
+        return p
+
+    def store_field(self, field: str, value: str) -> None:
+        self.emit(f"store i64 {value}, ptr {self.cpu_field(field)}")
+
+    def retire(self, count: int) -> None:
+        if count:
+            n = self.fresh()
+            self.emit(f"{n} = add i64 %icount0, {count}")
+            self.store_field("icount", n)
+
+    # -- module -----------------------------------------------------------------
+    def module(self) -> str:
+        b = self.block
+        self.label("entry")
+        for field in ("mem_base", "mem_perms", "mem_pages", "icount", "budget", "exit_request"):
+            p = self.cpu_field(field)
+            self.emit(f"%{field}0 = load i64, ptr {p}")
+        self.emit("%membase = inttoptr i64 %mem_base0 to ptr")
+        self.emit("%perms = inttoptr i64 %mem_perms0 to ptr")
+        self.emit("%memsize = shl i64 %mem_pages0, " + str(PAGE_SHIFT))
+        self.emit(f"%icount_end = add i64 %icount0, {b.ninsns}")
+        self.emit("%over = icmp ugt i64 %icount_end, %budget0")
+        self.emit("%req = icmp ne i64 %exit_request0, 0")
+        self.emit("%stop = or i1 %over, %req")
+        self.emit("br i1 %stop, label %bail, label %body")
+        self.label("bail")
+        self.store_field("rip", str(b.pc))
+        self.emit(f"%why = select i1 %req, i64 {int(ExitReason.INTERRUPT)}, i64 {int(ExitReason.BUDGET)}")
+        self.emit("ret i64 %why")
+        self.label("body")
+        for op in b.ops:
+            handler = getattr(self, f"lower_{op.opcode}", None)
+            if handler is not None:
+                handler(op)
+            else:
+                self.lower_pure(op)
+        head = [f'target datalayout = "{{datalayout}}"',
+                "declare i64 @dbt_cc_all(i64, i64, i64, i64)",
+                *sorted(self.intrinsics),
+                *(f"@{name} = global ptr null" for name, _ in self.slots)]
+        body = [f"define i64 @{tb_name(b.pc)}(ptr %cpu) {{", *self.lines, *self.tails, "}"]
+        return "\n".join(head + body) + "\n"
+
+    # -- effects ----------------------------------------------------------------
+    def lower_insn_start(self, op: Op) -> None:
+        self.pc, self.index = op.attrs["pc"], op.attrs["index"]
+
+    def lower_get(self, op: Op) -> None:
+        self.define(op, f"load {ity(op.result.ty)}, ptr {self.slot_ptr(op.attrs['slot'])}")
+
+    def lower_put(self, op: Op) -> None:
+        value = op.args[0]
+        self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {self.slot_ptr(op.attrs['slot'])}")
+
+    def fault_landing(self, vector: int, addr: str = "0", error: int = 0) -> str:
+        """An out-of-line block that records a fault at the current instruction and exits."""
+        name = self.fresh("fault").lstrip("%")
+        saved, self.lines = self.lines, []
+        self.label(name)
+        self.store_field("rip", str(self.pc))
+        self.retire(self.index)
+        self.store_field("exit_vector", str(int(vector)))
+        self.store_field("exit_addr", addr)
+        self.store_field("exit_error", str(error))
+        self.emit(f"ret i64 {int(ExitReason.FAULT)}")
+        self.tails += self.lines
+        self.lines = saved
+        return name
+
+    def guest_pointer(self, addr: str, size: int, write: bool) -> str:
+        """Inline check of [addr, addr+size) against bounds and page permissions; host pointer."""
+        last, first_page, last_page = self.fresh(), self.fresh(), self.fresh()
+        limit, inb = self.fresh(), self.fresh()
+        self.emit(f"{limit} = sub i64 %memsize, {size}")
+        self.emit(f"{inb} = icmp ule i64 {addr}, {limit}")
+        self.emit(f"{last} = add i64 {addr}, {size - 1}")
+        self.emit(f"{first_page} = lshr i64 {addr}, {PAGE_SHIFT}")
+        self.emit(f"{last_page} = lshr i64 {last}, {PAGE_SHIFT}")
+        checked = self.fresh("ok").lstrip("%")
+        fault = self.fault_landing(Vector.PF, addr, 2 if write else 0)
+        self.emit(f"br i1 {inb}, label %{checked}, label %{fault}")
+        self.label(checked)
+        perms = []
+        for page in (first_page, last_page):
+            pp, pv = self.fresh(), self.fresh()
+            self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {page}")
+            self.emit(f"{pv} = load i8, ptr {pp}")
+            perms.append(pv)
+        both, anyp = self.fresh(), self.fresh()
+        self.emit(f"{both} = and i8 {perms[0]}, {perms[1]}")
+        need = W if write else R
+        ok, has = self.fresh(), self.fresh()
+        self.emit(f"{has} = and i8 {both}, {need}")
+        self.emit(f"{ok} = icmp ne i8 {has}, 0")
+        good = self.fresh("ok").lstrip("%")
+        self.emit(f"br i1 {ok}, label %{good}, label %{fault}")
+        self.label(good)
+        if write:
+            self.emit(f"{anyp} = or i8 {perms[0]}, {perms[1]}")
+            code, is_code = self.fresh(), self.fresh()
+            self.emit(f"{code} = and i8 {anyp}, {CODE}")
+            self.emit(f"{is_code} = icmp ne i8 {code}, 0")
+            plain = self.fresh("ok").lstrip("%")
+            smc = self.fault_landing(Vector.CODE_WRITE, addr, 2)
+            self.emit(f"br i1 {is_code}, label %{smc}, label %{plain}")
+            self.label(plain)
+        host = self.fresh()
+        self.emit(f"{host} = getelementptr i8, ptr %membase, i64 {addr}")
+        return host
+
+    def lower_load(self, op: Op) -> None:
+        t = ity(op.result.ty)
+        host = self.guest_pointer(self.v(op.args[0]), op.result.ty.value // 8, False)
+        self.define(op, f"load {t}, ptr {host}, align 1")
+
+    def lower_store(self, op: Op) -> None:
+        value = op.args[1]
+        host = self.guest_pointer(self.v(op.args[0]), value.ty.value // 8, True)
+        self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {host}, align 1")
+
+    def lower_check(self, op: Op) -> None:
+        fault = self.fault_landing(op.attrs["vector"])
+        cont = self.fresh("ok").lstrip("%")
+        self.emit(f"br i1 {self.v(op.args[0])}, label %{fault}, label %{cont}")
+        self.label(cont)
+
+    # -- terminators --------------------------------------------------------------
+    def chain_to(self, target: int) -> None:
+        """Leave the block for a direct target: musttail through its slot, or MISS."""
+        slot = f"slot_{self.block.pc:x}_{len(self.slots)}"
+        self.slots.append((slot, target))
+        self.retire(self.block.ninsns)
+        fn, null = self.fresh(), self.fresh()
+        chain, miss = self.fresh("chain").lstrip("%"), self.fresh("miss").lstrip("%")
+        self.emit(f"{fn} = load ptr, ptr @{slot}")
+        self.emit(f"{null} = icmp eq ptr {fn}, null")
+        self.emit(f"br i1 {null}, label %{miss}, label %{chain}")
+        self.label(chain)
+        self.count_chain()
+        r = self.fresh()
+        self.emit(f"{r} = musttail call i64 {fn}(ptr %cpu)")
+        self.emit(f"ret i64 {r}")
+        self.label(miss)
+        self.store_field("rip", str(target))
+        self.emit(f"ret i64 {int(ExitReason.MISS)}")
+
+    def count_chain(self) -> None:
+        p, old, new = self.cpu_field("chain_count"), self.fresh(), self.fresh()
+        self.emit(f"{old} = load i64, ptr {p}")
+        self.emit(f"{new} = add i64 {old}, 1")
+        self.emit(f"store i64 {new}, ptr {p}")
+
+    def lower_goto(self, op: Op) -> None:
+        self.chain_to(op.attrs["target"])
+
+    def lower_branch(self, op: Op) -> None:
+        taken, fall = self.fresh("taken").lstrip("%"), self.fresh("fall").lstrip("%")
+        self.emit(f"br i1 {self.v(op.args[0])}, label %{taken}, label %{fall}")
+        self.label(taken)
+        self.chain_to(op.attrs["taken"])
+        self.label(fall)
+        self.chain_to(op.attrs["fallthrough"])
+
+    def lower_jump(self, op: Op) -> None:
+        target = self.v(op.args[0])
+        self.retire(self.block.ninsns)
+        self.store_field("rip", target)
+        h1, h2, idx = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{h1} = lshr i64 {target}, {JMP_CACHE_BITS}")
+        self.emit(f"{h2} = xor i64 {target}, {h1}")
+        self.emit(f"{idx} = and i64 {h2}, {JMP_CACHE_ENTRIES - 1}")
+        jc_raw, jc = self.fresh(), self.fresh()
+        self.emit(f"{jc_raw} = load i64, ptr {self.cpu_field('jmp_cache')}")
+        self.emit(f"{jc} = inttoptr i64 {jc_raw} to ptr")
+        entry, pc, hit = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{entry} = getelementptr [2 x i64], ptr {jc}, i64 {idx}")
+        self.emit(f"{pc} = load i64, ptr {entry}")
+        self.emit(f"{hit} = icmp eq i64 {pc}, {target}")
+        chain, miss = self.fresh("chain").lstrip("%"), self.fresh("miss").lstrip("%")
+        self.emit(f"br i1 {hit}, label %{chain}, label %{miss}")
+        self.label(chain)
+        fp, fn, r = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{fp} = getelementptr i64, ptr {entry}, i64 1")
+        self.emit(f"{fn} = load ptr, ptr {fp}")
+        self.count_chain()
+        self.emit(f"{r} = musttail call i64 {fn}(ptr %cpu)")
+        self.emit(f"ret i64 {r}")
+        self.label(miss)
+        self.emit(f"ret i64 {int(ExitReason.MISS)}")
+
+    def lower_exit(self, op: Op) -> None:
+        self.retire(self.block.ninsns)
+        self.store_field("rip", str(op.attrs["next_pc"]))
+        self.emit(f"ret i64 {op.attrs['reason']}")
+
+
+def lower_block(block: Block) -> tuple[str, list[tuple[str, int]]]:
+    """LLVM module text for a block (datalayout left as a {datalayout} field) and its exit slots."""
+    lowering = BlockLowering(block)
+    text = lowering.module()
+    return text, lowering.slots
+
+
+def runtime_module() -> str:
+    """Helpers every block may call: @dbt_cc_all (lazy flags, dynamic cc_op), @dbt_miss."""
+    f = FunctionLowering()
+    f.lines.append("define i64 @dbt_cc_all(i64 %op, i64 %dst, i64 %src, i64 %src2) {")
+    f.label("entry")
+    cases = " ".join(f"i64 {c}, label %case{c}" for c in ALL_CC_OPS)
+    f.emit(f"switch i64 %op, label %bad [ {cases} ]")
+    f.label("bad")
+    f.emit("ret i64 0")
+    for c in ALL_CC_OPS:
+        params, ops, result = cc_all_case(c)
+        f.names.update({id(p): n for p, n in zip(params, ("%dst", "%src", "%src2"))})
+        f.label(f"case{c}")
+        for op in ops:
+            f.lower_pure(op)
+        f.emit(f"ret i64 {f.v(result)}")
+    f.lines.append("}")
+    miss = ["define i64 @dbt_miss(ptr %cpu) {", f"  ret i64 {int(ExitReason.MISS)}", "}"]
+    return "\n".join(['target datalayout = "{datalayout}"', *sorted(f.intrinsics), *f.lines, *miss]) + "\n"

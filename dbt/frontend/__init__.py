@@ -1,0 +1,1 @@
+"""Frontends: guest machine code to IR."""

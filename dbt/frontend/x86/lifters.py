@@ -1,0 +1,19 @@
+"""The lifter table: capstone instruction id -> lifter, merged from the sem_* family modules.
+
+Each family module exports its own LIFTERS dict; adding an instruction is one
+function and one row in its family's table.
+"""
+from dbt.frontend.x86 import sem_alu, sem_branch, sem_move, sem_system
+
+
+def _merge(*modules) -> dict:
+    table = {}
+    for module in modules:
+        overlap = table.keys() & module.LIFTERS.keys()
+        if overlap:
+            raise RuntimeError(f"{module.__name__} redefines lifters {sorted(overlap)}")
+        table.update(module.LIFTERS)
+    return table
+
+
+LIFTERS = _merge(sem_move, sem_alu, sem_branch, sem_system)

@@ -1,0 +1,71 @@
+"""The block translator: decode guest instructions one by one and lift each into IR.
+
+A block ends at a control transfer, at an instruction that needs the runtime,
+at a page boundary, or at MAX_BLOCK_INSNS. An instruction that cannot be
+decoded or lifted ends the block before it; if it is the block's first
+instruction the block raises #UD (the runtime reports it with the bytes).
+"""
+from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
+from dbt.frontend.x86.decode import new_decoder
+from dbt.frontend.x86.lifters import LIFTERS
+from dbt.ir.builder import new_block
+from dbt.ir.exits import ExitReason, Vector
+from dbt.ir.ops import Block
+
+MAX_BLOCK_INSNS = 64
+PAGE_SIZE = 4096
+
+
+class Translator:
+    """Turns guest code into IR blocks. `fetch(pc)` returns the executable bytes from pc on."""
+
+    def __init__(self, fetch):
+        self.fetch = fetch
+        self.cs = new_decoder()
+        self.stops: set[int] = set()     # addresses where blocks must end (stop points)
+
+    @staticmethod
+    def stop_block(pc: int) -> Block:
+        """A block that retires nothing and exits with STOP: placed at stop addresses."""
+        block, b = new_block(pc)
+        b.exit(ExitReason.STOP, pc)
+        block.size = 1
+        return block
+
+    def decode_one(self, pc: int):
+        """The instruction at pc, or None when the bytes are not a valid instruction."""
+        return next(self.cs.disasm(self.fetch(pc)[:15], pc, 1), None)
+
+    def translate(self, pc: int, max_insns: int = MAX_BLOCK_INSNS) -> Block:
+        block, b = new_block(pc)
+        ctx = LiftContext(b)
+        page_end = (pc & ~(PAGE_SIZE - 1)) + PAGE_SIZE
+        next_pc = pc
+        for insn in self.cs.disasm(self.fetch(pc), pc):
+            if block.ninsns >= max_insns or insn.address >= page_end or (
+                    block.ninsns and insn.address in self.stops):
+                break
+            mark = len(block.ops)
+            b.insn_start(insn.address, block.ninsns)
+            ctx.start(insn, block.ninsns)
+            lifter = LIFTERS.get(insn.id)
+            try:
+                if lifter is None:
+                    raise ctx.unsupported()
+                lifter(ctx, insn)
+            except UnsupportedInstruction:
+                del block.ops[mark:]
+                break
+            block.ninsns += 1
+            next_pc = insn.address + insn.size
+            if ctx.ended:
+                break
+        if not ctx.ended:
+            if block.ninsns == 0:        # the first instruction is invalid or unsupported
+                b.insn_start(pc, 0)
+                ctx.pc = pc
+                ctx.fault(Vector.UD)
+            else:
+                b.goto(next_pc)
+        block.size = max(next_pc - pc, 1)
+        return block

@@ -1,0 +1,1 @@
+"""The IR: ops as data, builder, printer, verifier, passes."""

@@ -1,0 +1,144 @@
+"""Builds IR: one method per op family, each appending an Op and returning its Value.
+
+Runs at translate time only. Lifters write IR exclusively through this class.
+Operand types are checked here so that a lifter bug fails at translation, not
+as a wrong answer at run time.
+"""
+from dbt.ir.ops import BINARY, COMPARE, Block, Op, Ty, Value
+from dbt.ir.exits import ExitReason
+
+
+class IRError(Exception):
+    """An IR construction or verification error (a translator bug)."""
+
+
+class Builder:
+    def __init__(self, ops: list[Op]):
+        self.ops = ops
+
+    # -- core ---------------------------------------------------------------
+    def emit(self, opcode: str, args: list[Value], ty: Ty | None = None, **attrs) -> Value | None:
+        result = Value(ty) if ty is not None else None
+        op = Op(opcode, list(args), result, attrs)
+        if result is not None:
+            result.op = op
+        self.ops.append(op)
+        return result
+
+    def const(self, ty: Ty, value: int) -> Value:
+        return self.emit("const", [], ty, value=value & ty.mask)
+
+    def _same(self, opcode: str, a: Value, b: Value) -> None:
+        if a.ty != b.ty:
+            raise IRError(f"{opcode}: operand types differ ({a.ty.name} vs {b.ty.name})")
+
+    def binop(self, opcode: str, a: Value, b: Value | int) -> Value:
+        if isinstance(b, int):
+            b = self.const(a.ty, b)
+        self._same(opcode, a, b)
+        return self.emit(opcode, [a, b], a.ty)
+
+    def cmp(self, opcode: str, a: Value, b: Value | int) -> Value:
+        if isinstance(b, int):
+            b = self.const(a.ty, b)
+        self._same(opcode, a, b)
+        return self.emit(opcode, [a, b], Ty.I1)
+
+    def unop(self, opcode: str, a: Value) -> Value:
+        return self.emit(opcode, [a], a.ty)
+
+    def cast(self, opcode: str, a: Value, ty: Ty) -> Value:
+        if a.ty == ty:
+            return a
+        grows = ty > a.ty
+        if grows != (opcode != "trunc"):
+            raise IRError(f"{opcode} from {a.ty.name} to {ty.name}")
+        return self.emit(opcode, [a], ty)
+
+    # -- convenience spellings ---------------------------------------------
+    def zext(self, a: Value, ty: Ty) -> Value:
+        return self.cast("zext", a, ty)
+
+    def sext(self, a: Value, ty: Ty) -> Value:
+        return self.cast("sext", a, ty)
+
+    def trunc(self, a: Value, ty: Ty) -> Value:
+        return self.cast("trunc", a, ty)
+
+    def resize(self, a: Value, ty: Ty, signed: bool = False) -> Value:
+        """Truncate or extend `a` to `ty`."""
+        if ty < a.ty:
+            return self.trunc(a, ty)
+        return self.sext(a, ty) if signed else self.zext(a, ty)
+
+    def select(self, cond: Value, a: Value, b: Value) -> Value:
+        if cond.ty != Ty.I1:
+            raise IRError("select condition must be i1")
+        self._same("select", a, b)
+        return self.emit("select", [cond, a, b], a.ty)
+
+    def bit(self, a: Value, index: int) -> Value:
+        """Bit `index` of `a` as an i1."""
+        return self.trunc(self.binop("lshr", a, index), Ty.I1) if index else self.trunc(a, Ty.I1)
+
+    def msb(self, a: Value) -> Value:
+        return self.bit(a, a.ty.value - 1)
+
+    def bool_to(self, c: Value, ty: Ty) -> Value:
+        return self.zext(c, ty)
+
+    # -- guest state and memory ---------------------------------------------
+    def get(self, slot: str, ty: Ty) -> Value:
+        return self.emit("get", [], ty, slot=slot)
+
+    def put(self, slot: str, value: Value) -> None:
+        self.emit("put", [value], slot=slot)
+
+    def load(self, addr: Value, ty: Ty) -> Value:
+        return self.emit("load", [addr], ty)
+
+    def store(self, addr: Value, value: Value) -> None:
+        self.emit("store", [addr, value])
+
+    def check(self, cond: Value, vector: int) -> None:
+        """Raise guest fault `vector` when cond (i1) is true."""
+        self.emit("check", [cond], vector=int(vector))
+
+    def cc_all(self, cc_op: Value, dst: Value, src: Value, src2: Value) -> Value:
+        return self.emit("cc_all", [cc_op, dst, src, src2], Ty.I64)
+
+    def insn_start(self, pc: int, index: int) -> None:
+        self.emit("insn_start", [], pc=pc, index=index)
+
+    # -- terminators --------------------------------------------------------
+    def goto(self, target: int) -> None:
+        self.emit("goto", [], target=target)
+
+    def branch(self, cond: Value, taken: int, fallthrough: int) -> None:
+        self.emit("branch", [cond], taken=taken, fallthrough=fallthrough)
+
+    def jump(self, target: Value) -> None:
+        self.emit("jump", [target])
+
+    def exit(self, reason: ExitReason, next_pc: int) -> None:
+        self.emit("exit", [], reason=int(reason), next_pc=next_pc)
+
+
+def _add_spellings() -> None:
+    """b.add(x, y), b.ult(x, y), b.not_(x), ... for every binary/compare/unary op."""
+    for name in BINARY:
+        setattr(Builder, name + ("_" if name in ("and", "or") else ""),
+                lambda self, a, b, _n=name: self.binop(_n, a, b))
+    for name in COMPARE:
+        setattr(Builder, name, lambda self, a, b, _n=name: self.cmp(_n, a, b))
+    for name in ("not", "neg", "ctpop", "ctlz", "cttz", "bswap"):
+        setattr(Builder, name + ("_" if name == "not" else ""),
+                lambda self, a, _n=name: self.unop(_n, a))
+
+
+_add_spellings()
+
+
+def new_block(pc: int) -> tuple[Block, Builder]:
+    block = Block(pc)
+    return block, Builder(block.ops)

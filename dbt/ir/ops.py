@@ -1,0 +1,105 @@
+"""The IR's opcodes, declared once as data.
+
+Every consumer (verifier, printer, interpreter, LLVM lowering, passes) reads
+this table; none of them keeps its own list of opcodes. An IR block is
+straight-line SSA: `Value`s produced by `Op`s in order, ending in exactly one
+terminator. Ops flagged `side_exit` may leave the block early (a guest fault);
+passes must keep guest state exact at each of them.
+"""
+from dataclasses import dataclass, field
+import enum
+
+
+class Ty(enum.IntEnum):
+    """IR value types: integers of a width in bits (i1 is a boolean)."""
+    I1 = 1
+    I8 = 8
+    I16 = 16
+    I32 = 32
+    I64 = 64
+    I128 = 128
+
+    @property
+    def mask(self) -> int:
+        return (1 << self.value) - 1
+
+    @classmethod
+    def of_bits(cls, bits: int) -> "Ty":
+        return cls(bits)
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    nargs: int            # number of Value operands (-1: variable)
+    result: bool          # produces a Value
+    pure: bool = False    # no effect: removable when unused, foldable
+    side_exit: bool = False   # may leave the block (fault)
+    terminator: bool = False
+
+
+def _defs(*defs: OpDef) -> dict[str, OpDef]:
+    return {d.name: d for d in defs}
+
+
+BINARY = ("add", "sub", "mul", "and", "or", "xor", "shl", "lshr", "ashr",
+          "udiv", "urem", "sdiv", "srem", "rotl", "rotr")
+COMPARE = ("eq", "ne", "ult", "ule", "ugt", "uge", "slt", "sle", "sgt", "sge")
+CAST = ("zext", "sext", "trunc")
+UNARY = ("not", "neg", "ctpop", "ctlz", "cttz", "bswap")
+
+OPS: dict[str, OpDef] = _defs(
+    OpDef("const", 0, True, pure=True),              # attrs: value
+    *(OpDef(n, 2, True, pure=True) for n in BINARY),
+    *(OpDef(n, 2, True, pure=True) for n in COMPARE),
+    *(OpDef(n, 1, True, pure=True) for n in CAST),  # result type given
+    *(OpDef(n, 1, True, pure=True) for n in UNARY),
+    OpDef("select", 3, True, pure=True),
+    OpDef("get", 0, True),                 # attrs: slot; reads guest state
+    OpDef("put", 1, False),                # attrs: slot; writes guest state
+    OpDef("load", 1, True, side_exit=True),   # guest memory; result type given
+    OpDef("store", 2, False, side_exit=True),  # (addr, value)
+    OpDef("cc_all", 4, True, pure=True),   # (cc_op, dst, src, src2) -> RFLAGS arith bits
+    OpDef("check", 1, False, side_exit=True),  # attrs: vector; fault when arg is true
+    OpDef("insn_start", 0, False),         # attrs: pc, index; marks a guest insn
+    # Terminators. Exits carry the retired-instruction count of the block.
+    OpDef("goto", 0, False, terminator=True),       # attrs: target (direct, chainable)
+    OpDef("branch", 1, False, terminator=True),     # attrs: taken, fallthrough
+    OpDef("jump", 1, False, terminator=True),       # indirect: arg is the target
+    OpDef("exit", 0, False, terminator=True),       # attrs: reason, next_pc
+)
+
+
+@dataclass(eq=False)
+class Value:
+    """An SSA value: the result of one op."""
+    ty: Ty
+    op: "Op | None" = None
+
+    def __repr__(self) -> str:
+        return f"v{id(self) % 10000}:{self.ty.name.lower()}"
+
+
+@dataclass(eq=False)
+class Op:
+    opcode: str
+    args: list[Value]
+    result: Value | None = None
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def definition(self) -> OpDef:
+        return OPS[self.opcode]
+
+
+@dataclass
+class Block:
+    """One translated guest basic block in IR form."""
+    pc: int                      # guest address of the first instruction
+    ops: list[Op] = field(default_factory=list)
+    size: int = 0                # guest bytes covered
+    ninsns: int = 0              # guest instructions in the block
+
+    @property
+    def terminator(self) -> Op:
+        return self.ops[-1]

@@ -1,0 +1,110 @@
+"""The executor loop: run translated code, and serve each exit it returns with.
+
+Python runs here once per exit, not once per block: MISS (translate, link),
+BUDGET, INTERRUPT, SYSCALL/HLT/FAULT (handed to the services of the machine:
+Linux user mode or the pc), STOP (a requested stop address).
+A store into a page that holds code (CODE_WRITE) drops the page's blocks and
+runs that one instruction through the interpreter before going on.
+"""
+import time
+from dataclasses import dataclass
+
+from dbt.backend.interp import Interpreter
+from dbt.ir.exits import ExitReason, Vector
+from dbt.runtime.memory import PAGE_SHIFT, GuestFault
+
+
+@dataclass
+class Stop:
+    """Why a run ended: 'until' (stop address), 'budget', 'exit', 'fault', 'interrupt', 'hlt'."""
+    reason: str
+    status: int | None = None
+    fault: GuestFault | None = None
+
+
+class Services:
+    """What a machine provides behind exits. The default ends the run on any of them."""
+
+    def syscall(self, executor) -> Stop | None:
+        return Stop("syscall")
+
+    def fault(self, executor, fault: GuestFault) -> Stop | None:
+        return Stop("fault", fault=fault)
+
+    def hlt(self, executor) -> Stop | None:
+        return executor.fault_stop(Vector.GP, 0)
+
+    def interrupt(self, executor) -> Stop | None:
+        return Stop("interrupt")
+
+
+class Executor:
+    def __init__(self, cpu, mem, engine, tbs, stats, services: Services | None = None):
+        self.cpu, self.mem, self.engine, self.tbs, self.stats = cpu, mem, engine, tbs, stats
+        self.services = services or Services()
+        self.stepper = Interpreter(cpu, mem)
+
+    def run(self) -> Stop:
+        cpu, stats = self.cpu, self.stats
+        while True:
+            try:
+                tb = self.tbs.lookup(cpu.rip)
+            except GuestFault as fault:       # the pc is not executable
+                result = self.deliver(GuestFault(Vector.PF, cpu.rip, False, cpu.rip))
+                if result is not None:
+                    return result
+                continue
+            t0 = time.perf_counter()
+            reason = self.engine.execute(tb.code)
+            stats.add_time("execute", time.perf_counter() - t0)
+            stats.count(f"exit_{reason.name.lower()}")
+            if reason != ExitReason.MISS:
+                result = self.handle(reason)
+                if result is not None:
+                    return result
+
+    def handle(self, reason: ExitReason) -> Stop | None:
+        cpu = self.cpu
+        if reason == ExitReason.BUDGET:
+            return self.budget_tail()
+        if reason == ExitReason.STOP:
+            return Stop("until")
+        if reason == ExitReason.INTERRUPT:
+            cpu.exit_request = 0
+            return self.services.interrupt(self)
+        if reason == ExitReason.SYSCALL:
+            return self.services.syscall(self)
+        if reason == ExitReason.HLT:
+            return self.services.hlt(self)
+        if reason == ExitReason.FAULT:
+            if cpu.exit_vector == Vector.CODE_WRITE:
+                return self.step_code_write()
+            return self.deliver(GuestFault(int(cpu.exit_vector), cpu.exit_addr,
+                                           bool(cpu.exit_error & 2), cpu.rip))
+        raise RuntimeError(f"unexpected exit {reason!r}")
+
+    def deliver(self, fault: GuestFault) -> Stop | None:
+        return self.services.fault(self, fault)
+
+    def fault_stop(self, vector: int, addr: int) -> Stop | None:
+        return self.deliver(GuestFault(vector, addr, False, self.cpu.rip))
+
+    def budget_tail(self) -> Stop | None:
+        """Run exactly the instructions left in the budget, in a block that is not cached."""
+        cpu = self.cpu
+        left = cpu.budget - cpu.icount
+        if left <= 0:
+            return Stop("budget")
+        tb = self.tbs.build(cpu.rip, max_insns=left)
+        reason = self.engine.execute(tb.code)
+        self.stats.count(f"exit_{reason.name.lower()}")
+        return None if reason == ExitReason.MISS else self.handle(reason)
+
+    def step_code_write(self) -> Stop | None:
+        """A store hit a page of translated code: drop those blocks, then interpret that one insn."""
+        addr = self.cpu.exit_addr
+        self.mem.invalidate_code(addr >> PAGE_SHIFT, (addr + 15) >> PAGE_SHIFT)
+        block = self.tbs.translator.translate(self.cpu.rip, 1)
+        reason = self.stepper.run(block)
+        self.stats.count("code_write_steps")
+        return None if reason == ExitReason.MISS else self.handle(reason)

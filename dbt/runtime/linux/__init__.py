@@ -1,0 +1,1 @@
+"""Linux user mode: ELF loading, process start-up, syscalls."""

@@ -1,0 +1,157 @@
+"""Guest memory: one host mmap reservation plus a page-permission table.
+
+Every guest access in every engine obeys the same rule (`check`): an address
+outside [0, size) or on a page without the permission is a guest fault,
+never a host fault. Native code inlines the same rule by reading `perms`
+directly (its address is published in CPUState-adjacent runtime data).
+A store to a page marked CODE calls `on_code_write` before it lands, so
+translated blocks of that page are dropped before the next instruction.
+"""
+import ctypes
+import mmap
+
+from dbt.ir.exits import Vector
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+PAGE_MASK = PAGE_SIZE - 1
+
+R, W, X, CODE = 1, 2, 4, 8       # CODE: the page holds translated code
+DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not committed
+
+
+class GuestFault(Exception):
+    """A guest access the rules forbid: delivered to the guest, never a host crash."""
+
+    def __init__(self, vector: int, addr: int = 0, write: bool = False, pc: int | None = None):
+        super().__init__(f"guest fault {vector} at {addr:#x}")
+        self.vector, self.addr, self.write, self.pc = vector, addr, write, pc
+
+
+def parse_perms(perms: str | int) -> int:
+    if isinstance(perms, int):
+        return perms
+    return (R if "r" in perms else 0) | (W if "w" in perms else 0) | (X if "x" in perms else 0)
+
+
+class GuestMemory:
+    def __init__(self, size: int = DEFAULT_SPACE):
+        self.size = size
+        self.npages = size >> PAGE_SHIFT
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0x4000)
+        self._map = mmap.mmap(-1, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        self.view = memoryview(self._map)
+        self.base = ctypes.addressof(ctypes.c_char.from_buffer(self._map))
+        self.perms = (ctypes.c_uint8 * self.npages)()
+        self.perms_addr = ctypes.addressof(self.perms)
+        self.on_code_write = None     # callable(page_index) set by the TB cache
+
+    # -- mapping -------------------------------------------------------------
+    def _pages(self, addr: int, size: int) -> range:
+        if addr & PAGE_MASK:
+            raise ValueError(f"address {addr:#x} is not page aligned")
+        end = (addr + size + PAGE_MASK) & ~PAGE_MASK
+        if addr < 0 or end > self.size:
+            raise ValueError(f"range {addr:#x}+{size:#x} is outside the guest space")
+        return range(addr >> PAGE_SHIFT, end >> PAGE_SHIFT)
+
+    def map(self, addr: int, size: int, perms: str | int = "rw") -> None:
+        p = parse_perms(perms)
+        for page in self._pages(addr, size):
+            self.perms[page] = p
+
+    def unmap(self, addr: int, size: int) -> None:
+        pages = self._pages(addr, size)
+        self._invalidate_code(pages)
+        for page in pages:
+            self.perms[page] = 0
+        if pages:
+            self._map.madvise(mmap.MADV_DONTNEED, pages.start << PAGE_SHIFT, len(pages) << PAGE_SHIFT)
+
+    def protect(self, addr: int, size: int, perms: str | int) -> None:
+        p = parse_perms(perms)
+        pages = self._pages(addr, size)
+        self._invalidate_code(pages)
+        for page in pages:
+            self.perms[page] = p
+
+    def _invalidate_code(self, pages: range) -> bool:
+        """Drop the CODE mark (and the blocks) of these pages; True if any had code."""
+        hit = False
+        for page in pages:
+            if self.perms[page] & CODE:
+                hit = True
+                self.perms[page] &= ~CODE
+                if self.on_code_write is not None:
+                    self.on_code_write(page)
+        return hit
+
+    def invalidate_code(self, first_page: int, last_page: int) -> bool:
+        """Drop translated code on pages first..last (inclusive, clipped to the space)."""
+        return self._invalidate_code(range(max(first_page, 0), min(last_page, self.npages - 1) + 1))
+
+    def fetch_code(self, pc: int, window: int = 15) -> bytes:
+        """Executable bytes from pc to its page end, plus up to `window` bytes of an executable next page."""
+        self.check(pc, 1, X)
+        end = (pc | PAGE_MASK) + 1
+        if end < self.size and self.perms[end >> PAGE_SHIFT] & X:
+            end += window
+        return bytes(self.view[pc:end])
+
+    def is_mapped(self, addr: int) -> bool:
+        return 0 <= addr < self.size and self.perms[addr >> PAGE_SHIFT] != 0
+
+    # -- checked access ------------------------------------------------------
+    def check(self, addr: int, size: int, need: int) -> None:
+        """Raise GuestFault unless every byte of [addr, addr+size) has `need`."""
+        end = addr + size
+        if addr < 0 or end > self.size:
+            raise GuestFault(Vector.PF, addr, bool(need & W))
+        for page in range(addr >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+            if self.perms[page] & need != need:
+                raise GuestFault(Vector.PF, max(addr, page << PAGE_SHIFT), bool(need & W))
+
+    def read(self, addr: int, size: int, need: int = R) -> bytes:
+        self.check(addr, size, need)
+        return bytes(self.view[addr:addr + size])
+
+    def write(self, addr: int, data: bytes) -> bool:
+        """Checked write; True when it landed on a page that held translated code."""
+        self.check(addr, len(data), W)
+        hit = self._note_code_write(addr, len(data))
+        self.view[addr:addr + len(data)] = data
+        return hit
+
+    def load(self, addr: int, size: int) -> int:
+        self.check(addr, size, R)
+        return int.from_bytes(self.view[addr:addr + size], "little")
+
+    def store(self, addr: int, size: int, value: int) -> bool:
+        return self.write(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+
+    def _note_code_write(self, addr: int, size: int) -> bool:
+        return size > 0 and self._invalidate_code(range(addr >> PAGE_SHIFT, ((addr + size - 1) >> PAGE_SHIFT) + 1))
+
+    def mark_code(self, addr: int, size: int) -> None:
+        for page in range(addr >> PAGE_SHIFT, ((addr + max(size, 1) - 1) >> PAGE_SHIFT) + 1):
+            self.perms[page] |= CODE
+
+    # -- unchecked host-side access (loaders, the runtime) ---------------------
+    def poke(self, addr: int, data: bytes) -> None:
+        """Write ignoring permissions (loader use); still bounds-checked."""
+        if addr < 0 or addr + len(data) > self.size:
+            raise GuestFault(Vector.PF, addr, True)
+        self._note_code_write(addr, len(data))
+        self.view[addr:addr + len(data)] = data
+
+    def peek(self, addr: int, size: int) -> bytes:
+        if addr < 0 or addr + size > self.size:
+            raise GuestFault(Vector.PF, addr, False)
+        return bytes(self.view[addr:addr + size])
+
+    def close(self) -> None:
+        self.view.release()
+        try:
+            self._map.close()
+        except BufferError:
+            pass     # a ctypes view still points in; the mapping dies with the process

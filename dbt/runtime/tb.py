@@ -1,0 +1,93 @@
+"""The translation-block cache: blocks keyed by guest pc, their chains, and invalidation.
+
+A block is translated once (frontend), compiled once (engine), and linked:
+each of its direct exits is patched to its target as soon as both exist.
+A write to a page holding code drops every block on that page, unlinks the
+exits that jumped into them and clears their jump-cache entries.
+"""
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from dbt.ir.ops import Block
+from dbt.runtime.memory import PAGE_SHIFT
+
+
+@dataclass(eq=False)
+class TranslationBlock:
+    pc: int
+    size: int
+    ninsns: int
+    ir: Block
+    code: object                                        # engine product
+    incoming: list[int] = field(default_factory=list)   # slots patched to jump here
+
+    @property
+    def pages(self) -> range:
+        return range(self.pc >> PAGE_SHIFT, ((self.pc + self.size - 1) >> PAGE_SHIFT) + 1)
+
+
+class TBCache:
+    def __init__(self, translator, engine, mem, stats, trace=None):
+        self.translator, self.engine, self.mem, self.stats = translator, engine, mem, stats
+        self.trace = trace
+        self.blocks: dict[int, TranslationBlock] = {}
+        self.by_page: dict[int, set] = defaultdict(set)
+        self.pending: dict[int, list[int]] = defaultdict(list)   # target pc -> unpatched slots
+        mem.on_code_write = self.invalidate_page
+
+    def lookup(self, pc: int) -> TranslationBlock:
+        tb = self.blocks.get(pc)
+        return tb if tb is not None else self.translate(pc)
+
+    def build(self, pc: int, max_insns: int | None = None, stop: bool = False) -> TranslationBlock:
+        """Translate and compile a block without caching it."""
+        t0 = time.perf_counter()
+        block = self.translator.stop_block(pc) if stop else (
+            self.translator.translate(pc) if max_insns is None else self.translator.translate(pc, max_insns))
+        t1 = time.perf_counter()
+        code = self.engine.compile(block)
+        t2 = time.perf_counter()
+        self.stats.add_time("translate", t1 - t0)
+        self.stats.add_time("compile", t2 - t1)
+        if self.trace is not None:
+            self.trace.block(block, code, self.engine)
+        return TranslationBlock(pc, block.size, block.ninsns, block, code)
+
+    def translate(self, pc: int, stop: bool = False) -> TranslationBlock:
+        tb = self.build(pc, stop=stop)
+        self.stats.count("blocks_translated")
+        self.blocks[pc] = tb
+        if not stop:
+            self.mem.mark_code(pc, tb.size)
+        for page in tb.pages:
+            self.by_page[page].add(tb)
+        for slot, target in getattr(tb.code, "exits", ()):
+            dest = self.blocks.get(target)
+            if dest is not None:
+                self.engine.link(slot, dest.code)
+                dest.incoming.append(slot)
+            else:
+                self.pending[target].append(slot)
+        for slot in self.pending.pop(pc, ()):
+            self.engine.link(slot, tb.code)
+            tb.incoming.append(slot)
+        self.engine.jc_set(pc, tb.code)
+        return tb
+
+    def remove(self, tb: TranslationBlock) -> None:
+        if self.blocks.get(tb.pc) is not tb:
+            return
+        del self.blocks[tb.pc]
+        for page in tb.pages:
+            self.by_page[page].discard(tb)
+        for slot in tb.incoming:
+            self.engine.link(slot, None)
+            self.pending[tb.pc].append(slot)
+        tb.incoming.clear()
+        self.engine.jc_clear(tb.pc)
+        self.stats.count("blocks_invalidated")
+
+    def invalidate_page(self, page: int) -> None:
+        for tb in list(self.by_page.get(page, ())):
+            self.remove(tb)
