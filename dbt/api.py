@@ -9,7 +9,7 @@
 Both engines share everything but the backend; the oracle tests, the CLI and
 the Linux loader all drive the engine through this class.
 """
-from dbt.backend.interp import Interpreter
+from dbt.backend.interp import compute_cc_all
 from dbt.backend.interp_engine import InterpEngine
 from dbt.frontend.x86.translate import Translator
 from dbt.runtime.cpu import ARITH_FLAGS, DF, FLAGS_FIXED, GPR_NAMES, new_cpu
@@ -67,7 +67,7 @@ class Emulator:
     @property
     def rflags(self) -> int:
         cpu = self.cpu
-        arith = Interpreter(cpu, self.mem).cc_all(cpu.cc_op, cpu.cc_dst, cpu.cc_src, cpu.cc_src2)
+        arith = compute_cc_all(cpu.cc_op, cpu.cc_dst, cpu.cc_src, cpu.cc_src2)
         return arith | (DF if cpu.df else 0) | cpu.eflags | FLAGS_FIXED
 
     @rflags.setter

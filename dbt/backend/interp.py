@@ -10,7 +10,7 @@ from dbt.frontend.x86.flags import cc_all_case
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import Block, Op, Ty
 from dbt.runtime.cpu import SLOTS
-from dbt.runtime.memory import GuestFault
+from dbt.runtime.memory import W, GuestFault
 
 
 def _signed(v: int, ty: Ty) -> int:
@@ -98,6 +98,39 @@ UNARY_SEMANTICS = {
 }
 
 
+def evaluate(op: Op, env: dict) -> int:
+    """The value of pure op `op`, given its argument values in env (keyed by id of Value)."""
+    ty = op.result.ty
+    args = [env[id(a)] for a in op.args]
+    name = op.opcode
+    if name == "const":
+        return op.attrs["value"]
+    if name in BINARY_SEMANTICS:
+        return BINARY_SEMANTICS[name](args[0], args[1], ty) & ty.mask
+    if name in COMPARE_SEMANTICS:
+        return int(COMPARE_SEMANTICS[name](args[0], args[1], op.args[0].ty))
+    if name in UNARY_SEMANTICS:
+        return UNARY_SEMANTICS[name](args[0], ty) & ty.mask
+    if name in ("zext", "trunc"):
+        return args[0] & ty.mask
+    if name == "sext":
+        return _signed(args[0], op.args[0].ty) & ty.mask
+    if name == "select":
+        return args[1] if args[0] else args[2]
+    if name == "cc_all":
+        return compute_cc_all(*args)
+    raise NotImplementedError(f"interpreter: no semantics for op {name!r}")
+
+
+def compute_cc_all(cc_op: int, dst: int, src: int, src2: int) -> int:
+    """RFLAGS arithmetic bits for a lazy-flags state, by running flags.cc_all_case's IR."""
+    params, ops, result = cc_all_case(cc_op)
+    env = {id(p): v for p, v in zip(params, (dst, src, src2))}
+    for op in ops:
+        env[id(op.result)] = evaluate(op, env)
+    return env[id(result)]
+
+
 class _Fault(Exception):
     def __init__(self, vector, addr=0, write=False):
         self.vector, self.addr, self.write = vector, addr, write
@@ -113,38 +146,8 @@ class Interpreter:
                              else ctypes.c_uint16).from_address(base + off)
                       for name, (off, ty) in SLOTS.items()}
 
-    # -- pure evaluation --------------------------------------------------------
-    def eval_pure(self, op: Op, env: dict) -> int:
-        ty = op.result.ty
-        args = [env[id(a)] for a in op.args]
-        name = op.opcode
-        if name == "const":
-            return op.attrs["value"]
-        if name in BINARY_SEMANTICS:
-            return BINARY_SEMANTICS[name](args[0], args[1], ty) & ty.mask
-        if name in COMPARE_SEMANTICS:
-            return int(COMPARE_SEMANTICS[name](args[0], args[1], op.args[0].ty))
-        if name in UNARY_SEMANTICS:
-            return UNARY_SEMANTICS[name](args[0], ty) & ty.mask
-        if name in ("zext", "trunc"):
-            return args[0] & ty.mask
-        if name == "sext":
-            return _signed(args[0], op.args[0].ty) & ty.mask
-        if name == "select":
-            return args[1] if args[0] else args[2]
-        if name == "cc_all":
-            return self.cc_all(*args)
-        raise NotImplementedError(f"interpreter: no semantics for op {name!r}")
-
-    def cc_all(self, cc_op: int, dst: int, src: int, src2: int) -> int:
-        params, ops, result = cc_all_case(cc_op)
-        env = {id(p): v for p, v in zip(params, (dst, src, src2))}
-        for op in ops:
-            env[id(op.result)] = self.eval_pure(op, env)
-        return env[id(result)]
-
     # -- a whole block ---------------------------------------------------------
-    def run(self, block: Block, stop_after_code_write: bool = True) -> ExitReason:
+    def run(self, block: Block) -> ExitReason:
         """Execute one block; returns the exit reason with cpu.rip set to where to go on."""
         cpu, cells, mem = self.cpu, self.cells, self.mem
         if cpu.exit_request:
@@ -153,15 +156,10 @@ class Interpreter:
             return ExitReason.BUDGET
         env: dict[int, int] = {}
         pc, index = block.pc, 0
-        wrote_code = False
         try:
             for op in block.ops:
                 name = op.opcode
                 if name == "insn_start":
-                    if wrote_code and stop_after_code_write:
-                        cpu.rip = op.attrs["pc"]
-                        cpu.icount += op.attrs["index"]
-                        return ExitReason.MISS
                     pc, index = op.attrs["pc"], op.attrs["index"]
                 elif name == "get":
                     env[id(op.result)] = cells[op.attrs["slot"]].value
@@ -171,14 +169,14 @@ class Interpreter:
                     env[id(op.result)] = self._load(env[id(op.args[0])], op.result.ty.value // 8)
                 elif name == "store":
                     value = op.args[1]
-                    wrote_code |= self._store(env[id(op.args[0])], value.ty.value // 8, env[id(value)])
+                    self._store(env[id(op.args[0])], value.ty.value // 8, env[id(value)])
                 elif name == "check":
                     if env[id(op.args[0])]:
                         raise _Fault(op.attrs["vector"])
                 elif op.definition.terminator:
                     return self._terminate(op, env, block)
                 else:
-                    env[id(op.result)] = self.eval_pure(op, env)
+                    env[id(op.result)] = evaluate(op, env)
         except _Fault as fault:
             cpu.rip = pc
             cpu.icount += index
@@ -192,12 +190,15 @@ class Interpreter:
         except GuestFault as f:
             raise _Fault(Vector.PF, f.addr, False) from None
 
-    def _store(self, addr: int, size: int, value: int) -> bool:
-        """Store; True when it hit a page holding translated code."""
+    def _store(self, addr: int, size: int, value: int) -> None:
+        """Store; a store into a page of translated code exits first (CODE_WRITE), as native code does."""
         try:
-            return self.mem.store(addr, size, value)
+            self.mem.check(addr, size, W)
         except GuestFault as f:
             raise _Fault(Vector.PF, f.addr, True) from None
+        if self.mem.holds_code(addr, size):
+            raise _Fault(Vector.CODE_WRITE, addr, True)
+        self.mem.store(addr, size, value)
 
     def _terminate(self, op: Op, env: dict, block: Block) -> ExitReason:
         cpu = self.cpu

@@ -132,6 +132,10 @@ class GuestMemory:
     def _note_code_write(self, addr: int, size: int) -> bool:
         return size > 0 and self._invalidate_code(range(addr >> PAGE_SHIFT, ((addr + size - 1) >> PAGE_SHIFT) + 1))
 
+    def holds_code(self, addr: int, size: int) -> bool:
+        return any(self.perms[page] & CODE
+                   for page in range(addr >> PAGE_SHIFT, ((addr + size - 1) >> PAGE_SHIFT) + 1))
+
     def mark_code(self, addr: int, size: int) -> None:
         for page in range(addr >> PAGE_SHIFT, ((addr + max(size, 1) - 1) >> PAGE_SHIFT) + 1):
             self.perms[page] |= CODE

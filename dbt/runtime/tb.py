@@ -9,7 +9,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from dbt.backend.interp import evaluate
 from dbt.ir.ops import Block
+from dbt.ir.passes import optimize
 from dbt.runtime.memory import PAGE_SHIFT
 
 
@@ -28,9 +30,9 @@ class TranslationBlock:
 
 
 class TBCache:
-    def __init__(self, translator, engine, mem, stats, trace=None):
+    def __init__(self, translator, engine, mem, stats, trace=None, optimize: bool = True):
         self.translator, self.engine, self.mem, self.stats = translator, engine, mem, stats
-        self.trace = trace
+        self.trace, self.run_passes = trace, optimize
         self.blocks: dict[int, TranslationBlock] = {}
         self.by_page: dict[int, set] = defaultdict(set)
         self.pending: dict[int, list[int]] = defaultdict(list)   # target pc -> unpatched slots
@@ -45,13 +47,15 @@ class TBCache:
         t0 = time.perf_counter()
         block = self.translator.stop_block(pc) if stop else (
             self.translator.translate(pc) if max_insns is None else self.translator.translate(pc, max_insns))
+        if self.run_passes:
+            optimize(block, evaluate)
         t1 = time.perf_counter()
         code = self.engine.compile(block)
         t2 = time.perf_counter()
         self.stats.add_time("translate", t1 - t0)
         self.stats.add_time("compile", t2 - t1)
         if self.trace is not None:
-            self.trace.block(block, code, self.engine)
+            self.trace.block(block, code, self.engine, self.translator.fetch)
         return TranslationBlock(pc, block.size, block.ninsns, block, code)
 
     def translate(self, pc: int, stop: bool = False) -> TranslationBlock:

@@ -177,6 +177,19 @@ class LiftContext:
         if src2 is not None:
             b.put("cc_src2", b.zext(src2, Ty.I64))
 
+    def set_cc_if(self, changed: Value, kind: CCKind, dst: Value, src: Value | None = None,
+                  src2: Value | None = None) -> None:
+        """Record flags only where `changed` (i1) is true; else keep the current ones (shift by 0)."""
+        b = self.b
+        zero = b.const(Ty.I64, 0)
+        new = {"cc_op": b.const(Ty.I64, cc_op_value(kind, dst.ty)),
+               "cc_dst": b.zext(dst, Ty.I64),
+               "cc_src": b.zext(src, Ty.I64) if src is not None else zero,
+               "cc_src2": b.zext(src2, Ty.I64) if src2 is not None else zero}
+        for slot, value in new.items():
+            b.put(slot, b.select(changed, value, self.get64(slot)))
+        self.cc = None
+
     def set_eflags(self, flags64: Value) -> None:
         """Flags given as an i64 RFLAGS value (arithmetic bits)."""
         self.set_cc(CCKind.EFLAGS, self.b.const(Ty.I64, 0), flags64)

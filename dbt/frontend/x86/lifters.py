@@ -3,7 +3,8 @@
 Each family module exports its own LIFTERS dict; adding an instruction is one
 function and one row in its family's table.
 """
-from dbt.frontend.x86 import sem_alu, sem_branch, sem_move, sem_system
+from dbt.frontend.x86 import (sem_alu, sem_bits, sem_branch, sem_flags, sem_move, sem_muldiv,
+                              sem_shift, sem_string, sem_system, sem_xchg)
 
 
 def _merge(*modules) -> dict:
@@ -16,4 +17,5 @@ def _merge(*modules) -> dict:
     return table
 
 
-LIFTERS = _merge(sem_move, sem_alu, sem_branch, sem_system)
+LIFTERS = _merge(sem_move, sem_alu, sem_branch, sem_system, sem_shift, sem_muldiv,
+                 sem_bits, sem_flags, sem_xchg, sem_string)

@@ -1,0 +1,6 @@
+"""`python -m dbt`: the same as the `dbt` command."""
+import sys
+
+from dbt.cli import main
+
+sys.exit(main())

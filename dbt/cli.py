@@ -1,0 +1,82 @@
+"""The `dbt` command. `dbt run [options] PROG [ARGS...]` runs a static x86-64 Linux program.
+
+Exit status: the guest's own; 128 + signal when a guest fault kills it;
+124 when --max-insns is spent; 126 for a file that is not a runnable x86-64
+ELF; 127 for a missing file; 70 for an internal error (with one line, never
+a traceback unless DBT_DEBUG=1 is set).
+"""
+import argparse
+import os
+import sys
+
+EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 126, 127, 70, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dbt", description="dbt: a dynamic binary translator for x86-64")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a static x86-64 Linux program")
+    run.add_argument("--engine", choices=("jit", "interp"), default="jit",
+                     help="jit: compile with LLVM (default); interp: interpret the IR in Python")
+    run.add_argument("--stats", action="store_true", help="print run statistics to stderr at the end")
+    run.add_argument("-d", dest="trace", default="", metavar="ITEMS",
+                     help="trace translation: comma-separated in_asm,op,out_asm")
+    run.add_argument("-D", dest="trace_file", metavar="FILE", help="write -d output to FILE (default stderr)")
+    run.add_argument("--max-insns", type=int, metavar="N", help="stop after N guest instructions")
+    run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
+    run.add_argument("prog", help="the program")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    return parser
+
+
+def run_command(ns) -> int:
+    from dbt.runtime.linux.elf import BadProgram
+    from dbt.runtime.linux.process import LinuxProcess
+    from dbt.runtime.trace import Trace
+
+    if not os.path.exists(ns.prog):
+        print(f"dbt: {ns.prog}: No such file or directory", file=sys.stderr)
+        return EXIT_MISSING
+    trace_out = None
+    try:
+        trace = None
+        if ns.trace:
+            trace_out = open(ns.trace_file, "w") if ns.trace_file else sys.stderr
+            trace = Trace(set(ns.trace.split(",")), trace_out)
+        proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], engine=ns.engine, trace=trace, opt=ns.opt)
+    except BadProgram as e:
+        print(f"dbt: {e}", file=sys.stderr)
+        return EXIT_NOT_RUNNABLE
+    except (PermissionError, ValueError) as e:
+        print(f"dbt: {ns.prog}: {e}", file=sys.stderr)
+        return EXIT_NOT_RUNNABLE
+    try:
+        result = proc.run(max_insns=ns.max_insns)
+    finally:
+        if ns.stats:
+            print(proc.emu.stats.report(proc.emu.cpu, ns.engine), file=sys.stderr)
+        if trace_out is not None and trace_out is not sys.stderr:
+            trace_out.close()
+    if result.message:
+        print(result.message, file=sys.stderr)
+    return result.status
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        if ns.command == "run":
+            return run_command(ns)
+    except KeyboardInterrupt:
+        print("dbt: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:        # a dbt bug: one line, the traceback only on request
+        if os.environ.get("DBT_DEBUG"):
+            raise
+        print(f"dbt: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_INTERNAL
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

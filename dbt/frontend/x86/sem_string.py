@@ -1,0 +1,3 @@
+"""String lifters: movs stos lods cmps scas with rep/repe/repne."""
+
+LIFTERS = {}
