@@ -97,7 +97,6 @@ class Emulator:
         self.translator.stops.add(addr)
         for tb in [tb for tb in self.tbs.blocks.values() if tb.pc <= addr < tb.pc + tb.size]:
             self.tbs.remove(tb)
-        self.tbs.translate(addr, stop=True)
 
     def clear_stop(self, addr: int) -> None:
         self.translator.stops.discard(addr)

@@ -58,7 +58,8 @@ class TBCache:
             self.trace.block(block, code, self.engine, self.translator.fetch)
         return TranslationBlock(pc, block.size, block.ninsns, block, code)
 
-    def translate(self, pc: int, stop: bool = False) -> TranslationBlock:
+    def translate(self, pc: int) -> TranslationBlock:
+        stop = pc in self.translator.stops
         tb = self.build(pc, stop=stop)
         self.stats.count("blocks_translated")
         self.blocks[pc] = tb

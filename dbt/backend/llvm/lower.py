@@ -213,36 +213,48 @@ class BlockLowering(FunctionLowering):
         return name
 
     def guest_pointer(self, addr: str, size: int, write: bool) -> str:
-        """Inline check of [addr, addr+size) against bounds and page permissions; host pointer."""
-        last, first_page, last_page = self.fresh(), self.fresh(), self.fresh()
-        limit, inb = self.fresh(), self.fresh()
+        """Inline check of [addr, addr+size) against bounds and page permissions; host pointer.
+
+        A fault reports the first inaccessible byte, as CR2 does: the access start,
+        or the start of the second page when only that one is refused.
+        """
+        error = 2 if write else 0
+        limit, inb, outside = self.fresh(), self.fresh(), self.fresh()
         self.emit(f"{limit} = sub i64 %memsize, {size}")
         self.emit(f"{inb} = icmp ule i64 {addr}, {limit}")
+        below, bad_addr = self.fresh(), self.fresh()
+        self.emit(f"{below} = icmp ult i64 {addr}, %memsize")
+        self.emit(f"{bad_addr} = select i1 {below}, i64 %memsize, i64 {addr}")
+        bounds_fault = self.fault_landing(Vector.PF, bad_addr, error)
+        checked = self.fresh("ok").lstrip("%")
+        self.emit(f"br i1 {inb}, label %{checked}, label %{bounds_fault}")
+        self.label(checked)
+        last, first_page, last_page = self.fresh(), self.fresh(), self.fresh()
         self.emit(f"{last} = add i64 {addr}, {size - 1}")
         self.emit(f"{first_page} = lshr i64 {addr}, {PAGE_SHIFT}")
         self.emit(f"{last_page} = lshr i64 {last}, {PAGE_SHIFT}")
-        checked = self.fresh("ok").lstrip("%")
-        fault = self.fault_landing(Vector.PF, addr, 2 if write else 0)
-        self.emit(f"br i1 {inb}, label %{checked}, label %{fault}")
-        self.label(checked)
+        need = W if write else R
+        oks = []
         perms = []
         for page in (first_page, last_page):
-            pp, pv = self.fresh(), self.fresh()
+            pp, pv, has, ok = self.fresh(), self.fresh(), self.fresh(), self.fresh()
             self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {page}")
             self.emit(f"{pv} = load i8, ptr {pp}")
+            self.emit(f"{has} = and i8 {pv}, {need}")
+            self.emit(f"{ok} = icmp ne i8 {has}, 0")
             perms.append(pv)
-        both, anyp = self.fresh(), self.fresh()
-        self.emit(f"{both} = and i8 {perms[0]}, {perms[1]}")
-        need = W if write else R
-        ok, has = self.fresh(), self.fresh()
-        self.emit(f"{has} = and i8 {both}, {need}")
-        self.emit(f"{ok} = icmp ne i8 {has}, 0")
+            oks.append(ok)
+        both, second_start, fault_addr = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{both} = and i1 {oks[0]}, {oks[1]}")
+        self.emit(f"{second_start} = shl i64 {last_page}, {PAGE_SHIFT}")
+        self.emit(f"{fault_addr} = select i1 {oks[0]}, i64 {second_start}, i64 {addr}")
+        perm_fault = self.fault_landing(Vector.PF, fault_addr, error)
         good = self.fresh("ok").lstrip("%")
-        self.emit(f"br i1 {ok}, label %{good}, label %{fault}")
+        self.emit(f"br i1 {both}, label %{good}, label %{perm_fault}")
         self.label(good)
         if write:
+            anyp, code, is_code = self.fresh(), self.fresh(), self.fresh()
             self.emit(f"{anyp} = or i8 {perms[0]}, {perms[1]}")
-            code, is_code = self.fresh(), self.fresh()
             self.emit(f"{code} = and i8 {anyp}, {CODE}")
             self.emit(f"{is_code} = icmp ne i8 {code}, 0")
             plain = self.fresh("ok").lstrip("%")
