@@ -33,8 +33,6 @@ def literal(ty: Ty, value: int) -> str:
     return str(value - (1 << ty.value) if value >> (ty.value - 1) else value)
 
 
-def tb_name(pc: int) -> str:
-    return f"tb_{pc:x}"
 
 
 class FunctionLowering:
@@ -126,9 +124,9 @@ class FunctionLowering:
 class BlockLowering(FunctionLowering):
     """Lowers one IR block into a complete LLVM module text."""
 
-    def __init__(self, block: Block):
+    def __init__(self, block: Block, name: str):
         super().__init__()
-        self.block = block
+        self.block, self.name = block, name
         self.slots: list[tuple[str, int]] = []      # (global name, target pc)
         self.pc, self.index = block.pc, 0
         self.tails: list[str] = []                  # out-of-line fault landings
@@ -183,7 +181,7 @@ class BlockLowering(FunctionLowering):
                 "declare i64 @dbt_cc_all(i64, i64, i64, i64)",
                 *sorted(self.intrinsics),
                 *(f"@{name} = global ptr null" for name, _ in self.slots)]
-        body = [f"define i64 @{tb_name(b.pc)}(ptr %cpu) {{", *self.lines, *self.tails, "}"]
+        body = [f"define i64 @{self.name}(ptr %cpu) {{", *self.lines, *self.tails, "}"]
         return "\n".join(head + body) + "\n"
 
     # -- effects ----------------------------------------------------------------
@@ -284,7 +282,7 @@ class BlockLowering(FunctionLowering):
     # -- terminators --------------------------------------------------------------
     def chain_to(self, target: int) -> None:
         """Leave the block for a direct target: musttail through its slot, or MISS."""
-        slot = f"slot_{self.block.pc:x}_{len(self.slots)}"
+        slot = f"{self.name}_slot{len(self.slots)}"
         self.slots.append((slot, target))
         self.retire(self.block.ninsns)
         fn, null = self.fresh(), self.fresh()
@@ -351,9 +349,10 @@ class BlockLowering(FunctionLowering):
         self.emit(f"ret i64 {op.attrs['reason']}")
 
 
-def lower_block(block: Block) -> tuple[str, list[tuple[str, int]]]:
-    """LLVM module text for a block (datalayout left as a {datalayout} field) and its exit slots."""
-    lowering = BlockLowering(block)
+def lower_block(block: Block, name: str) -> tuple[str, list[tuple[str, int]]]:
+    """LLVM module text for a block as function `name` (datalayout left as a {datalayout} field),
+    and its exit slots as (global name, target pc)."""
+    lowering = BlockLowering(block, name)
     text = lowering.module()
     return text, lowering.slots
 

@@ -9,7 +9,7 @@ import ctypes
 from dataclasses import dataclass, field
 
 from dbt.backend.llvm.jit import JIT
-from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, runtime_module, tb_name
+from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, runtime_module
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 
@@ -32,6 +32,7 @@ class LLVMEngine:
         self.cpu_ptr = ctypes.addressof(cpu)
         self.jit = JIT(opt)
         self.verify = verify
+        self.compiled = 0
         self.jit.add(runtime_module(), verify=True)
         self.miss_fn = self.jit.function("dbt_miss")
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
@@ -40,9 +41,11 @@ class LLVMEngine:
         cpu.jmp_cache = ctypes.addressof(self.jmp_cache)
 
     def compile(self, block: Block) -> NativeBlock:
-        text, slots = lower_block(block)
+        self.compiled += 1
+        name = f"tb_{block.pc:x}_{self.compiled}"     # unique: a pc is recompiled after invalidation
+        text, slots = lower_block(block, name)
         self.jit.add(text, verify=self.verify)
-        fn = self.jit.function(tb_name(block.pc))
+        fn = self.jit.function(name)
         exits = [(self.jit.global_address(name), target) for name, target in slots]
         return NativeBlock(fn, BLOCK_FN(fn), exits, text)
 
