@@ -33,7 +33,7 @@ def _update_arith(ctx, keep: int, new_bits):
 
 def lift_lahf(ctx, insn):
     b = ctx.b
-    ah = b.and_(ctx.eflags(), LAHF_FLAGS)
+    ah = b.or_(b.and_(ctx.eflags(), LAHF_FLAGS), 2)
     ctx.put_reg(X.X86_REG_AH, b.trunc(ah, Ty.I8))
 
 

@@ -8,7 +8,8 @@ from capstone import x86_const as X
 from dbt.frontend.x86.flags import CCKind
 from dbt.ir.ops import Ty
 
-ACCUMULATOR = {Ty.I8: X.X86_REG_AL, Ty.I16: X.X86_REG_AX, Ty.I32: X.X86_REG_EAX, Ty.I64: X.X86_REG_RAX}
+ACCUMULATOR = {Ty.I8: X.X86_REG_AL, Ty.I16: X.X86_REG_AX, Ty.I32: X.X86_REG_EAX,
+               Ty.I64: X.X86_REG_RAX}
 
 
 def put_reg_if(ctx, reg: int, cond, value) -> None:
