@@ -170,6 +170,11 @@ class Interpreter:
                 elif name == "store":
                     value = op.args[1]
                     self._store(env[id(op.args[0])], value.ty.value // 8, env[id(value)])
+                elif name == "exit_if":
+                    if env[id(op.args[0])]:
+                        cpu.rip = op.attrs["target"]
+                        cpu.icount += op.attrs["retired"]
+                        return ExitReason.MISS
                 elif name == "check":
                     if env[id(op.args[0])]:
                         raise _Fault(op.attrs["vector"])

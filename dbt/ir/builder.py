@@ -104,6 +104,10 @@ class Builder:
         """Raise guest fault `vector` when cond (i1) is true."""
         self.emit("check", [cond], vector=int(vector))
 
+    def exit_if(self, cond: Value, target: int, retired: int) -> None:
+        """Leave the block for `target` when cond (i1) is true, with `retired` instructions done."""
+        self.emit("exit_if", [cond], target=target, retired=retired)
+
     def cc_all(self, cc_op: Value, dst: Value, src: Value, src2: Value) -> Value:
         return self.emit("cc_all", [cc_op, dst, src, src2], Ty.I64)
 

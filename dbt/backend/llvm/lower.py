@@ -279,12 +279,22 @@ class BlockLowering(FunctionLowering):
         self.emit(f"br i1 {self.v(op.args[0])}, label %{fault}, label %{cont}")
         self.label(cont)
 
+    def lower_exit_if(self, op: Op) -> None:
+        leave, cont = self.fresh("leave").lstrip("%"), self.fresh("ok").lstrip("%")
+        self.emit(f"br i1 {self.v(op.args[0])}, label %{leave}, label %{cont}")
+        saved, self.lines = self.lines, []
+        self.label(leave)
+        self.chain_to(op.attrs["target"], op.attrs["retired"])
+        self.tails += self.lines
+        self.lines = saved
+        self.label(cont)
+
     # -- terminators --------------------------------------------------------------
-    def chain_to(self, target: int) -> None:
+    def chain_to(self, target: int, retired: int | None = None) -> None:
         """Leave the block for a direct target: musttail through its slot, or MISS."""
         slot = f"{self.name}_slot{len(self.slots)}"
         self.slots.append((slot, target))
-        self.retire(self.block.ninsns)
+        self.retire(self.block.ninsns if retired is None else retired)
         fn, null = self.fresh(), self.fresh()
         chain, miss = self.fresh("chain").lstrip("%"), self.fresh("miss").lstrip("%")
         self.emit(f"{fn} = load ptr, ptr @{slot}")

@@ -240,6 +240,10 @@ class LiftContext:
         self.b.exit(reason, self.next_pc if next_pc is None else next_pc)
         self.ended = True
 
+    def exit_if(self, cond: Value, target: int) -> None:
+        """Leave the block for `target` when cond is true; this instruction counts as retired."""
+        self.b.exit_if(cond, target, self.index + 1)
+
     def fault(self, vector: Vector) -> None:
         """Unconditional guest fault at this instruction."""
         self.b.check(self.b.const(Ty.I1, 1), vector)
