@@ -38,8 +38,8 @@ def _set_cf_of(ctx, n, known, old, cf, of):
     if known == 0:
         return
     b = ctx.b
-    bits = b.or_(b.shl(b.zext(cf, Ty.I64), FLAG_BIT["CF"]), b.shl(b.zext(of, Ty.I64), FLAG_BIT["OF"]))
-    new = b.or_(b.and_(old, ~CF_OF), bits)
+    cf, of = (b.shl(b.zext(v, Ty.I64), FLAG_BIT[f]) for v, f in ((cf, "CF"), (of, "OF")))
+    new = b.or_(b.and_(old, ~CF_OF), b.or_(cf, of))
     ctx.set_eflags(new if known else b.select(b.ne(n, 0), new, old))
 
 
