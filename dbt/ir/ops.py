@@ -5,6 +5,11 @@ this table; none of them keeps its own list of opcodes. An IR block is
 straight-line SSA: `Value`s produced by `Op`s in order, ending in exactly one
 terminator. Ops flagged `side_exit` may leave the block early (a guest fault);
 passes must keep guest state exact at each of them.
+
+Every pure op is total (dbt/backend/interp.py is the definition): shifts by
+>= width give 0 (ashr: the sign), rotates take the amount modulo width,
+division by 0 divides by 1 and signed MIN / -1 wraps. Lifters raise #DE with
+a `check` before dividing; totality only guarantees no input traps the host.
 """
 from dataclasses import dataclass, field
 import enum

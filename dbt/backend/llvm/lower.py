@@ -79,6 +79,8 @@ class FunctionLowering:
             fn = f"llvm.fsh{'l' if name == 'rotl' else 'r'}.{t}"
             self.intrinsic(f"declare {t} @{fn}({t}, {t}, {t})")
             self.define(op, f"call {t} @{fn}({t} {a[0]}, {t} {a[0]}, {t} {a[1]})")
+        elif name in ("udiv", "urem", "sdiv", "srem"):
+            self.lower_division(op, name, ty, a)
         elif name in _LLVM_BINARY:
             self.define(op, f"{_LLVM_BINARY[name]} {t} {a[0]}, {a[1]}")
         elif name in _LLVM_COMPARE:
@@ -103,6 +105,28 @@ class FunctionLowering:
             self.define(op, f"call i64 @dbt_cc_all(i64 {a[0]}, i64 {a[1]}, i64 {a[2]}, i64 {a[3]})")
         else:
             raise NotImplementedError(f"LLVM backend: no lowering for op {name!r}")
+
+    def lower_division(self, op: Op, name: str, ty: Ty, a: list[str]) -> None:
+        """Division made total as the interpreter defines it: a divisor of 0 (or -1 against
+        signed MIN) is replaced by 1, so the host divide instruction can never trap."""
+        t = ity(ty)
+        divisor = op.args[1]
+        constant = divisor.op.attrs["value"] if divisor.op is not None and divisor.op.opcode == "const" else None
+        safe = a[1]
+        if constant is None or constant == 0 or (name[0] == "s" and constant == ty.mask):
+            zero, bad = self.fresh(), self.fresh()
+            self.emit(f"{zero} = icmp eq {t} {a[1]}, 0")
+            bad = zero
+            if name[0] == "s":
+                minus1, is_min, overflow, either = self.fresh(), self.fresh(), self.fresh(), self.fresh()
+                self.emit(f"{minus1} = icmp eq {t} {a[1]}, -1")
+                self.emit(f"{is_min} = icmp eq {t} {a[0]}, {literal(ty, 1 << (ty.value - 1))}")
+                self.emit(f"{overflow} = and i1 {minus1}, {is_min}")
+                self.emit(f"{either} = or i1 {zero}, {overflow}")
+                bad = either
+            safe = self.fresh()
+            self.emit(f"{safe} = select i1 {bad}, {t} 1, {t} {a[1]}")
+        self.define(op, f"{name} {t} {a[0]}, {safe}")
 
     def lower_shift(self, op: Op, name: str, t: str, a: list[str]) -> None:
         amount = op.args[1]
