@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from dbt.backend.interp import evaluate
 from dbt.ir.ops import Block
 from dbt.ir.passes import optimize
+from dbt.ir.verify import verify
 from dbt.runtime.memory import PAGE_SHIFT
 
 
@@ -49,6 +50,7 @@ class TBCache:
             self.translator.translate(pc) if max_insns is None else self.translator.translate(pc, max_insns))
         if self.run_passes:
             optimize(block, evaluate)
+        verify(block.ops)
         t1 = time.perf_counter()
         code = self.engine.compile(block)
         t2 = time.perf_counter()

@@ -144,3 +144,19 @@ def test_calls_and_returns_chain_natively():
     exits = sum(v for k, v in emu.stats.counters.items() if k.startswith("exit_"))
     assert emu.cpu.icount == 1 + 10000 * 5 + 1
     assert exits < 20 and emu.cpu.chain_count > 20000
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fs_and_gs_based_addressing(engine):
+    # Not oracle-checked: changing the test process's own FS base would break its TLS.
+    # The expectation comes from the bytes written, not from dbt.
+    code = assemble("mov rax, qword ptr fs:[8]; mov qword ptr gs:[rbx + 16], rax; mov ecx, dword ptr fs:[0]")
+    emu = emulator(engine, code)
+    emu.write(DATA_ADDR, bytes(range(64)))
+    emu.reg_write("fs_base", DATA_ADDR)
+    emu.reg_write("gs_base", DATA_ADDR + 0x100)
+    emu.reg_write("rbx", 8)
+    assert emu.run(CODE_ADDR, until=CODE_ADDR + len(code)).reason == "until"
+    assert emu.reg_read("rax") == int.from_bytes(bytes(range(8, 16)), "little")
+    assert emu.read(DATA_ADDR + 0x118, 8) == bytes(range(8, 16))
+    assert emu.reg_read("rcx") == int.from_bytes(bytes(range(4)), "little")
