@@ -14,13 +14,27 @@ from llvmlite import binding as llvm
 
 @functools.lru_cache(maxsize=None)
 def _initialise() -> str:
-    """Initialise LLVM and register runtime symbols once per process; returns the datalayout."""
+    """Initialise LLVM and register libgcc's symbols once per process; returns the datalayout."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     libgcc = ctypes.CDLL(ctypes.util.find_library("gcc_s") or "libgcc_s.so.1")
     for name in ("__udivti3", "__umodti3", "__divti3", "__modti3"):
         llvm.add_symbol(name, ctypes.cast(getattr(libgcc, name), ctypes.c_void_p).value)
     return str(_target_machine(0).target_data)
+
+
+@functools.lru_cache(maxsize=None)
+def runtime_library(text: str, names: tuple[str, ...]) -> "JIT":
+    """Compile the runtime helpers once per process and publish them as symbols.
+
+    Every block module declares them; the engine that owns them lives as long
+    as the process, so their code is never freed under a caller.
+    """
+    library = JIT(0)
+    library.add(text, verify=True)
+    for name in names:
+        llvm.add_symbol(name, library.function(name))
+    return library
 
 
 def _target_machine(opt: int):

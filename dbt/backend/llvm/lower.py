@@ -7,6 +7,8 @@ the bounds/permission check inlined and a fault landing per access.
 Direct exits go through a per-exit slot global (`musttail` when patched),
 indirect ones through the native jump cache.
 """
+import functools
+
 from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import BINARY, COMPARE, Block, Op, Ty, Value
@@ -391,6 +393,7 @@ def lower_block(block: Block, name: str) -> tuple[str, list[tuple[str, int]]]:
     return text, lowering.slots
 
 
+@functools.lru_cache(maxsize=None)
 def runtime_module() -> str:
     """Helpers every block may call: @dbt_cc_all (lazy flags, dynamic cc_op), @dbt_miss."""
     f = FunctionLowering()

@@ -8,11 +8,12 @@ jump cache, a table of {guest pc, host function} that `jc_set` fills.
 import ctypes
 from dataclasses import dataclass, field
 
-from dbt.backend.llvm.jit import JIT
+from dbt.backend.llvm.jit import JIT, runtime_library
 from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, runtime_module
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 
+RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss")
 BLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
 
 
@@ -33,8 +34,7 @@ class LLVMEngine:
         self.jit = JIT(opt)
         self.verify = verify
         self.compiled = 0
-        self.jit.add(runtime_module(), verify=True)
-        self.miss_fn = self.jit.function("dbt_miss")
+        self.miss_fn = runtime_library(runtime_module(), RUNTIME_SYMBOLS).function("dbt_miss")
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
         for i in range(JMP_CACHE_ENTRIES):
             self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = (1 << 64) - 1, self.miss_fn

@@ -58,13 +58,16 @@ def _cmovcc(code):
 
 
 def _count_jump(reg, decrement: bool, zf_code: int | None):
-    """loop/loope/loopne (decrement rcx, then test) and jrcxz/jecxz (test only)."""
+    """loop/loope/loopne (decrement rcx, then test) and jrcxz/jecxz (test only).
+
+    An address-size prefix (0x67) makes loop count in ecx (the write zero-extends).
+    """
     def lift(ctx, insn):
         b = ctx.b
-        count = ctx.get_reg(reg)
+        count = ctx.get_reg(X.X86_REG_ECX if insn.addr_size == 4 else reg)
         if decrement:
             count = b.sub(count, 1)
-            ctx.put_reg(reg, count)
+            ctx.put_reg(X.X86_REG_ECX if insn.addr_size == 4 else reg, count)
             cond = b.ne(count, 0)
             if zf_code is not None:
                 cond = b.and_(cond, ctx.cond(zf_code))

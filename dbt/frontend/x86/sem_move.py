@@ -37,8 +37,12 @@ def lift_xchg(ctx, insn):
 
 
 def lift_leave(ctx, insn):
+    """rsp = rbp, then pop rbp (pop bp with a 0x66 prefix, merging into rbp)."""
     ctx.b.put("rsp", ctx.get64("rbp"))
-    ctx.b.put("rbp", ctx.pop())
+    if insn.prefix[2] == 0x66:
+        ctx.put_reg(X.X86_REG_BP, ctx.pop(Ty.I16))
+    else:
+        ctx.b.put("rbp", ctx.pop())
 
 
 def _widen_acc(src_reg, dst_reg, ty):
