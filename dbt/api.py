@@ -33,13 +33,13 @@ def make_engine(name: str, cpu, mem, opt: int = 0):
 
 class Emulator:
     def __init__(self, engine: str = "jit", memory_size: int = DEFAULT_SPACE,
-                 services: Services | None = None, trace=None, opt: int = 0):
+                 services: Services | None = None, trace=None, opt: int = 0, system: bool = False):
         self.cpu = new_cpu()
         self.mem = GuestMemory(memory_size)
         self.cpu.mem_base, self.cpu.mem_perms, self.cpu.mem_pages = self.mem.base, self.mem.perms_addr, self.mem.npages
         self.stats = Stats()
         self.engine = make_engine(engine, self.cpu, self.mem, opt)
-        self.translator = Translator(self.mem.fetch_code)
+        self.translator = Translator(self.mem.fetch_code, system)
         self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace)
         self.executor = Executor(self.cpu, self.mem, self.engine, self.tbs, self.stats, services)
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from dbt.backend.interp import Interpreter
-from dbt.ir.exits import ExitReason, Vector
+from dbt.ir.exits import SOFTWARE_INTERRUPT, ExitReason, Vector
 from dbt.runtime.memory import PAGE_SHIFT, GuestFault
 
 
@@ -36,6 +36,17 @@ class Services:
 
     def interrupt(self, executor) -> Stop | None:
         return Stop("interrupt")
+
+    def budget(self, executor) -> Stop | None:
+        """cpu.icount reached cpu.budget. A machine with timers moves the budget to the next
+        deadline and returns None; by default the run ends."""
+        return Stop("budget")
+
+    def io(self, executor) -> Stop | None:
+        return executor.fault_stop(Vector.GP, 0)
+
+    def helper(self, executor) -> Stop | None:
+        return executor.fault_stop(Vector.GP, 0)
 
 
 class Executor:
@@ -76,11 +87,17 @@ class Executor:
             return self.services.syscall(self)
         if reason == ExitReason.HLT:
             return self.services.hlt(self)
+        if reason == ExitReason.IO:
+            return self.services.io(self)
+        if reason == ExitReason.HELPER:
+            return self.services.helper(self)
         if reason == ExitReason.FAULT:
             if cpu.exit_vector == Vector.CODE_WRITE:
                 return self.step_code_write()
             return self.deliver(GuestFault(int(cpu.exit_vector), cpu.exit_addr,
-                                           bool(cpu.exit_error & 2), cpu.rip))
+                                           bool(cpu.exit_error & 2), cpu.rip,
+                                           software=bool(cpu.exit_error & SOFTWARE_INTERRUPT),
+                                           error=cpu.exit_error & 0xFFFF))
         raise RuntimeError(f"unexpected exit {reason!r}")
 
     def deliver(self, fault: GuestFault) -> Stop | None:
@@ -94,7 +111,7 @@ class Executor:
         cpu = self.cpu
         left = cpu.budget - cpu.icount
         if left <= 0:
-            return Stop("budget")
+            return self.services.budget(self)
         tb = self.tbs.build(cpu.rip, max_insns=left)
         reason = self.engine.execute(tb.code)
         self.stats.count(f"exit_{reason.name.lower()}")

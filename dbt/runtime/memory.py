@@ -23,9 +23,12 @@ DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not c
 class GuestFault(Exception):
     """A guest access the rules forbid: delivered to the guest, never a host crash."""
 
-    def __init__(self, vector: int, addr: int = 0, write: bool = False, pc: int | None = None):
+    def __init__(self, vector: int, addr: int = 0, write: bool = False, pc: int | None = None,
+                 software: bool = False, error: int = 0):
         super().__init__(f"guest fault {vector} at {addr:#x}")
         self.vector, self.addr, self.write, self.pc = vector, addr, write, pc
+        self.software = software      # int n / int3: pc is the next instruction
+        self.error = error            # error code (low 16 bits of exit_error)
 
 
 def parse_perms(perms: str | int) -> int:

@@ -12,7 +12,7 @@ from dbt.frontend.x86.decode import REGS
 from dbt.frontend.x86.flags import (ALL_FLAGS, COND_FLAGS, CCKind, cc_op_value,
                                     condition_from_flags, fast_condition, flag_bits, pack_flags)
 from dbt.ir.builder import Builder
-from dbt.ir.exits import ExitReason, Vector
+from dbt.ir.exits import SOFTWARE_INTERRUPT, ExitReason, Vector
 from dbt.ir.ops import Ty, Value
 
 WIDTH_TY = {1: Ty.I8, 2: Ty.I16, 4: Ty.I32, 8: Ty.I64, 16: Ty.I128}
@@ -37,8 +37,9 @@ class LazyCC:
 
 
 class LiftContext:
-    def __init__(self, b: Builder):
+    def __init__(self, b: Builder, system: bool = False):
         self.b = b
+        self.system = system            # system mode (CPL 0): privileged instructions allowed
         self.cc: LazyCC | None = None   # None: flags live in guest state (cc_op unknown)
         self.ended = False
         self.insn = None
@@ -248,3 +249,16 @@ class LiftContext:
         """Unconditional guest fault at this instruction."""
         self.b.check(self.b.const(Ty.I1, 1), vector)
         self.end_exit(ExitReason.FAULT, self.pc)
+
+    def privileged(self) -> bool:
+        """True in system mode; in user mode emits #GP (as CPL 3 would get) and returns False."""
+        if not self.system:
+            self.fault(Vector.GP)
+        return self.system
+
+    def software_interrupt(self, vector: int) -> None:
+        """int n / int3: a FAULT exit after this instruction retires (pc = the next one)."""
+        self.put64("exit_vector", vector)
+        self.put64("exit_error", SOFTWARE_INTERRUPT)
+        self.put64("exit_addr", 0)
+        self.end_exit(ExitReason.FAULT)

@@ -52,7 +52,12 @@ def lift_syscall(ctx, insn):
 
 
 def lift_hlt(ctx, insn):
-    ctx.end_exit(ExitReason.HLT)
+    if ctx.privileged():
+        ctx.end_exit(ExitReason.HLT)
+
+
+def lift_int3(ctx, insn):
+    ctx.software_interrupt(Vector.BP)
 
 
 def _fault(vector):
@@ -67,5 +72,5 @@ LIFTERS = {
     X.X86_INS_SYSCALL: lift_syscall,
     X.X86_INS_HLT: lift_hlt,
     X.X86_INS_UD2: _fault(Vector.UD),
-    X.X86_INS_INT3: _fault(Vector.BP),
+    X.X86_INS_INT3: lift_int3,
 }

@@ -19,8 +19,9 @@ PAGE_SIZE = 4096
 class Translator:
     """Turns guest code into IR blocks. `fetch(pc)` returns the executable bytes from pc on."""
 
-    def __init__(self, fetch):
+    def __init__(self, fetch, system: bool = False):
         self.fetch = fetch
+        self.system = system
         self.cs = new_decoder()
         self.stops: set[int] = set()     # addresses where blocks must end (stop points)
 
@@ -38,7 +39,7 @@ class Translator:
 
     def translate(self, pc: int, max_insns: int = MAX_BLOCK_INSNS) -> Block:
         block, b = new_block(pc)
-        ctx = LiftContext(b)
+        ctx = LiftContext(b, self.system)
         page_end = (pc & ~(PAGE_SIZE - 1)) + PAGE_SIZE
         next_pc = pc
         for insn in self.cs.disasm(self.fetch(pc), pc):
