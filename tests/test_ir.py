@@ -146,3 +146,17 @@ def test_every_pure_op_agrees_between_llvm_and_interpreter(ty):
             for b_ in EDGE:
                 got = [_run_block(emu, code, a, b_) for emu, code in zip(engines, codes)]
                 assert got[0] == got[1], f"{opcode} {ty.name} a={a:#x} b={b_:#x}: jit {got[0]:#x} interp {got[1]:#x}"
+
+
+@pytest.mark.parametrize("engine", ["jit", "interp"])
+def test_exit_at_a_computed_pc(engine):
+    from dbt.api import Emulator
+    emu = Emulator(engine)
+    block, b = new_block(0x1000)
+    b.insn_start(0x1000, 0)
+    b.exit_at(ExitReason.HLT, b.add(b.get("rax", Ty.I64), 0x10))
+    block.ninsns = 1
+    verify(block.ops)
+    emu.cpu.rax = 0x5000
+    assert emu.engine.execute(emu.engine.compile(block)) == ExitReason.HLT
+    assert emu.cpu.rip == 0x5010 and emu.cpu.icount == 1

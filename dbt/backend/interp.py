@@ -220,6 +220,9 @@ class Interpreter:
             cpu.rip = op.attrs["taken"] if env[id(op.args[0])] else op.attrs["fallthrough"]
         elif name == "jump":
             cpu.rip = env[id(op.args[0])]
+        elif name == "exit_at":
+            cpu.rip = env[id(op.args[0])]
+            return ExitReason(op.attrs["reason"])
         else:
             cpu.rip = op.attrs["next_pc"]
             return ExitReason(op.attrs["reason"])

@@ -127,6 +127,10 @@ class Builder:
     def exit(self, reason: ExitReason, next_pc: int) -> None:
         self.emit("exit", [], reason=int(reason), next_pc=next_pc)
 
+    def exit_at(self, reason: ExitReason, next_pc: Value) -> None:
+        """Return to the runtime with `reason`, continuing at a computed pc (iretq)."""
+        self.emit("exit_at", [next_pc], reason=int(reason))
+
 
 def _add_spellings() -> None:
     """b.add(x, y), b.ult(x, y), b.not_(x), ... for every binary/compare/unary op."""

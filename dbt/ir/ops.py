@@ -73,6 +73,7 @@ OPS: dict[str, OpDef] = _defs(
     OpDef("branch", 1, False, terminator=True),     # attrs: taken, fallthrough
     OpDef("jump", 1, False, terminator=True),       # indirect: arg is the target
     OpDef("exit", 0, False, terminator=True),       # attrs: reason, next_pc
+    OpDef("exit_at", 1, False, terminator=True),    # attrs: reason; arg: the next pc (dynamic)
 )
 
 

@@ -379,6 +379,11 @@ class BlockLowering(FunctionLowering):
         self.label(miss)
         self.emit(f"ret i64 {int(ExitReason.MISS)}")
 
+    def lower_exit_at(self, op: Op) -> None:
+        self.retire(self.block.ninsns)
+        self.store_field("rip", self.v(op.args[0]))
+        self.emit(f"ret i64 {op.attrs['reason']}")
+
     def lower_exit(self, op: Op) -> None:
         self.retire(self.block.ninsns)
         self.store_field("rip", str(op.attrs["next_pc"]))

@@ -241,6 +241,11 @@ class LiftContext:
         self.b.exit(reason, self.next_pc if next_pc is None else next_pc)
         self.ended = True
 
+    def end_exit_at(self, reason: ExitReason, next_pc: Value) -> None:
+        """Return to the runtime with `reason`, continuing at a computed pc."""
+        self.b.exit_at(reason, next_pc)
+        self.ended = True
+
     def exit_if(self, cond: Value, target: int) -> None:
         """Leave the block for `target` when cond is true; this instruction counts as retired."""
         self.b.exit_if(cond, target, self.index + 1)
