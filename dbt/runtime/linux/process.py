@@ -115,9 +115,11 @@ class LinuxProcess(Services):
         sig = SIGNAL_OF_VECTOR.get(fault.vector, signal.SIGSEGV)
         pc = fault.pc if fault.pc is not None else self.emu.cpu.rip
         insn_desc = self.describe_insn(pc)
-        if sig == signal.SIGSEGV:
+        if sig == signal.SIGSEGV and fault.vector != Vector.PF:
+            what = "general protection fault (a privileged instruction at user level)"
+        elif sig == signal.SIGSEGV:
             what = f"{'write to' if fault.write else 'access to'} address {fault.addr:#x}"
-            if fault.vector == Vector.PF and fault.addr == pc and not fault.write:
+            if fault.addr == pc and not fault.write:
                 what = f"pc {pc:#x} is not executable"
         elif sig == signal.SIGILL:
             what = "unsupported instruction" if insn_desc[1] else "illegal instruction"
