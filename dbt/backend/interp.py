@@ -6,6 +6,7 @@ GuestMemory's checked accessors, so faults are exactly the rule's.
 """
 import ctypes
 
+from dbt.backend.interp_vector import VECTOR_SEMANTICS, movmsk, shuffle
 from dbt.frontend.x86.flags import cc_all_case
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import Block, Op, Ty
@@ -124,6 +125,12 @@ def evaluate(op: Op, env: dict) -> int:
         return args[1] if args[0] else args[2]
     if name == "cc_all":
         return compute_cc_all(*args)
+    if name in VECTOR_SEMANTICS:
+        return VECTOR_SEMANTICS[name](args[0], args[1], op.attrs["lane"]) & ty.mask
+    if name == "vmovmsk":
+        return movmsk(args[0], op.attrs["lane"])
+    if name == "vshuffle":
+        return shuffle(args[0], args[1], op.attrs["lane"], op.attrs["indices"])
     raise NotImplementedError(f"interpreter: no semantics for op {name!r}")
 
 

@@ -4,7 +4,7 @@ Runs at translate time only. Lifters write IR exclusively through this class.
 Operand types are checked here so that a lifter bug fails at translation, not
 as a wrong answer at run time.
 """
-from dbt.ir.ops import BINARY, COMPARE, Block, Op, Ty, Value
+from dbt.ir.ops import BINARY, COMPARE, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.exits import ExitReason
 
 
@@ -70,6 +70,26 @@ class Builder:
         if ty < a.ty:
             return self.trunc(a, ty)
         return self.sext(a, ty) if signed else self.zext(a, ty)
+
+    # -- vectors (i128 as lanes) -----------------------------------------------
+    def vec(self, opcode: str, lane: int, a: Value, b: Value) -> Value:
+        """A lane-wise op on two i128 values (vshl/vlshr/vashr take an i64 count as b)."""
+        if a.ty != Ty.I128 or (b.ty != (Ty.I64 if opcode in VECTOR_SHIFT else Ty.I128)):
+            raise IRError(f"{opcode}: operand types {a.ty.name}, {b.ty.name}")
+        if lane not in (8, 16, 32, 64) or (opcode in ("vpacks", "vpacku") and lane == 8):
+            raise IRError(f"{opcode}: bad lane width {lane}")
+        return self.emit(opcode, [a, b], Ty.I128, lane=lane)
+
+    def vmovmsk(self, lane: int, a: Value) -> Value:
+        return self.emit("vmovmsk", [a], Ty.I32, lane=lane)
+
+    def vshuffle(self, lane: int, a: Value, b: Value, indices) -> Value:
+        """Lanes picked from the 2n lanes of (a, b) by index; -1 gives a zero lane."""
+        n = 128 // lane
+        indices = tuple(indices)
+        if len(indices) != n or any(not -1 <= i < 2 * n for i in indices):
+            raise IRError(f"vshuffle: bad indices {indices} for {n} lanes")
+        return self.emit("vshuffle", [a, b], Ty.I128, lane=lane, indices=indices)
 
     def select(self, cond: Value, a: Value, b: Value) -> Value:
         if cond.ty != Ty.I1:

@@ -53,6 +53,15 @@ COMPARE = ("eq", "ne", "ult", "ule", "ugt", "uge", "slt", "sle", "sgt", "sge")
 CAST = ("zext", "sext", "trunc")
 UNARY = ("not", "neg", "ctpop", "ctlz", "cttz", "bswap")
 
+# Vector ops on i128 values seen as lanes of `lane` bits (attrs: lane). Shift counts
+# (vshl/vlshr/vashr) are one i64 for all lanes; counts >= lane give 0 (vashr: the
+# sign). vpacks/vpacku narrow a then b to half-width lanes with signed / unsigned
+# saturation. vmulhu/vmulhs: high half of each lane product. vcmp*: all-ones lanes.
+VECTOR_BINARY = ("vadd", "vsub", "vmul", "vmulhu", "vmulhs", "vcmpeq", "vcmpgt",
+                 "vminu", "vmaxu", "vmins", "vmaxs", "vaddsu", "vaddss", "vsubsu", "vsubss",
+                 "vavgu", "vpacks", "vpacku")
+VECTOR_SHIFT = ("vshl", "vlshr", "vashr")
+
 OPS: dict[str, OpDef] = _defs(
     OpDef("const", 0, True, pure=True),              # attrs: value
     *(OpDef(n, 2, True, pure=True) for n in BINARY),
@@ -60,6 +69,9 @@ OPS: dict[str, OpDef] = _defs(
     *(OpDef(n, 1, True, pure=True) for n in CAST),  # result type given
     *(OpDef(n, 1, True, pure=True) for n in UNARY),
     OpDef("select", 3, True, pure=True),
+    *(OpDef(n, 2, True, pure=True) for n in VECTOR_BINARY + VECTOR_SHIFT),
+    OpDef("vmovmsk", 1, True, pure=True),     # i128 -> i32: the sign bit of each lane
+    OpDef("vshuffle", 2, True, pure=True),    # attrs: lane, indices into lanes of (a, b); -1: zero
     OpDef("get", 0, True),                 # attrs: slot; reads guest state
     OpDef("put", 1, False),                # attrs: slot; writes guest state
     OpDef("load", 1, True, side_exit=True),   # guest memory; result type given

@@ -11,7 +11,7 @@ import functools
 
 from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
 from dbt.ir.exits import ExitReason, Vector
-from dbt.ir.ops import BINARY, COMPARE, Block, Op, Ty, Value
+from dbt.ir.ops import BINARY, COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.runtime.cpu import CPUState, SLOTS
 from dbt.runtime.memory import CODE, PAGE_SHIFT, PAGE_SIZE, R, W
 
@@ -22,6 +22,67 @@ _LLVM_BINARY = {"and": "and", "or": "or", "xor": "xor", "add": "add", "sub": "su
                 "udiv": "udiv", "urem": "urem", "sdiv": "sdiv", "srem": "srem",
                 "shl": "shl", "lshr": "lshr", "ashr": "ashr"}
 _LLVM_COMPARE = {c: c for c in COMPARE}
+
+
+def _vector_binop(opcode):
+    def lower(f, lane, vt, x, y):
+        r = f.fresh()
+        f.emit(f"{r} = {opcode} {vt} {x}, {y}")
+        return vt, r
+    return lower
+
+
+def _vector_intrinsic(name):
+    def lower(f, lane, vt, x, y):
+        n = 128 // lane
+        f.intrinsic(f"declare {vt} @llvm.{name}.v{n}i{lane}({vt}, {vt})")
+        r = f.fresh()
+        f.emit(f"{r} = call {vt} @llvm.{name}.v{n}i{lane}({vt} {x}, {vt} {y})")
+        return vt, r
+    return lower
+
+
+def _vector_compare(predicate):
+    def lower(f, lane, vt, x, y):
+        n = 128 // lane
+        c, r = f.fresh(), f.fresh()
+        f.emit(f"{c} = icmp {predicate} {vt} {x}, {y}")
+        f.emit(f"{r} = sext <{n} x i1> {c} to {vt}")
+        return vt, r
+    return lower
+
+
+def _vector_widened(kind):
+    """High half of lane products (signed/unsigned) and the rounding average, at double width."""
+    def lower(f, lane, vt, x, y):
+        n = 128 // lane
+        wt = f"<{n} x i{2 * lane}>"
+        ext = "sext" if kind == "mulhs" else "zext"
+        wx, wy, r, s, t = (f.fresh() for _ in range(5))
+        f.emit(f"{wx} = {ext} {vt} {x} to {wt}")
+        f.emit(f"{wy} = {ext} {vt} {y} to {wt}")
+        if kind == "avg":
+            one = f.fresh()
+            f.emit(f"{r} = add {wt} {wx}, {wy}")
+            f.emit(f"{one} = add {wt} {r}, <{', '.join([f'i{2 * lane} 1'] * n)}>")
+            f.emit(f"{s} = lshr {wt} {one}, <{', '.join([f'i{2 * lane} 1'] * n)}>")
+        else:
+            f.emit(f"{r} = mul {wt} {wx}, {wy}")
+            f.emit(f"{s} = lshr {wt} {r}, <{', '.join([f'i{2 * lane} {lane}'] * n)}>")
+        f.emit(f"{t} = trunc {wt} {s} to {vt}")
+        return vt, t
+    return lower
+
+
+VECTOR_LOWERING = {
+    "vadd": _vector_binop("add"), "vsub": _vector_binop("sub"), "vmul": _vector_binop("mul"),
+    "vmulhu": _vector_widened("mulhu"), "vmulhs": _vector_widened("mulhs"), "vavgu": _vector_widened("avg"),
+    "vcmpeq": _vector_compare("eq"), "vcmpgt": _vector_compare("sgt"),
+    "vminu": _vector_intrinsic("umin"), "vmaxu": _vector_intrinsic("umax"),
+    "vmins": _vector_intrinsic("smin"), "vmaxs": _vector_intrinsic("smax"),
+    "vaddsu": _vector_intrinsic("uadd.sat"), "vaddss": _vector_intrinsic("sadd.sat"),
+    "vsubsu": _vector_intrinsic("usub.sat"), "vsubss": _vector_intrinsic("ssub.sat"),
+}
 
 
 def ity(ty: Ty) -> str:
@@ -103,10 +164,80 @@ class FunctionLowering:
         elif name in ("ctlz", "cttz"):
             self.intrinsic(f"declare {t} @llvm.{name}.{t}({t}, i1)")
             self.define(op, f"call {t} @llvm.{name}.{t}({t} {a[0]}, i1 false)")
+        elif name in VECTOR_BINARY or name in VECTOR_SHIFT or name in ("vmovmsk", "vshuffle"):
+            self.lower_vector(op, name, a)
         elif name == "cc_all":
             self.define(op, f"call i64 @dbt_cc_all(i64 {a[0]}, i64 {a[1]}, i64 {a[2]}, i64 {a[3]})")
         else:
             raise NotImplementedError(f"LLVM backend: no lowering for op {name!r}")
+
+    def as_vector(self, value: str, lane: int) -> str:
+        v = self.fresh()
+        self.emit(f"{v} = bitcast i128 {value} to <{128 // lane} x i{lane}>")
+        return v
+
+    def lower_vector(self, op: Op, name: str, a: list[str]) -> None:
+        """Lane ops: bitcast i128 to <n x iL>, one vector instruction or intrinsic, bitcast back."""
+        lane = op.attrs["lane"]
+        n, vt = 128 // lane, f"<{128 // lane} x i{lane}>"
+        x = self.as_vector(a[0], lane)
+        if name == "vmovmsk":
+            neg, bits = self.fresh(), self.fresh()
+            self.emit(f"{neg} = icmp slt {vt} {x}, zeroinitializer")
+            self.emit(f"{bits} = bitcast <{n} x i1> {neg} to i{n}")
+            self.define(op, f"zext i{n} {bits} to i32")
+            return
+        if name == "vshuffle":
+            y = self.as_vector(a[1], lane)
+            zero_lane = 2 * n          # index into (a, b, zero) built below
+            pool, ab = self.fresh(), self.fresh()
+            mask = ", ".join(f"i32 {i if i >= 0 else zero_lane}" for i in op.attrs["indices"])
+            self.emit(f"{ab} = shufflevector {vt} {x}, {vt} {y}, <{2 * n} x i32> <{', '.join(f'i32 {i}' for i in range(2 * n))}>")
+            self.emit(f"{pool} = shufflevector <{2 * n} x i{lane}> {ab}, <{2 * n} x i{lane}> zeroinitializer, <{n} x i32> <{mask}>")
+            self.define(op, f"bitcast {vt} {pool} to i128")
+            return
+        if name in VECTOR_SHIFT:
+            r = self.vector_shift(name, lane, n, vt, x, a[1])
+        elif name in ("vpacks", "vpacku"):
+            r = self.vector_pack(name, lane, n, x, self.as_vector(a[1], lane))
+        else:
+            r = VECTOR_LOWERING[name](self, lane, vt, x, self.as_vector(a[1], lane))
+        self.define(op, f"bitcast {r[0]} {r[1]} to i128")
+
+    def vector_shift(self, name, lane, n, vt, x, count):
+        big, c, splat0, splat, shifted = (self.fresh() for _ in range(5))
+        self.emit(f"{big} = icmp uge i64 {count}, {lane}")
+        limit = lane - 1 if name == "vashr" else 0
+        self.emit(f"{c} = select i1 {big}, i64 {limit}, i64 {count}")
+        ct = self.fresh()
+        self.emit(f"{ct} = trunc i64 {c} to i{lane}") if lane < 64 else self.emit(f"{ct} = add i64 {c}, 0")
+        self.emit(f"{splat0} = insertelement {vt} poison, i{lane} {ct}, i32 0")
+        self.emit(f"{splat} = shufflevector {vt} {splat0}, {vt} poison, <{n} x i32> zeroinitializer")
+        opcode = {"vshl": "shl", "vlshr": "lshr", "vashr": "ashr"}[name]
+        self.emit(f"{shifted} = {opcode} {vt} {x}, {splat}")
+        if name == "vashr":
+            return vt, shifted
+        r = self.fresh()
+        self.emit(f"{r} = select i1 {big}, {vt} zeroinitializer, {vt} {shifted}")
+        return vt, r
+
+    def vector_pack(self, name, lane, n, x, y):
+        half = lane // 2
+        wide, lo, hi, clamped_lo, clamped, narrow = (self.fresh() for _ in range(6))
+        wt = f"<{2 * n} x i{lane}>"
+        self.emit(f"{wide} = shufflevector <{n} x i{lane}> {x}, <{n} x i{lane}> {y}, <{2 * n} x i32> <{', '.join(f'i32 {i}' for i in range(2 * n))}>")
+        low, high = ((-(1 << (half - 1)), (1 << (half - 1)) - 1) if name == "vpacks" else (0, (1 << half) - 1))
+        for fn in ("smax", "smin"):
+            self.intrinsic(f"declare {wt} @llvm.{fn}.v{2 * n}i{lane}({wt}, {wt})")
+        self.emit(f"{lo} = insertelement {wt} poison, i{lane} {low}, i32 0")
+        self.emit(f"{hi} = insertelement {wt} poison, i{lane} {high}, i32 0")
+        lo_s, hi_s = self.fresh(), self.fresh()
+        self.emit(f"{lo_s} = shufflevector {wt} {lo}, {wt} poison, <{2 * n} x i32> zeroinitializer")
+        self.emit(f"{hi_s} = shufflevector {wt} {hi}, {wt} poison, <{2 * n} x i32> zeroinitializer")
+        self.emit(f"{clamped_lo} = call {wt} @llvm.smax.v{2 * n}i{lane}({wt} {wide}, {wt} {lo_s})")
+        self.emit(f"{clamped} = call {wt} @llvm.smin.v{2 * n}i{lane}({wt} {clamped_lo}, {wt} {hi_s})")
+        self.emit(f"{narrow} = trunc {wt} {clamped} to <{2 * n} x i{half}>")
+        return f"<{2 * n} x i{half}>", narrow
 
     def lower_division(self, op: Op, name: str, ty: Ty, a: list[str]) -> None:
         """Division made total as the interpreter defines it: a divisor of 0 (or -1 against

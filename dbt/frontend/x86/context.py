@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from capstone import x86_const as X
 
-from dbt.frontend.x86.decode import REGS
+from dbt.frontend.x86.decode import REGS, XMM_REGS
 from dbt.frontend.x86.flags import (ALL_FLAGS, COND_FLAGS, CCKind, cc_op_value,
                                     condition_from_flags, fast_condition, flag_bits, pack_flags)
 from dbt.ir.builder import Builder
@@ -82,6 +82,24 @@ class LiftContext:
             new = b.zext(value, Ty.I64)
             b.put(slot, b.or_(old, b.shl(new, shift) if shift else new))
 
+    # -- XMM registers (slots xmmN_lo / xmmN_hi) ------------------------------------
+    def get_xmm(self, n: int) -> Value:
+        b = self.b
+        lo = b.zext(b.get(f"xmm{n}_lo", Ty.I64), Ty.I128)
+        hi = b.zext(b.get(f"xmm{n}_hi", Ty.I64), Ty.I128)
+        return b.or_(b.shl(hi, 64), lo)
+
+    def put_xmm(self, n: int, value: Value) -> None:
+        b = self.b
+        value = b.resize(value, Ty.I128)
+        b.put(f"xmm{n}_lo", b.trunc(value, Ty.I64))
+        b.put(f"xmm{n}_hi", b.trunc(b.lshr(value, 64), Ty.I64))
+
+    def xmm_index(self, operand_index: int) -> int | None:
+        """The XMM number of operand `operand_index`, or None if it is not an XMM register."""
+        op = self.insn.operands[operand_index]
+        return XMM_REGS.get(op.reg) if op.type == X.X86_OP_REG else None
+
     def get64(self, slot: str) -> Value:
         return self.b.get(slot, Ty.I64)
 
@@ -125,6 +143,8 @@ class LiftContext:
     def load(self, index: int, ty: Ty | None = None) -> Value:
         """Value of operand `index` at its own width (or `ty` for immediates)."""
         op = self.insn.operands[index]
+        if op.type == X.X86_OP_REG and op.reg in XMM_REGS:
+            return self.b.resize(self.get_xmm(XMM_REGS[op.reg]), WIDTH_TY[op.size])
         if op.type == X.X86_OP_REG:
             return self.get_reg(op.reg)
         if op.type == X.X86_OP_IMM:
@@ -135,7 +155,11 @@ class LiftContext:
 
     def store(self, index: int, value: Value) -> None:
         op = self.insn.operands[index]
-        if op.type == X.X86_OP_REG:
+        if op.type == X.X86_OP_REG and op.reg in XMM_REGS:
+            if op.size != 16:
+                raise self.unsupported("a partial XMM write must be lifted explicitly")
+            self.put_xmm(XMM_REGS[op.reg], value)
+        elif op.type == X.X86_OP_REG:
             self.put_reg(op.reg, value)
         elif op.type == X.X86_OP_MEM:
             self.b.store(self.address(op), self.b.resize(value, WIDTH_TY[op.size]))

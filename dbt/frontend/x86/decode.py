@@ -39,6 +39,7 @@ def _register_table() -> dict[int, tuple[str, int, Ty]]:
 
 
 REGS = _register_table()
+XMM_REGS = {getattr(X, f"X86_REG_XMM{i}"): i for i in range(16)}     # capstone id -> XMM number
 
 
 def new_decoder() -> capstone.Cs:
