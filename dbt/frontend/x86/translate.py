@@ -42,7 +42,7 @@ class Translator:
         ctx = LiftContext(b, self.system)
         page_end = (pc & ~(PAGE_SIZE - 1)) + PAGE_SIZE
         next_pc = pc
-        for insn in self.cs.disasm(self.fetch(pc), pc):
+        for insn in self.cs.disasm(self.fetch(pc), pc, max_insns + 1):   # count: capstone decodes eagerly
             if block.ninsns >= max_insns or insn.address >= page_end or (
                     block.ninsns and insn.address in self.stops):
                 break
