@@ -315,18 +315,6 @@ def test_lock_prefix_is_invalid():
     assert [op.attrs.get("vector") for op in block.ops if op.opcode == "check"] == [6]
 
 
-def test_sse_movsd_is_not_a_string_op():
-    """X86_INS_MOVSD also names the SSE2 scalar move: the string lifter refuses it."""
-    for code in ("f20f10c1", "f20f1007"):
-        insn = next(new_decoder().disasm(bytes.fromhex(code), CODE_ADDR))
-        assert insn.id == X.X86_INS_MOVSD
-        block, b = new_block(CODE_ADDR)
-        ctx = LiftContext(b)
-        ctx.start(insn, 0)
-        with pytest.raises(UnsupportedInstruction):
-            sem_string.LIFTERS[X.X86_INS_MOVSD](ctx, insn)
-
-
 def test_every_string_id_is_in_the_merged_table():
     for kind in ("MOVS", "STOS", "LODS", "CMPS", "SCAS"):
         for suffix in "BWDQ":

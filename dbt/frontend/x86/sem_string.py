@@ -22,6 +22,7 @@ from capstone import x86_const as X
 
 from dbt.frontend.x86.context import WIDTH_TY
 from dbt.frontend.x86.flags import CCKind
+from dbt.frontend.x86.sem_sse_move import lift_movsd_sse
 from dbt.ir.ops import Ty
 
 REP, REPNE, LOCK = 0xF3, 0xF2, 0xF0
@@ -64,13 +65,16 @@ def _element(ctx, insn, kind, ty, si, di):
     return None
 
 
-def _string(kind, size):
+def _string(kind, size, sse=None):
+    """Lifter of one string op; `sse` lifts the SSE2 instruction sharing its capstone id."""
     uses_si = kind in ("movs", "lods", "cmps")
     uses_di = kind != "lods"
 
     def lift(ctx, insn):
         if insn.opcode[0] not in STRING_OPCODES:      # movsd/cmpsd also name SSE2 scalar ops
-            raise ctx.unsupported("SSE form of a string mnemonic")
+            if sse is None:
+                raise ctx.unsupported("SSE form of a string mnemonic")
+            return sse(ctx, insn)
         if insn.addr_size not in INDEX_REGS or insn.prefix[0] == LOCK:
             raise ctx.unsupported("lock prefix or 16-bit addressing")   # lock: #UD on a CPU
         rep = insn.prefix[0] in (REP, REPNE)
@@ -111,13 +115,13 @@ def _repeat(ctx, insn, cx, count, compared):
     ctx.end_branch(again, ctx.pc)
 
 
-def _family(kind, mnemonic):
-    return {getattr(X, f"X86_INS_{mnemonic}{suffix}"): _string(kind, size)
+def _family(kind, mnemonic, sse_dword=None):
+    return {getattr(X, f"X86_INS_{mnemonic}{suffix}"): _string(kind, size, sse_dword if size == 4 else None)
             for suffix, size in (("B", 1), ("W", 2), ("D", 4), ("Q", 8))}
 
 
 LIFTERS = {
-    **_family("movs", "MOVS"),
+    **_family("movs", "MOVS", sse_dword=lift_movsd_sse),     # movsd xmm, xmm/m64 and m64, xmm
     **_family("stos", "STOS"),
     **_family("lods", "LODS"),
     **_family("cmps", "CMPS"),
