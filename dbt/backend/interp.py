@@ -144,8 +144,8 @@ def compute_cc_all(cc_op: int, dst: int, src: int, src2: int) -> int:
 
 
 class _Fault(Exception):
-    def __init__(self, vector, addr=0, write=False):
-        self.vector, self.addr, self.write = vector, addr, write
+    def __init__(self, vector, addr=0, error=0):
+        self.vector, self.addr, self.error = vector, addr, error
 
 
 class Interpreter:
@@ -189,7 +189,7 @@ class Interpreter:
                         return ExitReason.MISS
                 elif name == "check":
                     if env[id(op.args[0])]:
-                        raise _Fault(op.attrs["vector"])
+                        raise _Fault(op.attrs["vector"], 0, op.attrs.get("error", 0))
                 elif op.definition.terminator:
                     return self._terminate(op, env, block)
                 else:
@@ -197,7 +197,7 @@ class Interpreter:
         except _Fault as fault:
             cpu.rip = pc
             cpu.icount += index
-            cpu.exit_vector, cpu.exit_addr, cpu.exit_error = fault.vector, fault.addr, 2 if fault.write else 0
+            cpu.exit_vector, cpu.exit_addr, cpu.exit_error = fault.vector, fault.addr, fault.error
             return ExitReason.FAULT
         raise AssertionError("block without terminator")
 
@@ -205,16 +205,16 @@ class Interpreter:
         try:
             return self.mem.load(addr, size)
         except GuestFault as f:
-            raise _Fault(Vector.PF, f.addr, False) from None
+            raise _Fault(Vector.PF, f.addr, 0) from None
 
     def _store(self, addr: int, size: int, value: int) -> None:
         """Store; a store into a page of translated code exits first (CODE_WRITE), as native code does."""
         try:
             self.mem.check(addr, size, W)
         except GuestFault as f:
-            raise _Fault(Vector.PF, f.addr, True) from None
+            raise _Fault(Vector.PF, f.addr, 2) from None
         if self.mem.holds_code(addr, size):
-            raise _Fault(Vector.CODE_WRITE, addr, True)
+            raise _Fault(Vector.CODE_WRITE, addr, 2)
         self.mem.store(addr, size, value)
 
     def _terminate(self, op: Op, env: dict, block: Block) -> ExitReason:

@@ -120,9 +120,9 @@ class Builder:
     def store(self, addr: Value, value: Value) -> None:
         self.emit("store", [addr, value])
 
-    def check(self, cond: Value, vector: int) -> None:
-        """Raise guest fault `vector` when cond (i1) is true."""
-        self.emit("check", [cond], vector=int(vector))
+    def check(self, cond: Value, vector: int, error: int = 0) -> None:
+        """Raise guest fault `vector` (with an error code) when cond (i1) is true."""
+        self.emit("check", [cond], vector=int(vector), error=error)
 
     def exit_if(self, cond: Value, target: int, retired: int) -> None:
         """Leave the block for `target` when cond (i1) is true, with `retired` instructions done."""

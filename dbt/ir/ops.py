@@ -77,7 +77,7 @@ OPS: dict[str, OpDef] = _defs(
     OpDef("load", 1, True, side_exit=True),   # guest memory; result type given
     OpDef("store", 2, False, side_exit=True),  # (addr, value)
     OpDef("cc_all", 4, True, pure=True),   # (cc_op, dst, src, src2) -> RFLAGS arith bits
-    OpDef("check", 1, False, side_exit=True),  # attrs: vector; fault when arg is true
+    OpDef("check", 1, False, side_exit=True),  # attrs: vector, error; fault when arg is true
     OpDef("exit_if", 1, False, side_exit=True),  # attrs: target, retired; leave for target when true
     OpDef("insn_start", 0, False),         # attrs: pc, index; marks a guest insn
     # Terminators. Exits carry the retired-instruction count of the block.

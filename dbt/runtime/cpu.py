@@ -53,6 +53,7 @@ class CPUState(ctypes.Structure):
         ("exit_request", ctypes.c_uint64),   # set asynchronously to stop at the next block entry
         ("icount", ctypes.c_uint64),         # guest instructions retired
         ("budget", ctypes.c_uint64),         # icount value at which to stop (BUDGET exit)
+        ("tsc_offset", ctypes.c_uint64),     # rdtsc = icount + tsc_offset (system mode: skipped time)
         ("chain_count", ctypes.c_uint64),    # block-to-block transfers that stayed native
         # Runtime data native code reaches through the CPU (no baked addresses).
         ("mem_base", ctypes.c_uint64),       # host address of guest address 0

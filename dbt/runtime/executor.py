@@ -94,8 +94,9 @@ class Executor:
         if reason == ExitReason.FAULT:
             if cpu.exit_vector == Vector.CODE_WRITE:
                 return self.step_code_write()
-            return self.deliver(GuestFault(int(cpu.exit_vector), cpu.exit_addr,
-                                           bool(cpu.exit_error & 2), cpu.rip,
+            vector = int(cpu.exit_vector)
+            return self.deliver(GuestFault(vector, cpu.exit_addr,
+                                           vector == Vector.PF and bool(cpu.exit_error & 2), cpu.rip,
                                            software=bool(cpu.exit_error & SOFTWARE_INTERRUPT),
                                            error=cpu.exit_error & 0xFFFF))
         raise RuntimeError(f"unexpected exit {reason!r}")

@@ -431,7 +431,7 @@ class BlockLowering(FunctionLowering):
         self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {host}, align 1")
 
     def lower_check(self, op: Op) -> None:
-        fault = self.fault_landing(op.attrs["vector"])
+        fault = self.fault_landing(op.attrs["vector"], error=op.attrs.get("error", 0))
         cont = self.fresh("ok").lstrip("%")
         self.emit(f"br i1 {self.v(op.args[0])}, label %{fault}, label %{cont}")
         self.label(cont)

@@ -274,9 +274,9 @@ class LiftContext:
         """Leave the block for `target` when cond is true; this instruction counts as retired."""
         self.b.exit_if(cond, target, self.index + 1)
 
-    def fault(self, vector: Vector) -> None:
+    def fault(self, vector: Vector, error: int = 0) -> None:
         """Unconditional guest fault at this instruction."""
-        self.b.check(self.b.const(Ty.I1, 1), vector)
+        self.b.check(self.b.const(Ty.I1, 1), vector, error)
         self.end_exit(ExitReason.FAULT, self.pc)
 
     def privileged(self) -> bool:

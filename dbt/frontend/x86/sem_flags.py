@@ -7,6 +7,7 @@ only the arithmetic flags, DF, NT, AC and ID; IF, IOPL, TF, VM are ignored.
 from capstone import x86_const as X
 
 from dbt.frontend.x86.flags import FLAG_BIT
+from dbt.ir.exits import ExitReason, Helper
 from dbt.ir.ops import Ty
 
 ARITH = sum(1 << bit for bit in FLAG_BIT.values())
@@ -49,17 +50,30 @@ def _pushf(ty):
     return lift
 
 
-def _popf(ty):
-    """popfq writes every user-writable bit; 16-bit popf only those in bits 0-15."""
-    writable = POPF_WRITABLE & ty.mask
+IF, IOPL = 1 << 9, 3 << 12
+SYSTEM_WRITABLE = POPF_WRITABLE | IF | IOPL   # what popf/iretq may change at CPL 0 (TF not modelled)
 
+
+def restore_rflags(ctx, value, writable: int) -> None:
+    """RFLAGS = value (an i64), as popf/iretq load it: arithmetic flags, DF, and the
+    `writable` bits of the "eflags" slot (the others keep their value; bit 1 stays set)."""
+    b = ctx.b
+    ctx.put64("df", b.and_(b.lshr(value, DF_BIT), 1))
+    old = b.and_(ctx.get64("eflags"), ~writable)
+    ctx.put64("eflags", b.or_(b.or_(old, b.and_(value, writable)), 2))
+    ctx.set_eflags(b.and_(value, ARITH))
+
+
+def _popf(ty):
+    """popfq writes every user-writable bit; 16-bit popf only those in bits 0-15.
+    In system mode (CPL 0) IF and IOPL too, then an IRQ_WINDOW exit lets the
+    machine deliver an interrupt that IF now admits."""
     def lift(ctx, insn):
-        b = ctx.b
-        value = b.zext(ctx.pop(ty), Ty.I64)
-        ctx.b.put("df", b.and_(b.lshr(value, DF_BIT), 1))
-        old = b.and_(ctx.get64("eflags"), ~writable)
-        ctx.b.put("eflags", b.or_(b.or_(old, b.and_(value, writable)), 2))
-        ctx.set_eflags(b.and_(value, ARITH))
+        value = ctx.b.zext(ctx.pop(ty), Ty.I64)
+        restore_rflags(ctx, value, (SYSTEM_WRITABLE if ctx.system else POPF_WRITABLE) & ty.mask)
+        if ctx.system:
+            ctx.put64("exit_vector", Helper.IRQ_WINDOW)
+            ctx.end_exit(ExitReason.HELPER)
     return lift
 
 

@@ -1,10 +1,14 @@
 """Data movement lifters: mov movzx movsx movsxd lea push pop xchg leave, sign extensions, nops."""
 from capstone import x86_const as X
 
+from dbt.frontend.x86 import sem_privileged
 from dbt.ir.ops import Ty
 
 
 def lift_mov(ctx, insn):
+    if sem_privileged.moves_control_register(insn):      # mov to/from crN (0F 20-23)
+        sem_privileged.lift_mov_cr(ctx, insn)
+        return
     ctx.store(0, ctx.load(1, ctx.width(0)))
 
 

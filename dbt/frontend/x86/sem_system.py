@@ -11,7 +11,8 @@ CPUID feature set (documented, fixed; what `AT_HWCAP` must agree with):
   0x80000001       EDX: SYSCALL NX LM; ECX: LAHF-SAHF, ABM (lzcnt)
   any other leaf   all zero
 RDTSC reads virtual time: the number of guest instructions retired before it
-(1 tick per instruction), so both engines read the same values.
+(1 tick per instruction) plus cpu.tsc_offset (0 in user mode; the pc machine
+adds the time `hlt` skipped and TSC writes), so both engines read the same values.
 """
 from capstone import x86_const as X
 
@@ -42,7 +43,7 @@ def lift_cpuid(ctx, insn):
 
 def lift_rdtsc(ctx, insn):
     b = ctx.b
-    tsc = b.add(ctx.get64("icount"), ctx.index)
+    tsc = b.add(b.add(ctx.get64("icount"), ctx.index), ctx.get64("tsc_offset"))
     ctx.put_reg(X.X86_REG_EAX, b.trunc(tsc, Ty.I32))
     ctx.put_reg(X.X86_REG_EDX, b.trunc(b.lshr(tsc, 32), Ty.I32))
 
