@@ -7,9 +7,10 @@ GuestMemory's checked accessors, so faults are exactly the rule's.
 import ctypes
 
 from dbt.backend.interp_vector import VECTOR_SEMANTICS, movmsk, shuffle
+from dbt.backend.softfloat import evaluate_float
 from dbt.frontend.x86.flags import cc_all_case
 from dbt.ir.exits import ExitReason, Vector
-from dbt.ir.ops import Block, Op, Ty
+from dbt.ir.ops import FLOAT_OPS, Block, Op, Ty
 from dbt.runtime.cpu import SLOTS
 from dbt.runtime.memory import W, GuestFault
 
@@ -131,6 +132,8 @@ def evaluate(op: Op, env: dict) -> int:
         return movmsk(args[0], op.attrs["lane"])
     if name == "vshuffle":
         return shuffle(args[0], args[1], op.attrs["lane"], op.attrs["indices"])
+    if name in FLOAT_OPS:
+        return evaluate_float(op, args)
     raise NotImplementedError(f"interpreter: no semantics for op {name!r}")
 
 

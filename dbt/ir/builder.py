@@ -5,6 +5,7 @@ Operand types are checked here so that a lifter bug fails at translation, not
 as a wrong answer at run time.
 """
 from dbt.ir.ops import BINARY, COMPARE, VECTOR_SHIFT, Block, Op, Ty, Value
+from dbt.ir.ops import FLOAT_BINARY, FLOAT_FORMATS, FLOAT_PREDICATES
 from dbt.ir.exits import ExitReason
 
 
@@ -107,6 +108,75 @@ class Builder:
     def bool_to(self, c: Value, ty: Ty) -> Value:
         return self.zext(c, ty)
 
+    # -- floating point on bit patterns (see ops.py) ---------------------------
+    def _float_args(self, opcode: str, fmt: str, *values: Value) -> None:
+        ty = FLOAT_FORMATS.get(fmt)
+        if ty is None:
+            raise IRError(f"{opcode}: unknown float format {fmt!r}")
+        for v in values:
+            if v.ty != ty:
+                raise IRError(f"{opcode}: {fmt} operand must be {ty.name}, not {v.ty.name}")
+
+    def _rc(self, opcode: str, rc: Value | int) -> Value:
+        if isinstance(rc, int):
+            return self.const(Ty.I64, rc)
+        if rc.ty != Ty.I64:
+            raise IRError(f"{opcode}: rounding control must be I64, not {rc.ty.name}")
+        return rc
+
+    def fbinary(self, opcode: str, fmt: str, a: Value, b: Value, rc: Value | int) -> Value:
+        """fadd/fsub/fmul/fdiv of two `fmt` bit patterns under x86 rounding control rc."""
+        if opcode not in FLOAT_BINARY:
+            raise IRError(f"{opcode} is not a float binary op")
+        self._float_args(opcode, fmt, a, b)
+        return self.emit(opcode, [a, b, self._rc(opcode, rc)], a.ty, fmt=fmt)
+
+    def fsqrt(self, fmt: str, a: Value, rc: Value | int) -> Value:
+        self._float_args("fsqrt", fmt, a)
+        return self.emit("fsqrt", [a, self._rc("fsqrt", rc)], a.ty, fmt=fmt)
+
+    def fround(self, fmt: str, a: Value, rc: Value | int) -> Value:
+        """To an integral value in the same format (roundsd, frndint)."""
+        self._float_args("fround", fmt, a)
+        return self.emit("fround", [a, self._rc("fround", rc)], a.ty, fmt=fmt)
+
+    def fmin(self, fmt: str, a: Value, b: Value) -> Value:
+        """minsd: a if a < b else b."""
+        self._float_args("fmin", fmt, a, b)
+        return self.emit("fmin", [a, b], a.ty, fmt=fmt)
+
+    def fmax(self, fmt: str, a: Value, b: Value) -> Value:
+        """maxsd: a if a > b else b."""
+        self._float_args("fmax", fmt, a, b)
+        return self.emit("fmax", [a, b], a.ty, fmt=fmt)
+
+    def fcmp(self, pred: str, fmt: str, a: Value, b: Value) -> Value:
+        """cmpsd predicate `pred` (eq lt le unord neq nlt nle ord) as an i1."""
+        if pred not in FLOAT_PREDICATES:
+            raise IRError(f"fcmp: unknown predicate {pred!r}")
+        self._float_args("fcmp", fmt, a, b)
+        return self.emit("fcmp", [a, b], Ty.I1, fmt=fmt, pred=pred)
+
+    def fcvt(self, from_fmt: str, fmt: str, a: Value, rc: Value | int) -> Value:
+        """Between float formats; rounds per rc when narrowing."""
+        self._float_args("fcvt", from_fmt, a)
+        if fmt not in FLOAT_FORMATS or fmt == from_fmt:
+            raise IRError(f"fcvt: from {from_fmt} to {fmt!r}")
+        return self.emit("fcvt", [a, self._rc("fcvt", rc)], FLOAT_FORMATS[fmt], fmt=fmt, from_fmt=from_fmt)
+
+    def fcvt_to_int(self, fmt: str, bits: int, a: Value, rc: Value | int) -> Value:
+        """To a signed i32/i64 per rc (3 for cvtt*); NaN or overflow gives the integer indefinite."""
+        self._float_args("fcvt_to_int", fmt, a)
+        if bits not in (32, 64):
+            raise IRError(f"fcvt_to_int: bits must be 32 or 64, not {bits}")
+        return self.emit("fcvt_to_int", [a, self._rc("fcvt_to_int", rc)], Ty(bits), fmt=fmt, bits=bits)
+
+    def fcvt_from_int(self, fmt: str, a: Value, rc: Value | int) -> Value:
+        """From a signed i32/i64, rounded per rc."""
+        if a.ty not in (Ty.I32, Ty.I64) or fmt not in FLOAT_FORMATS:
+            raise IRError(f"fcvt_from_int: {a.ty.name} to {fmt!r}")
+        return self.emit("fcvt_from_int", [a, self._rc("fcvt_from_int", rc)], FLOAT_FORMATS[fmt], fmt=fmt)
+
     # -- guest state and memory ---------------------------------------------
     def get(self, slot: str, ty: Ty) -> Value:
         return self.emit("get", [], ty, slot=slot)
@@ -162,6 +232,8 @@ def _add_spellings() -> None:
     for name in ("not", "neg", "ctpop", "ctlz", "cttz", "bswap"):
         setattr(Builder, name + ("_" if name == "not" else ""),
                 lambda self, a, _n=name: self.unop(_n, a))
+    for name in FLOAT_BINARY:
+        setattr(Builder, name, lambda self, fmt, a, b, rc, _n=name: self.fbinary(_n, fmt, a, b, rc))
 
 
 _add_spellings()

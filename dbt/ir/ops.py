@@ -62,6 +62,21 @@ VECTOR_BINARY = ("vadd", "vsub", "vmul", "vmulhu", "vmulhs", "vcmpeq", "vcmpgt",
                  "vavgu", "vpacks", "vpacku")
 VECTOR_SHIFT = ("vshl", "vlshr", "vashr")
 
+# Floating point on integer bit patterns: f32 in i32, f64 in i64, f80 (x87 extended) in the
+# low 80 bits of an i128 (attrs: fmt, naming the operands' format). Operand rc is an i64
+# x86 rounding control (0 nearest-even, 1 down, 2 up, 3 toward zero; only rc & 3 counts).
+# dbt/backend/softfloat.py is the definition: correctly rounded, subnormals, x86 NaN rules
+# (SSE's for f32/f64, the x87's for f80); no exception flags. fmin/fmax are minsd/maxsd
+# (a if a < b (a > b) else b, so a NaN or two zeros give b); fcmp (attrs pred) is cmpsd's
+# predicate -> i1; fcvt (attrs from_fmt) rounds when narrowing; fcvt_to_int (attrs bits)
+# gives the integer indefinite on NaN or overflow; fcvt_from_int takes a signed i32/i64;
+# fround rounds to an integral value in the same format.
+FLOAT_FORMATS = {"f32": Ty.I32, "f64": Ty.I64, "f80": Ty.I128}
+FLOAT_PREDICATES = ("eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord")   # cmpsd imm 0-7
+FLOAT_BINARY = ("fadd", "fsub", "fmul", "fdiv")                        # (a, b, rc)
+FLOAT_ROUNDED = ("fsqrt", "fcvt", "fcvt_to_int", "fcvt_from_int", "fround")   # (a, rc)
+FLOAT_OPS = FLOAT_BINARY + FLOAT_ROUNDED + ("fmin", "fmax", "fcmp")     # fmin/fmax/fcmp: (a, b)
+
 OPS: dict[str, OpDef] = _defs(
     OpDef("const", 0, True, pure=True),              # attrs: value
     *(OpDef(n, 2, True, pure=True) for n in BINARY),
@@ -72,6 +87,8 @@ OPS: dict[str, OpDef] = _defs(
     *(OpDef(n, 2, True, pure=True) for n in VECTOR_BINARY + VECTOR_SHIFT),
     OpDef("vmovmsk", 1, True, pure=True),     # i128 -> i32: the sign bit of each lane
     OpDef("vshuffle", 2, True, pure=True),    # attrs: lane, indices into lanes of (a, b); -1: zero
+    *(OpDef(n, 3, True, pure=True) for n in FLOAT_BINARY),
+    *(OpDef(n, 2, True, pure=True) for n in FLOAT_ROUNDED + ("fmin", "fmax", "fcmp")),
     OpDef("get", 0, True),                 # attrs: slot; reads guest state
     OpDef("put", 1, False),                # attrs: slot; writes guest state
     OpDef("load", 1, True, side_exit=True),   # guest memory; result type given

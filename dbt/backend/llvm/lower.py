@@ -9,9 +9,11 @@ indirect ones through the native jump cache.
 """
 import functools
 
+from dbt.backend.llvm.lower_float import lower_float
 from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import BINARY, COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
+from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
 from dbt.runtime.memory import CODE, PAGE_SHIFT, PAGE_SIZE, R, W
 
@@ -168,6 +170,8 @@ class FunctionLowering:
             self.lower_vector(op, name, a)
         elif name == "cc_all":
             self.define(op, f"call i64 @dbt_cc_all(i64 {a[0]}, i64 {a[1]}, i64 {a[2]}, i64 {a[3]})")
+        elif name in FLOAT_OPS:
+            lower_float(self, op, a)
         else:
             raise NotImplementedError(f"LLVM backend: no lowering for op {name!r}")
 

@@ -1,0 +1,337 @@
+"""x86 floating point on integer bit patterns: the reference semantics of the IR's float ops.
+
+Values are raw encodings: f32 in an i32, f64 in an i64, f80 (x87 extended) in
+the low 80 bits of an i128. Every result is computed exactly on integers
+(significand * 2**exponent) and rounded once, per the x86 rounding control rc
+(0 nearest-even, 1 down, 2 up, 3 toward zero; only rc & 3 is read), with
+subnormals, signed zeros, infinities and x86's NaN rules: SSE's for f32/f64
+(the first NaN operand, quieted; default NaN with the sign bit set), the
+x87's for f80 (a QNaN beats an SNaN, else the larger significand, else the
+positive one; unsupported encodings give the default NaN).
+
+Not modelled, by design: exception flags (MXCSR and the x87 status word are
+never read nor written), DAZ/FTZ (taken as off), unmasked exceptions (all
+taken as masked) and x87 precision control (taken as 64 bits). f80 unnormals,
+pseudo-NaNs and pseudo-infinities are invalid operands (default NaN, or
+unordered in a compare), as on every x87 since the 387; pseudo-denormals are
+valued as denormals, as the x87 does. tests/oracle/test_float_host.py checks
+this module against the host CPU.
+"""
+from fractions import Fraction
+from math import isqrt
+
+NEAREST, DOWN, UP, TOWARD_ZERO = 0, 1, 2, 3          # x86 rounding control (MXCSR.RC, x87 CW.RC)
+ZERO, FINITE, INF, NAN, UNSUPPORTED = range(5)
+INDEFINITE = {32: 0x80000000, 64: 0x8000000000000000}
+
+
+class Format:
+    """One binary interchange layout: exponent and fraction widths, explicit integer bit or not."""
+
+    def __init__(self, name: str, exp_bits: int, frac_bits: int, explicit: bool):
+        self.name, self.exp_bits, self.frac_bits, self.explicit = name, exp_bits, frac_bits, explicit
+        self.sig_bits = frac_bits + explicit          # bits below the exponent field
+        self.width = 1 + exp_bits + self.sig_bits
+        self.precision = frac_bits + 1
+        self.bias = (1 << (exp_bits - 1)) - 1
+        self.emask = (1 << exp_bits) - 1
+        self.emin = 1 - self.bias                     # exponent of the smallest normal
+        self.qmin = self.emin - frac_bits             # exponent of the least significant bit
+        self.sign_bit = 1 << (self.width - 1)
+        self.frac_mask = (1 << frac_bits) - 1
+        self.int_bit = (1 << frac_bits) if explicit else 0
+        self.quiet_bit = 1 << (frac_bits - 1)
+        self.inf = (self.emask << self.sig_bits) | self.int_bit
+        self.max_finite = ((self.emask - 1) << self.sig_bits) | self.int_bit | self.frac_mask
+        self.default_nan = self.sign_bit | self.inf | self.quiet_bit
+        self.one = (self.bias << self.sig_bits) | self.int_bit
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+F32 = Format("f32", 8, 23, False)
+F64 = Format("f64", 11, 52, False)
+F80 = Format("f80", 15, 63, True)
+FORMATS = {"f32": F32, "f64": F64, "f80": F80}
+
+
+# -- encoding -------------------------------------------------------------------------------
+def unpack(fmt: Format, bits: int) -> tuple[int, int, int, int]:
+    """(class, sign, significand, exponent): a FINITE value is significand * 2**exponent."""
+    sign = (bits >> (fmt.width - 1)) & 1
+    e = (bits >> fmt.sig_bits) & fmt.emask
+    sig = bits & ((1 << fmt.sig_bits) - 1)
+    if fmt.explicit and e != 0 and not sig & fmt.int_bit:
+        return UNSUPPORTED, sign, 0, 0               # unnormal, pseudo-NaN, pseudo-infinity
+    if e == fmt.emask:
+        return (INF if sig & fmt.frac_mask == 0 else NAN), sign, 0, 0
+    if e == 0:
+        return (ZERO if sig == 0 else FINITE), sign, sig, fmt.qmin   # incl. pseudo-denormals
+    return FINITE, sign, sig | (1 << fmt.frac_bits), e - fmt.bias - fmt.frac_bits
+
+
+def _zero(fmt: Format, sign: int) -> int:
+    return fmt.sign_bit if sign else 0
+
+
+def _pack(fmt: Format, sign: int, sig: int, q: int) -> int:
+    """Encode sign * sig * 2**q, where sig < 2**precision and q >= qmin are already final."""
+    if sig >> fmt.frac_bits:
+        field = q - fmt.qmin + 1
+        mag = (field << fmt.sig_bits) | (sig if fmt.explicit else sig & fmt.frac_mask)
+    else:
+        mag = sig
+    return (fmt.sign_bit if sign else 0) | mag
+
+
+def _round_up(rc: int, sign: int, odd: int, rem: int, half: int, sticky: bool) -> bool:
+    """Whether dropping `rem` (of scale 2*half) plus a sticky part rounds the magnitude up."""
+    if rc == NEAREST:
+        return rem > half or (rem == half and (sticky or bool(odd)))
+    inexact = rem != 0 or sticky
+    return inexact and (rc == DOWN if sign else rc == UP)
+
+
+def round_pack(fmt: Format, sign: int, sig: int, exp: int, rc: int, sticky: bool = False) -> int:
+    """Encode +-(sig + s) * 2**exp rounded per rc, where 0 < s < 1 when sticky else s = 0.
+
+    With sticky set, sig must hold at least precision + 2 bits so the round bit is exact.
+    """
+    if sig == 0:
+        return _zero(fmt, sign)
+    p = fmt.precision
+    q = max(exp + sig.bit_length() - p, fmt.qmin)
+    k = q - exp
+    if k <= 0:
+        assert not sticky, "sticky rounding needs guard bits"
+        keep = sig << -k
+    else:
+        keep = sig >> k
+        keep += _round_up(rc, sign, keep & 1, sig & ((1 << k) - 1), 1 << (k - 1), sticky)
+        if keep >> p:
+            keep, q = keep >> 1, q + 1
+    if q + p - 1 > fmt.bias:                          # overflow
+        to_inf = rc == NEAREST or rc == (DOWN if sign else UP)
+        return (fmt.sign_bit if sign else 0) | (fmt.inf if to_inf else fmt.max_finite)
+    if keep == 0:
+        return _zero(fmt, sign)
+    return _pack(fmt, sign, keep, q)
+
+
+def _value(u) -> Fraction | float:
+    cls, sign, sig, exp = u
+    if cls == INF:
+        return float("-inf") if sign else float("inf")
+    v = Fraction(sig << exp) if exp >= 0 else Fraction(sig, 1 << -exp)
+    return -v if sign else v
+
+
+# -- NaN rules ------------------------------------------------------------------------------
+def quiet(fmt: Format, bits: int) -> int:
+    return bits | fmt.quiet_bit
+
+
+def _x87_pick(fmt: Format, a: int, b: int, ua, ub) -> int:
+    """x87: of two NaNs the QNaN, else the larger significand, else the positive one; quieted."""
+    qa, qb = bool(a & fmt.quiet_bit), bool(b & fmt.quiet_bit)
+    if ua[0] != NAN or ub[0] != NAN:
+        return quiet(fmt, a if ua[0] == NAN else b)
+    if qa != qb:
+        return a if qa else b
+    sa, sb = a & ((1 << fmt.sig_bits) - 1), b & ((1 << fmt.sig_bits) - 1)
+    if sa != sb:
+        return quiet(fmt, a if sa > sb else b)
+    return quiet(fmt, a if not a & fmt.sign_bit else b)
+
+
+def _nan_result(fmt: Format, operands: list[int], unpacked: list) -> int | None:
+    """The result forced by NaN or unsupported operands, or None when all are numbers."""
+    classes = [u[0] for u in unpacked]
+    if UNSUPPORTED in classes:
+        return fmt.default_nan
+    if NAN not in classes:
+        return None
+    if fmt is F80 and len(operands) == 2:
+        return _x87_pick(fmt, operands[0], operands[1], unpacked[0], unpacked[1])
+    return quiet(fmt, next(x for x, c in zip(operands, classes) if c == NAN))
+
+
+# -- arithmetic -----------------------------------------------------------------------------
+def _add(fmt, ua, ub, rc):
+    (ca, sa, ma, ea), (cb, sb, mb, eb) = ua, ub
+    if ca == INF or cb == INF:
+        if ca == INF and cb == INF and sa != sb:
+            return fmt.default_nan
+        return fmt.inf | (fmt.sign_bit if (sa if ca == INF else sb) else 0)
+    e = min(ea, eb)
+    total = (-ma if sa else ma) * (1 << (ea - e)) + (-mb if sb else mb) * (1 << (eb - e))
+    if total == 0:
+        if ca == ZERO and cb == ZERO and sa == sb:
+            return _zero(fmt, sa)
+        return _zero(fmt, rc == DOWN)
+    return round_pack(fmt, int(total < 0), abs(total), e, rc)
+
+
+def _mul(fmt, ua, ub, rc):
+    (ca, sa, ma, ea), (cb, sb, mb, eb) = ua, ub
+    sign = sa ^ sb
+    if INF in (ca, cb):
+        if ZERO in (ca, cb):
+            return fmt.default_nan
+        return fmt.inf | (fmt.sign_bit if sign else 0)
+    return round_pack(fmt, sign, ma * mb, ea + eb, rc)
+
+
+def _div(fmt, ua, ub, rc):
+    (ca, sa, ma, ea), (cb, sb, mb, eb) = ua, ub
+    sign = sa ^ sb
+    if (ca == cb == INF) or (ca == cb == ZERO):
+        return fmt.default_nan
+    if ca == INF or cb == ZERO:
+        return fmt.inf | (fmt.sign_bit if sign else 0)
+    if ca == ZERO or cb == INF:
+        return _zero(fmt, sign)
+    shift = max(0, fmt.precision + 2 + mb.bit_length() - ma.bit_length())
+    q, r = divmod(ma << shift, mb)
+    return round_pack(fmt, sign, q, ea - eb - shift, rc, sticky=r != 0)
+
+
+def _sqrt(fmt, ua, rc):
+    cls, sign, m, e = ua
+    if cls == ZERO:
+        return _zero(fmt, sign)
+    if sign:
+        return fmt.default_nan
+    if cls == INF:
+        return fmt.inf
+    if e & 1:
+        m, e = m << 1, e - 1
+    k = max(0, fmt.precision + 2 - m.bit_length() // 2)
+    m, e = m << (2 * k), e - 2 * k
+    r = isqrt(m)
+    return round_pack(fmt, 0, r, e // 2, rc, sticky=r * r != m)
+
+
+_ARITH = {"fadd": _add, "fmul": _mul, "fdiv": _div}
+
+
+def binary(name: str, fmt: Format, a: int, b: int, rc: int) -> int:
+    """fadd/fsub/fmul/fdiv of two encodings in `fmt`."""
+    ua, ub = unpack(fmt, a), unpack(fmt, b)
+    forced = _nan_result(fmt, [a, b], [ua, ub])
+    if forced is not None:
+        return forced
+    if name == "fsub":
+        name, ub = "fadd", (ub[0], ub[1] ^ 1, ub[2], ub[3])
+    return _ARITH[name](fmt, ua, ub, rc & 3)
+
+
+def sqrt(fmt: Format, a: int, rc: int) -> int:
+    ua = unpack(fmt, a)
+    forced = _nan_result(fmt, [a], [ua])
+    return forced if forced is not None else _sqrt(fmt, ua, rc & 3)
+
+
+# -- comparisons ----------------------------------------------------------------------------
+def compare(pred: str, fmt: Format, a: int, b: int) -> bool:
+    """cmpsd's predicates: unordered (a NaN or unsupported operand) is true only for unord/neq/nlt/nle."""
+    ua, ub = unpack(fmt, a), unpack(fmt, b)
+    if {ua[0], ub[0]} & {NAN, UNSUPPORTED}:
+        return pred in ("unord", "neq", "nlt", "nle")
+    x, y = _value(ua), _value(ub)
+    return {"eq": x == y, "lt": x < y, "le": x <= y, "unord": False,
+            "neq": x != y, "nlt": not x < y, "nle": not x <= y, "ord": True}[pred]
+
+
+def minmax(name: str, fmt: Format, a: int, b: int) -> int:
+    """minsd/maxsd: a when strictly less (greater) than b, else b (so NaNs and zeros give b)."""
+    less = compare("lt", fmt, a, b) if name == "fmin" else compare("lt", fmt, b, a)
+    return a if less else b
+
+
+# -- conversions ----------------------------------------------------------------------------
+def convert(src: Format, dst: Format, a: int, rc: int) -> int:
+    """Between formats: exact when widening, rounded when narrowing; NaN payloads keep their top bits."""
+    u = unpack(src, a)
+    cls, sign = u[0], u[1]
+    if cls == UNSUPPORTED:
+        return dst.default_nan
+    signbits = dst.sign_bit if sign else 0
+    if cls == NAN:
+        frac = a & src.frac_mask
+        frac = frac << (dst.frac_bits - src.frac_bits) if dst.frac_bits >= src.frac_bits \
+            else frac >> (src.frac_bits - dst.frac_bits)
+        return signbits | dst.inf | dst.quiet_bit | frac
+    if cls == INF:
+        return signbits | dst.inf
+    if cls == ZERO:
+        return signbits
+    return round_pack(dst, sign, u[2], u[3], rc & 3)
+
+
+def _to_integer(u, rc: int) -> int:
+    """A finite value rounded to an integer per rc (signed)."""
+    cls, sign, sig, exp = u
+    if cls == ZERO:
+        return 0
+    if exp >= 0:
+        mag = sig << exp
+    else:
+        k = -exp
+        mag = sig >> k
+        mag += _round_up(rc, sign, mag & 1, sig & ((1 << k) - 1), 1 << (k - 1), False)
+    return -mag if sign else mag
+
+
+def to_int(fmt: Format, bits: int, a: int, rc: int) -> int:
+    """cvtsd2si / fistp: NaN, infinities and results out of range give the integer indefinite."""
+    u = unpack(fmt, a)
+    if u[0] not in (ZERO, FINITE):
+        return INDEFINITE[bits]
+    n = _to_integer(u, rc & 3)
+    if not -(1 << (bits - 1)) <= n < (1 << (bits - 1)):
+        return INDEFINITE[bits]
+    return n & ((1 << bits) - 1)
+
+
+def from_int(fmt: Format, value: int, width: int, rc: int) -> int:
+    """cvtsi2sd / fild: the signed `width`-bit integer `value`, rounded to fmt."""
+    n = value - (1 << width) if value >> (width - 1) else value
+    return round_pack(fmt, int(n < 0), abs(n), 0, rc & 3)
+
+
+def round_integral(fmt: Format, a: int, rc: int) -> int:
+    """roundsd / frndint: the integral value per rc in the same format; -0.3 gives -0."""
+    u = unpack(fmt, a)
+    forced = _nan_result(fmt, [a], [u])
+    if forced is not None:
+        return forced
+    if u[0] in (ZERO, INF):
+        return a
+    n = _to_integer(u, rc & 3)
+    return round_pack(fmt, u[1], abs(n), 0, NEAREST) if n else _zero(fmt, u[1])
+
+
+# -- the interpreter's entry ----------------------------------------------------------------
+def evaluate_float(op, args: list[int]) -> int:
+    """The value of float op `op` (dbt.ir.ops.FLOAT_OPS) on argument values `args`."""
+    name, attrs = op.opcode, op.attrs
+    fmt = FORMATS[attrs["fmt"]]
+    if name in ("fadd", "fsub", "fmul", "fdiv"):
+        return binary(name, fmt, args[0], args[1], args[2])
+    if name == "fsqrt":
+        return sqrt(fmt, args[0], args[1])
+    if name in ("fmin", "fmax"):
+        return minmax(name, fmt, args[0], args[1])
+    if name == "fcmp":
+        return int(compare(attrs["pred"], fmt, args[0], args[1]))
+    if name == "fcvt":
+        return convert(FORMATS[attrs["from_fmt"]], fmt, args[0], args[1])
+    if name == "fcvt_to_int":
+        return to_int(fmt, attrs["bits"], args[0], args[1])
+    if name == "fcvt_from_int":
+        return from_int(fmt, args[0], op.args[0].ty.value, args[1])
+    if name == "fround":
+        return round_integral(fmt, args[0], args[1])
+    raise NotImplementedError(f"softfloat: no semantics for op {name!r}")
