@@ -223,3 +223,21 @@ def test_vector_semantics_by_hand(opcode, lane, a, b_, want):
     from dbt.backend.interp_vector import VECTOR_SEMANTICS
     got = VECTOR_SEMANTICS[opcode](a, b_, lane) & ((1 << 128) - 1)
     assert got & ((1 << 32) - 1) == want
+
+
+@pytest.mark.parametrize("engine", ["jit", "interp"])
+def test_128_bit_state_slots(engine):
+    from dbt.api import Emulator
+    emu = Emulator(engine)
+    block, b = new_block(0)
+    wide = b.or_(b.shl(b.zext(b.get("rax", Ty.I64), Ty.I128), 64), b.zext(b.get("rbx", Ty.I64), Ty.I128))
+    b.put("st3", wide)
+    b.put("st0", b.add(b.get("st3", Ty.I128), 1))
+    b.put("rcx", b.trunc(b.lshr(b.get("st0", Ty.I128), 64), Ty.I64))
+    b.exit(ExitReason.SYSCALL, 0)
+    emu.cpu.rax, emu.cpu.rbx = 0x1122334455667788, (1 << 64) - 1
+    emu.engine.execute(emu.engine.compile(block))
+    st = bytes(emu.cpu.st)
+    assert st[48:64] == (0x1122334455667788 << 64 | ((1 << 64) - 1)).to_bytes(16, "little")
+    assert int.from_bytes(st[0:16], "little") == 0x1122334455667789 << 64
+    assert emu.cpu.rcx == 0x1122334455667789

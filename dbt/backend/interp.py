@@ -151,15 +151,34 @@ class _Fault(Exception):
         self.vector, self.addr, self.error = vector, addr, error
 
 
+class _Wide:
+    """A 128-bit guest-state cell (two little-endian u64 halves) with a .value like ctypes'."""
+
+    def __init__(self, address: int):
+        self.halves = (ctypes.c_uint64 * 2).from_address(address)
+
+    @property
+    def value(self) -> int:
+        return self.halves[0] | (self.halves[1] << 64)
+
+    @value.setter
+    def value(self, v: int) -> None:
+        self.halves[0], self.halves[1] = v & Ty.I64.mask, (v >> 64) & Ty.I64.mask
+
+
+def _cell(address: int, ty: Ty):
+    if ty == Ty.I128:
+        return _Wide(address)
+    return {Ty.I64: ctypes.c_uint64, Ty.I32: ctypes.c_uint32, Ty.I16: ctypes.c_uint16}[ty].from_address(address)
+
+
 class Interpreter:
     """Runs IR blocks against one CPUState and one GuestMemory."""
 
     def __init__(self, cpu, mem):
         self.cpu, self.mem = cpu, mem
         base = ctypes.addressof(cpu)
-        self.cells = {name: (ctypes.c_uint64 if ty == Ty.I64 else ctypes.c_uint32 if ty == Ty.I32
-                             else ctypes.c_uint16).from_address(base + off)
-                      for name, (off, ty) in SLOTS.items()}
+        self.cells = {name: _cell(base + off, ty) for name, (off, ty) in SLOTS.items()}
 
     # -- a whole block ---------------------------------------------------------
     def run(self, block: Block) -> ExitReason:

@@ -38,7 +38,7 @@ class CPUState(ctypes.Structure):
         ("fpu_tag", ctypes.c_uint16),
         ("fpu_top", ctypes.c_uint16),
         ("fpu_pad", ctypes.c_uint32),
-        ("st", ctypes.c_uint8 * 128),     # x87 registers, 16 bytes each (80 used)
+        ("st", ctypes.c_uint8 * 128),     # x87 ST(0)..ST(7) in STACK order, 16 bytes each (80 used)
         # System mode.
         ("cr0", ctypes.c_uint64), ("cr2", ctypes.c_uint64),
         ("cr3", ctypes.c_uint64), ("cr4", ctypes.c_uint64),
@@ -85,6 +85,9 @@ def _slots() -> dict[str, tuple[int, Ty]]:
     for i in range(16):
         slots[f"xmm{i}_lo"] = (xmm + 16 * i, Ty.I64)
         slots[f"xmm{i}_hi"] = (xmm + 16 * i + 8, Ty.I64)
+    st = CPUState.st.offset
+    for i in range(8):        # ST(i): kept in stack order, so push/pop move values between slots
+        slots[f"st{i}"] = (st + 16 * i, Ty.I128)
     return slots
 
 

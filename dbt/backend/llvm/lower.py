@@ -350,11 +350,11 @@ class BlockLowering(FunctionLowering):
         self.pc, self.index = op.attrs["pc"], op.attrs["index"]
 
     def lower_get(self, op: Op) -> None:
-        self.define(op, f"load {ity(op.result.ty)}, ptr {self.slot_ptr(op.attrs['slot'])}")
+        self.define(op, f"load {ity(op.result.ty)}, ptr {self.slot_ptr(op.attrs['slot'])}, align 8")
 
     def lower_put(self, op: Op) -> None:
         value = op.args[0]
-        self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {self.slot_ptr(op.attrs['slot'])}")
+        self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {self.slot_ptr(op.attrs['slot'])}, align 8")
 
     def fault_landing(self, vector: int, addr: str = "0", error: int = 0) -> str:
         """An out-of-line block that records a fault at the current instruction and exits."""
