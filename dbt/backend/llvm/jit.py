@@ -17,6 +17,7 @@ def _initialise() -> str:
     """Initialise LLVM and register libgcc's symbols once per process; returns the datalayout."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()     # without it, inline asm aborts the process
     libgcc = ctypes.CDLL(ctypes.util.find_library("gcc_s") or "libgcc_s.so.1")
     for name in ("__udivti3", "__umodti3", "__divti3", "__modti3"):
         llvm.add_symbol(name, ctypes.cast(getattr(libgcc, name), ctypes.c_void_p).value)
