@@ -12,6 +12,27 @@ import sys
 EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 126, 127, 70, 130
 
 
+class EnvEdit(argparse.Action):
+    """-E VAR=VALUE and -U VAR, kept in command-line order (applied as qemu does)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if option_string == "-E" and "=" not in value:
+            parser.error(f"-E expects VAR=VALUE, got {value!r}")
+        getattr(namespace, self.dest).append((option_string, value))
+
+
+def guest_environment(edits) -> dict[str, str]:
+    """The host's environment with the -E/-U edits applied in order."""
+    env = dict(os.environ)
+    for option, value in edits:
+        if option == "-E":
+            name, _, val = value.partition("=")
+            env[name] = val
+        else:
+            env.pop(value, None)
+    return env
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbt", description="dbt: a dynamic binary translator for x86-64")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -24,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-D", dest="trace_file", metavar="FILE", help="write -d output to FILE (default stderr)")
     run.add_argument("--max-insns", type=int, metavar="N", help="stop after N guest instructions")
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
+    run.add_argument("--root", metavar="DIR",
+                     help="confine the guest's file system to DIR, as chroot would (default: the host's)")
+    run.add_argument("--strace", action="store_true", help="log each guest syscall to stderr")
+    run.add_argument("-E", dest="env_edits", action=EnvEdit, metavar="VAR=VALUE", default=[],
+                     help="set VAR in the guest's environment (repeatable)")
+    run.add_argument("-U", dest="env_edits", action=EnvEdit, metavar="VAR", default=[],
+                     help="remove VAR from the guest's environment (repeatable)")
     run.add_argument("prog", help="the program")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     return parser
@@ -43,7 +71,12 @@ def run_command(ns) -> int:
         if ns.trace:
             trace_out = open(ns.trace_file, "w") if ns.trace_file else sys.stderr
             trace = Trace(set(ns.trace.split(",")), trace_out)
-        proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], engine=ns.engine, trace=trace, opt=ns.opt)
+        if ns.root is not None and not os.path.isdir(ns.root):
+            print(f"dbt: --root {ns.root}: not a directory", file=sys.stderr)
+            return EXIT_MISSING
+        proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
+                            engine=ns.engine, trace=trace, opt=ns.opt, root=ns.root,
+                            strace=sys.stderr if ns.strace else None)
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE

@@ -1,5 +1,7 @@
 """Loads a static x86-64 ELF executable into guest memory (pyelftools parses it).
 
+A static-PIE program (ET_DYN without PT_INTERP) is placed at PIE_BASE;
+PT_GNU_STACK is ignored and PT_TLS is left to libc, as the kernel does.
 Everything about the file is validated before the guest starts: a file that
 is not ELF64 x86-64, is truncated, has segments beyond the file or the guest
 space, or an entry outside executable code raises BadProgram with one line.
@@ -28,6 +30,7 @@ class LoadedProgram:
     phnum: int
     base: int            # load bias (0 for ET_EXEC)
     brk: int             # first page after the highest segment
+    areas: list[tuple[int, int, int]]   # (start, end, PF_* flags) of the mapped pages, page-granular
 
 
 def _perms(flags: int) -> str:
@@ -78,8 +81,13 @@ def load_elf(path: str, mem) -> LoadedProgram:
         vaddr, memsz = seg["p_vaddr"] + base, seg["p_memsz"]
         for page in range(vaddr & ~PAGE_MASK, vaddr + memsz, PAGE_SIZE):
             page_flags[page] = page_flags.get(page, 0) | seg["p_flags"]
-    for page, flags in page_flags.items():
+    areas: list[tuple[int, int, int]] = []
+    for page, flags in sorted(page_flags.items()):
         mem.protect(page, PAGE_SIZE, _perms(flags))
+        if areas and areas[-1][1] == page and areas[-1][2] == flags:
+            areas[-1] = (areas[-1][0], page + PAGE_SIZE, flags)
+        else:
+            areas.append((page, page + PAGE_SIZE, flags))
     entry = header["e_entry"] + base
     if not any(s["p_flags"] & PF_X and s["p_vaddr"] + base <= entry < s["p_vaddr"] + base + s["p_memsz"]
                for s in loads):
@@ -89,4 +97,4 @@ def load_elf(path: str, mem) -> LoadedProgram:
         first = min(loads, key=lambda s: s["p_offset"])
         phdr = first["p_vaddr"] + base + header["e_phoff"] - first["p_offset"]
     return LoadedProgram(entry, phdr, header["e_phentsize"], header["e_phnum"], base,
-                         (high + PAGE_SIZE - 1) & ~PAGE_MASK)
+                         (high + PAGE_SIZE - 1) & ~PAGE_MASK, areas)

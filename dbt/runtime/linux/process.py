@@ -1,9 +1,15 @@
 """A Linux user-mode process: loads a static ELF, builds the initial stack, serves exits.
 
-The process is the `Services` behind the executor for user mode: syscalls
-go to the table in syscalls.py; a guest fault with no handler ends the run
-the way the kernel's default action would, with one line naming the signal,
-the pc, the address and the instruction, and status 128 + signal.
+The process is the `Services` behind the executor for user mode. It owns the
+guest's file descriptors (fdtable.py), its view of the file system
+(paths.py, confined to --root when given), its memory map (vma.py: program,
+brk heap, an mmap area below the stack, the stack) and its signal state
+(signals.py). Syscalls go to the table in syscalls.py; a guest fault goes to
+the signal state, which runs a guest handler or ends the run the way the
+kernel's default action would (one line, status 128 + signal).
+Memory layout: program (static-PIE at PIE_BASE), then brk; mmap areas are
+placed top-down below MMAP_GAP under the stack; the stack ends STACK_GUARD
+below the top of the guest space.
 """
 import os
 import signal
@@ -14,13 +20,22 @@ from dbt.frontend.x86.lifters import LIFTERS
 from dbt.frontend.x86.sem_system import CPUID_LEAVES
 from dbt.ir.exits import Vector
 from dbt.runtime.executor import Services, Stop
-from dbt.runtime.linux.elf import load_elf
-from dbt.runtime.linux.syscalls import ProcessExit, dispatch
+from dbt.runtime.linux.elf import PF_R, PF_W, PF_X, load_elf
+from dbt.runtime.linux.fdtable import FdTable
+from dbt.runtime.linux.paths import PathResolver
+from dbt.runtime.linux.signals import SI_USER, SignalState, siginfo
+from dbt.runtime.linux.strace import format_call, format_result
+from dbt.runtime.linux.sys_mem import MMAP_MIN_ADDR
+from dbt.runtime.linux.sys_proc import NR_OPEN, RLIMIT_NOFILE, host_rlimits
+from dbt.runtime.linux.syscalls import ProcessExit, ProcessKilled, dispatch
+from dbt.runtime.linux.vma import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, Area
 from dbt.runtime.memory import PAGE_SIZE, GuestFault
 
 STACK_SIZE = 8 << 20
 STACK_GUARD = 16 * PAGE_SIZE        # unmapped pages kept above the stack
+MMAP_GAP = 128 << 20                # between the stack and the top of the mmap area (as Linux's minimum gap)
 BUDGET_STATUS = 124                 # --max-insns spent (as timeout(1) reports a timeout)
+U64 = (1 << 64) - 1
 
 SIGNAL_OF_VECTOR = {Vector.DE: signal.SIGFPE, Vector.UD: signal.SIGILL, Vector.BP: signal.SIGTRAP,
                     Vector.DB: signal.SIGTRAP, Vector.GP: signal.SIGSEGV, Vector.PF: signal.SIGSEGV}
@@ -36,27 +51,55 @@ class RunResult:
     message: str | None = None       # the one line to print, if the run did not end by exit
 
 
+@dataclass
+class Heap:
+    start: int                       # brk's lowest value: the page after the program
+    cur: int                         # the current break
+
+
+def _prot_of_segment(flags: int) -> int:
+    return ((PROT_READ if flags & PF_R else 0) | (PROT_WRITE if flags & PF_W else 0)
+            | (PROT_EXEC if flags & PF_X else 0))
+
+
 class LinuxProcess(Services):
     def __init__(self, path: str, argv: list[str], env: dict[str, str] | None = None,
-                 engine: str = "jit", trace=None, opt: int = 0):
+                 engine: str = "jit", trace=None, opt: int = 0, root: str | None = None,
+                 strace=None):
+        """strace: a text stream to log each syscall to (--strace), or None."""
         self.emu = Emulator(engine, services=self, trace=trace, opt=opt)
-        self.mem = self.emu.mem
-        self.fds = {0: 0, 1: 1, 2: 2}
+        self.mem, self.cpu = self.emu.mem, self.emu.cpu
+        self.pid = os.getpid()
+        self.strace = strace
+        self.report: str | None = None         # the line for a run a syscall ended by a signal
         self.program = load_elf(path, self.mem)
+        self.rlimits = host_rlimits()
+        self.fds = FdTable.inherited(min(self.rlimits[RLIMIT_NOFILE][0], NR_OPEN))
+        self.paths = PathResolver(root, path, self.fds)
+        self.signals = SignalState()
+        self.clear_child_tid = self.robust_list = 0
+        self.comm = os.path.basename(os.fsencode(path))[:15]
+        stack_top = self.mem.size - STACK_GUARD
+        self.vm = AddressSpace(self.mem, MMAP_MIN_ADDR, stack_top - STACK_SIZE - MMAP_GAP)
+        name = os.fsdecode(self.paths.exe_guest)
+        for start, end, flags in self.program.areas:       # already in GuestMemory
+            self.vm.areas.append(Area(start, end, _prot_of_segment(flags), name))
+        self.vm.map(stack_top - STACK_SIZE, stack_top, PROT_READ | PROT_WRITE, "[stack]")
+        self.heap = Heap(self.program.brk, self.program.brk)
         env = dict(os.environ) if env is None else env
-        self.emu.cpu.rsp = self._build_stack(path, argv, [f"{k}={v}" for k, v in env.items()])
-        self.emu.cpu.rip = self.program.entry
+        self.cpu.rsp = self._build_stack(stack_top, path, argv, [f"{k}={v}" for k, v in env.items()])
+        self.cpu.rip = self.program.entry
 
     def host_fd(self, fd: int) -> int:
-        if fd not in self.fds:
-            raise OSError(9, "bad file descriptor")   # EBADF
-        return self.fds[fd]
+        return self.fds.host(fd)
+
+    def raise_signal(self, signo: int) -> None:
+        """The kernel sends the calling thread a signal (SIGPIPE); delivered after the syscall."""
+        self.signals.send(signo, siginfo(signo, SI_USER, self.pid, os.getuid(), fmt="iI"), shared=False)
 
     # -- start-up ---------------------------------------------------------------
-    def _build_stack(self, path: str, argv: list[str], envp: list[str]) -> int:
+    def _build_stack(self, top: int, path: str, argv: list[str], envp: list[str]) -> int:
         mem = self.mem
-        top = mem.size - STACK_GUARD
-        mem.map(top - STACK_SIZE, STACK_SIZE, "rw")
         sp = top
 
         def put_bytes(data: bytes) -> int:
@@ -65,11 +108,11 @@ class LinuxProcess(Services):
             mem.poke(sp, data)
             return sp
 
-        execfn = put_bytes(path.encode() + b"\0")
+        execfn = put_bytes(os.fsencode(path) + b"\0")
         platform = put_bytes(b"x86_64\0")
         random = put_bytes(os.urandom(16))
-        arg_ptrs = [put_bytes(a.encode() + b"\0") for a in argv]
-        env_ptrs = [put_bytes(e.encode() + b"\0") for e in envp]
+        arg_ptrs = [put_bytes(os.fsencode(a) + b"\0") for a in argv]
+        env_ptrs = [put_bytes(os.fsencode(e) + b"\0") for e in envp]
         p = self.program
         hwcap = CPUID_LEAVES[1][3]
         auxv = [("PHDR", p.phdr), ("PHENT", p.phent), ("PHNUM", p.phnum), ("PAGESZ", PAGE_SIZE),
@@ -86,9 +129,16 @@ class LinuxProcess(Services):
 
     # -- running -----------------------------------------------------------------
     def run(self, max_insns: int | None = None) -> RunResult:
-        stop = self.emu.run(max_insns=max_insns)
+        try:
+            stop = self.emu.run(max_insns=max_insns)
+        finally:
+            self.fds.close_all()
         if stop.reason == "exit":
             return RunResult(stop.status)
+        if stop.reason == "signal":
+            if stop.status == 128 + signal.SIGPIPE:
+                return RunResult(stop.status)        # a broken pipe ends quietly, as in a shell
+            return RunResult(stop.status, self.report or self.signals.report)
         if stop.reason == "budget":
             return RunResult(BUDGET_STATUS, f"dbt: instruction budget of {max_insns} spent at pc {self.emu.cpu.rip:#x}")
         if stop.reason == "fault":
@@ -97,18 +147,32 @@ class LinuxProcess(Services):
 
     # -- services ----------------------------------------------------------------
     def syscall(self, executor) -> Stop | None:
-        cpu = self.emu.cpu
+        cpu = self.cpu
+        number = cpu.rax
         args = (cpu.rdi, cpu.rsi, cpu.rdx, cpu.r10, cpu.r8, cpu.r9)
+        call = format_call(self.mem, number, args) if self.strace is not None else None
         try:
-            result = dispatch(self, cpu.rax, args)
+            result = dispatch(self, number, args)
         except ProcessExit as e:
+            self._log(call)
             return Stop("exit", status=e.status)
+        except ProcessKilled as e:
+            self._log(call)
+            self.report = e.message
+            return Stop("signal", status=128 + e.signal)
         cpu.rcx, cpu.r11 = cpu.rip, self.emu.rflags
-        cpu.rax = result & ((1 << 64) - 1)
-        return None
+        cpu.rax = result & U64
+        if call is not None:
+            self._log(f"{call} = {format_result(number, result)}")
+        return self.signals.deliver_pending(self)
+
+    def _log(self, line: str | None) -> None:
+        if line is not None:
+            self.strace.write(f"{self.pid} {line}\n")
+            self.strace.flush()
 
     def fault(self, executor, fault: GuestFault) -> Stop | None:
-        return Stop("fault", fault=fault)       # no guest signal handlers yet: default action
+        return self.signals.deliver_fault(self, fault)
 
     # -- reporting ----------------------------------------------------------------
     def fault_result(self, fault: GuestFault) -> RunResult:

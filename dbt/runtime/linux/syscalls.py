@@ -1,37 +1,31 @@
-"""Linux syscalls: one small function each, in a table keyed by syscall number.
+"""Linux syscalls: the dispatcher, and the table assembled from the sys_* modules.
 
-A syscall gets the process and its six arguments and returns the value for
-rax (a negative errno on failure, as the kernel does) or raises ProcessExit.
-A bad guest pointer is -EFAULT, never a host error. Unknown numbers: -ENOSYS.
+Each sys_* module exports SYSCALLS, keyed by syscall name (or number); a
+handler gets the process and the six argument registers and returns the
+value for rax (a negative errno on failure, as the kernel does) or raises
+ProcessExit/ProcessKilled. An OSError from the host becomes -errno; a bad
+guest pointer (GuestFault) -EFAULT, never a host error. Unknown: -ENOSYS.
 """
 import errno
-import os
 
+from dbt.runtime.linux import sys_fs, sys_io, sys_mem, sys_proc, sys_signal, sys_time
+from dbt.runtime.linux.errors import ProcessExit, ProcessKilled
+from dbt.runtime.linux.sysnames import NUMBERS
 from dbt.runtime.memory import GuestFault
 
-
-class ProcessExit(Exception):
-    def __init__(self, status: int):
-        self.status = status
+MODULES = (sys_io, sys_fs, sys_mem, sys_proc, sys_time, sys_signal)
 
 
-def sys_write(proc, fd, buf, count, *_):
-    data = proc.mem.read(buf, count) if count else b""
-    try:
-        return os.write(proc.host_fd(fd), data)
-    except OSError as e:
-        return -e.errno
+def build_table(modules=MODULES) -> dict:
+    """Syscall number -> handler, merged from each module's SYSCALLS."""
+    table = {}
+    for module in modules:
+        for key, handler in module.SYSCALLS.items():
+            table[key if isinstance(key, int) else NUMBERS[key]] = handler
+    return table
 
 
-def sys_exit(proc, status, *_):
-    raise ProcessExit(status & 0xFF)
-
-
-SYSCALLS = {
-    1: sys_write,
-    60: sys_exit,
-    231: sys_exit,          # exit_group: one thread, so the same as exit
-}
+SYSCALLS = build_table()
 
 
 def dispatch(proc, number: int, args: tuple[int, ...]) -> int:
@@ -42,3 +36,10 @@ def dispatch(proc, number: int, args: tuple[int, ...]) -> int:
         return handler(proc, *args)
     except GuestFault:
         return -errno.EFAULT
+    except OSError as e:
+        return -(e.errno or errno.EINVAL)
+    except OverflowError:          # an argument the host cannot represent
+        return -errno.EINVAL
+
+
+__all__ = ["ProcessExit", "ProcessKilled", "SYSCALLS", "build_table", "dispatch"]

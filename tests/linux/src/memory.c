@@ -1,0 +1,117 @@
+/* brk, mmap (anonymous, file-backed, fixed, hinted), munmap, mprotect, mremap,
+   madvise: contents and errno values. A 256 MiB mapping is touched page by page. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define R(expr) do { long r_ = (long)(expr); printf("%-60s -> %s%ld\n", #expr, \
+    r_ < 0 ? "errno " : "", r_ < 0 ? (long)errno : r_); } while (0)
+
+static long raw_mmap(void *a, size_t len, int prot, int flags, int fd, off_t off) {
+    return syscall(SYS_mmap, a, len, prot, flags, fd, off);
+}
+
+int main(int argc, char **argv) {
+    /* brk */
+    char *b0 = (char *)syscall(SYS_brk, 0);
+    printf("brk page aligned: %d\n", ((uintptr_t)b0 & (PAGE - 1)) == 0);
+    char *b1 = (char *)syscall(SYS_brk, b0 + 10000);
+    printf("brk grow: %ld\n", (long)(b1 - b0));
+    memset(b0, 0x5a, 10000);
+    printf("brk shrink: %ld\n", (long)((char *)syscall(SYS_brk, b0 + 100) - b0));
+    long grown = (long)((char *)syscall(SYS_brk, b0 + 8192) - b0);
+    printf("brk regrow: %ld zero=%d\n", grown, b0[5000] == 0);
+    printf("brk below start keeps: %d\n", (char *)syscall(SYS_brk, (char *)4096) == b0 + 8192);
+    syscall(SYS_brk, b0);
+
+    /* 256 MiB anonymous, touched page by page */
+    size_t big = 256UL << 20;
+    unsigned char *m = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("big mmap ok: %d aligned: %d\n", m != MAP_FAILED, ((uintptr_t)m & (PAGE - 1)) == 0);
+    unsigned long sum = 0;
+    for (size_t off = 0; off < big; off += PAGE) {
+        sum += m[off];
+        m[off] = (unsigned char)(off >> 12);
+    }
+    for (size_t off = 0; off < big; off += PAGE)
+        sum += m[off];
+    printf("big sum: %lu\n", sum);
+    printf("stack not inside: %d\n", !((unsigned char *)&sum >= m && (unsigned char *)&sum < m + big));
+    R(munmap(m, big));
+
+    /* small anonymous maps, fixed and hinted */
+    char *a = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(a, 1, 4 * PAGE);
+    char *f = mmap(a + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    printf("fixed at: %d zeroed: %d neighbours kept: %d %d\n", f == a + PAGE, f[0] == 0 && f[PAGE - 1] == 0,
+           a[PAGE - 1], a[2 * PAGE]);
+    R(raw_mmap(a, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+    char *want = (char *)(((uintptr_t)a - (1UL << 30)) & ~((1UL << 20) - 1));
+    char *h = mmap(want, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("free hint honoured: %d\n", h == want);
+    char *h2 = mmap(a, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("busy hint moved: %d\n", h2 != a && h2 != MAP_FAILED);
+    munmap(h, PAGE);
+    munmap(h2, PAGE);
+
+    /* mprotect */
+    R(mprotect(a, 2 * PAGE, PROT_READ));
+    R(mprotect(a + 1, PAGE, PROT_READ));
+    R(mprotect(a, 2 * PAGE, PROT_READ | PROT_WRITE));
+    a[0] = 7;
+    printf("after mprotect rw: %d\n", a[0]);
+    R(mprotect(a, 2 * PAGE, 0x40));
+
+    /* mremap: grow in place or move, contents kept */
+    char *r = mremap(a, 4 * PAGE, 64 * PAGE, MREMAP_MAYMOVE);
+    printf("mremap ok: %d kept: %d %d new zero: %d\n", r != MAP_FAILED, r[0], r[3 * PAGE], r[40 * PAGE]);
+    char *r2 = mremap(r, 64 * PAGE, 2 * PAGE, 0);
+    printf("mremap shrink in place: %d\n", r2 == r);
+    R(syscall(SYS_mremap, r + 1, PAGE, 2 * PAGE, 0, 0));
+    R(syscall(SYS_mremap, r, PAGE, 0, MREMAP_MAYMOVE, 0));
+    R(syscall(SYS_mremap, r, PAGE, 2 * PAGE, 8, 0));
+
+    /* madvise */
+    memset(r, 9, 2 * PAGE);
+    R(madvise(r, 2 * PAGE, MADV_DONTNEED));
+    printf("dontneed zeroed: %d\n", r[0] == 0 && r[PAGE + 5] == 0);
+    R(madvise(r, PAGE, 12345));
+    R(madvise(r + 1, PAGE, MADV_NORMAL));
+    R(munmap(r, 2 * PAGE));
+    R(madvise(r, PAGE, MADV_NORMAL));
+
+    /* file-backed private mapping */
+    int fd = open(argv[0], O_RDONLY);
+    unsigned char *e = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+    printf("file map: %c%c%c\n", e[1], e[2], e[3]);
+    unsigned char *e2 = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, PAGE);
+    unsigned char byte;
+    pread(fd, &byte, 1, PAGE + 17);
+    printf("offset map agrees: %d\n", e2[17] == byte);
+    e2[17] ^= 0xff;
+    pread(fd, &byte, 1, PAGE + 17);
+    printf("private write stays private: %d\n", e2[17] != byte);
+    R(raw_mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    R(raw_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 100));
+    close(fd);
+
+    /* errno values */
+    R(raw_mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    R(raw_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 12345, 0));
+    R(raw_mmap(NULL, PAGE, PROT_READ, MAP_ANONYMOUS, -1, 0));
+    R(raw_mmap((void *)0x10001, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+    int p[2];
+    pipe(p);
+    R(raw_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, p[0], 0));
+    R(munmap((void *)0x10001, PAGE));
+    R(munmap((void *)0x100000, 0));
+    R(mprotect((void *)0x10000, PAGE, PROT_READ));
+    return 0;
+}
