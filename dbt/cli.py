@@ -1,4 +1,5 @@
-"""The `dbt` command. `dbt run [options] PROG [ARGS...]` runs a static x86-64 Linux program.
+"""The `dbt` command. `dbt run [options] PROG [ARGS...]` runs a static x86-64 Linux program;
+`dbt run --machine pc [options] KERNEL.elf` boots a bare-metal guest (dbt/cli_machine.py).
 
 Exit status: the guest's own; 128 + signal when a guest fault kills it;
 124 when --max-insns is spent; 126 for a file that is not a runnable x86-64
@@ -8,6 +9,8 @@ a traceback unless DBT_DEBUG=1 is set).
 import argparse
 import os
 import sys
+
+from dbt.cli_machine import add_machine_arguments, run_machine
 
 EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 126, 127, 70, 130
 
@@ -52,12 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="set VAR in the guest's environment (repeatable)")
     run.add_argument("-U", dest="env_edits", action=EnvEdit, metavar="VAR", default=[],
                      help="remove VAR from the guest's environment (repeatable)")
-    run.add_argument("prog", help="the program")
+    add_machine_arguments(run)
+    run.add_argument("prog", help="the program (with --machine pc: the kernel ELF)")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     return parser
 
 
 def run_command(ns) -> int:
+    if ns.machine:
+        return run_machine(ns)
     from dbt.runtime.linux.elf import BadProgram
     from dbt.runtime.linux.process import LinuxProcess
     from dbt.runtime.trace import Trace

@@ -108,14 +108,15 @@ class Executor:
         return self.deliver(GuestFault(vector, addr, False, self.cpu.rip))
 
     def budget_tail(self) -> Stop | None:
-        """Run exactly the instructions left in the budget, in a block that is not cached."""
+        """Run exactly the instructions left in the budget (fewer than a block), interpreted:
+        a block cut short is used once, so compiling it would cost more than it saves."""
         cpu = self.cpu
         left = cpu.budget - cpu.icount
         if left <= 0:
             return self.services.budget(self)
-        tb = self.tbs.build(cpu.rip, max_insns=left)
-        reason = self.engine.execute(tb.code)
-        self.stats.count(f"exit_{reason.name.lower()}")
+        block = self.tbs.translator.translate(cpu.rip, left)
+        reason = self.stepper.run(block)
+        self.stats.count("budget_tail_steps")
         return None if reason == ExitReason.MISS else self.handle(reason)
 
     def step_code_write(self) -> Stop | None:

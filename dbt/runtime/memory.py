@@ -108,8 +108,8 @@ class GuestMemory:
     def check(self, addr: int, size: int, need: int) -> None:
         """Raise GuestFault unless every byte of [addr, addr+size) has `need`."""
         end = addr + size
-        if addr < 0 or end > self.size:
-            raise GuestFault(Vector.PF, addr, bool(need & W))
+        if addr < 0 or end > self.size:     # report the first inaccessible byte, as CR2 does
+            raise GuestFault(Vector.PF, self.size if 0 <= addr < self.size else addr, bool(need & W))
         for page in range(addr >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
             if self.perms[page] & need != need:
                 raise GuestFault(Vector.PF, max(addr, page << PAGE_SHIFT), bool(need & W))
