@@ -9,6 +9,7 @@ import struct
 from dataclasses import dataclass
 
 from dbt.runtime.cpu import FLAGS_FIXED
+from dbt.runtime.elf_image import read_elf
 from dbt.runtime.memory import PAGE_MASK
 
 BOOT_INFO = 0x7000            # boot info block; RDI points here at entry
@@ -26,12 +27,6 @@ MAX_RAM = 1 << 36
 ENTRY_CR0 = (1 << 0) | (1 << 4) | (1 << 31)
 ENTRY_CR4 = 1 << 5
 ENTRY_EFER = (1 << 8) | (1 << 10)
-
-PT_LOAD = 1
-EM_X86_64 = 62
-ET_EXEC, ET_DYN = 2, 3
-ELF_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
-PROGRAM_HEADER = struct.Struct("<IIQQQQQQ")
 
 SIZE_SUFFIXES = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -70,43 +65,20 @@ def parse_ram_size(text: str) -> int:
 
 def read_kernel(path: str, ram_size: int) -> Kernel:
     """Parse and check the kernel ELF; BadKernel (one line) on anything that cannot boot."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except IsADirectoryError:
-        raise BadKernel(f"{path}: is a directory") from None
-    if data[:4] != b"\x7fELF":
-        raise BadKernel(f"{path}: not an ELF file")
-    if len(data) < ELF_HEADER.size:
-        raise BadKernel(f"{path}: truncated ELF header")
-    (ident, e_type, machine, _version, entry, phoff, _shoff, _flags, _ehsize,
-     phentsize, phnum, *_rest) = ELF_HEADER.unpack_from(data)
-    if ident[4] != 2 or ident[5] != 1 or machine != EM_X86_64:
-        raise BadKernel(f"{path}: not an ELF64 x86-64 kernel (class {ident[4]}, data {ident[5]}, machine {machine})")
-    if e_type not in (ET_EXEC, ET_DYN):
-        raise BadKernel(f"{path}: not an executable ELF (type {e_type})")
-    if phnum and (phentsize < PROGRAM_HEADER.size or phoff + phnum * phentsize > len(data)):
-        raise BadKernel(f"{path}: program headers extend beyond the file")
+    image = read_elf(path, BadKernel)
     segments = []
-    for i in range(phnum):
-        p_type, _pflags, offset, _vaddr, paddr, filesz, memsz, _align = \
-            PROGRAM_HEADER.unpack_from(data, phoff + i * phentsize)
-        if p_type != PT_LOAD or memsz == 0:
-            continue
-        if filesz > memsz or offset + filesz > len(data):
-            raise BadKernel(f"{path}: segment at {paddr:#x} extends beyond the file")
+    for seg in image.loads:
+        paddr, memsz = seg.paddr, seg.memsz
         if paddr + memsz > ram_size:
             raise BadKernel(f"{path}: segment at {paddr:#x} size {memsz:#x} is outside RAM "
                             f"(0..{ram_size:#x}; -m sets the RAM size)")
         if paddr < BOOT_AREA_END:
             raise BadKernel(f"{path}: segment at {paddr:#x} size {memsz:#x} overlaps the boot area "
                             f"below {BOOT_AREA_END:#x}")
-        segments.append(Segment(paddr, data[offset:offset + filesz], memsz))
-    if not segments:
-        raise BadKernel(f"{path}: no loadable segments")
-    if entry >= ram_size:
-        raise BadKernel(f"{path}: entry point {entry:#x} is outside RAM")
-    return Kernel(entry, segments)
+        segments.append(Segment(paddr, seg.data, memsz))
+    if image.entry >= ram_size:
+        raise BadKernel(f"{path}: entry point {image.entry:#x} is outside RAM")
+    return Kernel(image.entry, segments)
 
 
 def load_kernel(kernel: Kernel, mem) -> None:
