@@ -58,28 +58,29 @@ class GuestMemory:
             raise ValueError(f"range {addr:#x}+{size:#x} is outside the guest space")
         return range(addr >> PAGE_SHIFT, end >> PAGE_SHIFT)
 
+    def _fill(self, pages: range, value: int) -> None:
+        """Set the permissions of a page range in one memset (a 4 GiB range is 1M pages)."""
+        ctypes.memset(self.perms_addr + pages.start, value, len(pages))
+
     def map(self, addr: int, size: int, perms: str | int = "rw") -> None:
-        p = parse_perms(perms)
-        for page in self._pages(addr, size):
-            self.perms[page] = p
+        self._fill(self._pages(addr, size), parse_perms(perms))
 
     def unmap(self, addr: int, size: int) -> None:
         pages = self._pages(addr, size)
         self._invalidate_code(pages)
-        for page in pages:
-            self.perms[page] = 0
+        self._fill(pages, 0)
         if pages:
             self._map.madvise(mmap.MADV_DONTNEED, pages.start << PAGE_SHIFT, len(pages) << PAGE_SHIFT)
 
     def protect(self, addr: int, size: int, perms: str | int) -> None:
-        p = parse_perms(perms)
         pages = self._pages(addr, size)
         self._invalidate_code(pages)
-        for page in pages:
-            self.perms[page] = p
+        self._fill(pages, parse_perms(perms))
 
     def _invalidate_code(self, pages: range) -> bool:
         """Drop the CODE mark (and the blocks) of these pages; True if any had code."""
+        if not pages or max(ctypes.string_at(self.perms_addr + pages.start, len(pages))) < CODE:
+            return False      # permissions are < 16, so a page holds code iff its value >= CODE
         hit = False
         for page in pages:
             if self.perms[page] & CODE:
