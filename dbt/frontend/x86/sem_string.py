@@ -22,6 +22,7 @@ from capstone import x86_const as X
 
 from dbt.frontend.x86.context import WIDTH_TY
 from dbt.frontend.x86.flags import CCKind
+from dbt.frontend.x86.sem_sse_float import lift_cmp_float
 from dbt.frontend.x86.sem_sse_move import lift_movsd_sse
 from dbt.ir.ops import Ty
 
@@ -115,8 +116,12 @@ def _repeat(ctx, insn, cx, count, compared):
     ctx.end_branch(again, ctx.pc)
 
 
-def _family(kind, mnemonic, sse_dword=None):
-    return {getattr(X, f"X86_INS_{mnemonic}{suffix}"): _string(kind, size, sse_dword if size == 4 else None)
+def _family(kind, mnemonic, sse_dword=None, sse_all=None):
+    """The four sizes of one string op. Non-string encodings sharing an id go to an SSE lifter:
+    `sse_dword` for the D id only (movsd), `sse_all` for every id (capstone 5.0.9 numbers the
+    0F C2 compare aliases CMPPD + predicate, landing them on CMPSB/CMPSW/CMPSD/CMPSQ)."""
+    return {getattr(X, f"X86_INS_{mnemonic}{suffix}"):
+            _string(kind, size, sse_all or (sse_dword if size == 4 else None))
             for suffix, size in (("B", 1), ("W", 2), ("D", 4), ("Q", 8))}
 
 
@@ -124,6 +129,6 @@ LIFTERS = {
     **_family("movs", "MOVS", sse_dword=lift_movsd_sse),     # movsd xmm, xmm/m64 and m64, xmm
     **_family("stos", "STOS"),
     **_family("lods", "LODS"),
-    **_family("cmps", "CMPS"),
+    **_family("cmps", "CMPS", sse_all=lift_cmp_float),
     **_family("scas", "SCAS"),
 }
