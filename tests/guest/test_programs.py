@@ -8,7 +8,8 @@ import guestbuild
 ARGS = {"args": ["one", "two words", "", "\u00fcn\u00efcode", "-x"]}
 SLOW_FOR_INTERP = {"hotloop"}           # tens of millions of instructions
 FAULTING = {"bad_ud2", "bad_segv", "bad_div0"}   # see tests/test_cli_errors.py
-PROGRAMS = sorted(set(guestbuild.sources()) - SLOW_FOR_INTERP - FAULTING)
+ENDLESS = {"spin"}                                # never exits: see tests/test_sigint.py
+PROGRAMS = sorted(set(guestbuild.sources()) - SLOW_FOR_INTERP - FAULTING - ENDLESS)
 ENGINES = ["jit", "interp"]
 
 

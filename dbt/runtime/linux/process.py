@@ -20,6 +20,7 @@ from dbt.frontend.x86.lifters import LIFTERS
 from dbt.frontend.x86.sem_system import CPUID_LEAVES
 from dbt.ir.exits import Vector
 from dbt.runtime.executor import Services, Stop
+from dbt.runtime.host_events import SignalWake
 from dbt.runtime.linux.elf import PF_R, PF_W, PF_X, load_elf
 from dbt.runtime.linux.fdtable import FdTable
 from dbt.runtime.linux.paths import PathResolver
@@ -130,7 +131,8 @@ class LinuxProcess(Services):
     # -- running -----------------------------------------------------------------
     def run(self, max_insns: int | None = None) -> RunResult:
         try:
-            stop = self.emu.run(max_insns=max_insns)
+            with SignalWake(self.emu.cpu):     # Ctrl-C reaches a guest spinning in native code
+                stop = self.emu.run(max_insns=max_insns)
         finally:
             self.fds.close_all()
         if stop.reason == "exit":
