@@ -11,6 +11,7 @@ update (movss, movlps, pinsrw, ...) merges explicitly.
 """
 from capstone import x86_const as X
 
+from dbt.frontend.x86 import sem_x87
 from dbt.ir.exits import Vector
 from dbt.ir.ops import Ty
 
@@ -219,9 +220,9 @@ def _full_tag(ctx, abridged):
 def lift_fxsave(ctx, insn):
     """fxsave/fxsave64: FCW FSW FTW(abridged) FOP=0 FIP=0 FDP=0 MXCSR MXCSR_MASK, ST0-7, XMM0-15.
 
-    The x87 registers have no IR slots yet: ST0-7 are saved as zeros, and FOP/FIP/FDP
-    (the last x87 instruction and operand) as zeros. Bytes 416-511 are left untouched,
-    as the CPU leaves them.
+    ST0-7 (slots st0..st7, already in the area's stack order) take 16 bytes each, the
+    6 above the f80 zero. FOP/FIP/FDP (the last x87 instruction and operand) are not
+    modelled: zeros. Bytes 416-511 are left untouched, as the CPU leaves them.
     """
     b = ctx.b
     base = mem_address(ctx, 0, aligned=True)
@@ -231,29 +232,32 @@ def lift_fxsave(ctx, insn):
     b.store(base, head)
     csr = b.or_(b.shl(b.zext(b.get("mxcsr", Ty.I32), Ty.I128), 64), b.const(Ty.I128, MXCSR_MASK << 96))
     b.store(b.add(base, 16), csr)
-    zero = b.const(Ty.I128, 0)
     for i in range(8):
-        b.store(b.add(base, FXSAVE_ST + 16 * i), zero)
+        b.store(b.add(base, FXSAVE_ST + 16 * i), b.get(f"st{i}", Ty.I128))
     for i in range(16):
         b.store(b.add(base, FXSAVE_XMM + 16 * i), ctx.get_xmm(i))
 
 
 def lift_fxrstor(ctx, insn):
-    """fxrstor/fxrstor64: the inverse of fxsave (ST0-7 are not restored: no IR slots yet).
+    """fxrstor/fxrstor64: the inverse of fxsave; ST0-7 in stack order, the low 80 bits each.
 
-    Every load and the MXCSR check come before the first write, so a fault leaves the
-    state unchanged.
+    The control word loads as fldcw loads it, and the status word's ES and B summary
+    bits are recomputed (sem_x87). Every load and the MXCSR check come before the first
+    write, so a fault leaves the state unchanged.
     """
     b = ctx.b
     base = mem_address(ctx, 0, aligned=True)
-    fcw = b.load(base, Ty.I16)
+    fcw = sem_x87.control_word(ctx, b.load(base, Ty.I16))
     fsw = b.load(b.add(base, 2), Ty.I16)
     ftw = b.zext(b.load(b.add(base, 4), Ty.I8), Ty.I16)
     mxcsr = b.load(b.add(base, 24), Ty.I32)
+    sts = [b.and_(b.load(b.add(base, FXSAVE_ST + 16 * i), Ty.I128), sem_x87.F80_MASK) for i in range(8)]
     xmms = [b.load(b.add(base, FXSAVE_XMM + 16 * i), Ty.I128) for i in range(16)]
     _check_mxcsr(ctx, mxcsr)
     b.put("fpu_cw", fcw)
-    b.put("fpu_sw", fsw)
+    b.put("fpu_sw", sem_x87.with_summary(ctx, fsw, fcw))
+    for i, value in enumerate(sts):
+        b.put(f"st{i}", value)
     b.put("fpu_top", b.and_(b.lshr(fsw, 11), 7))
     b.put("fpu_tag", _full_tag(ctx, ftw))
     b.put("mxcsr", mxcsr)
