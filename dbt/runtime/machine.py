@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass, field
 
 from dbt.api import Emulator
-from dbt.frontend.x86.lifters import LIFTERS
 from dbt.ir.exits import Helper, IOFlag
 from dbt.runtime import machine_boot
 from dbt.runtime.cpu import IF
@@ -279,14 +278,13 @@ class PcMachine(Services):
 
     def describe_insn(self, pc: int) -> str | None:
         """'bytes: mnemonic, not supported by dbt' when pc holds a valid insn dbt cannot lift."""
-        translator = self.emu.translator
         try:
-            insn = translator.decode_one(pc)
-            if insn is None or (insn.id in LIFTERS and translator.translate(pc, 1).ninsns):
-                return None               # invalid (a real #UD), or lifted (ud2 and the like)
+            insn, why = self.emu.translator.diagnose(pc)
         except GuestFault:
             return None
-        return f"{bytes(insn.bytes).hex(' ')}: {insn.mnemonic} {insn.op_str}".strip() + ", not supported by dbt"
+        if insn is None or why is None:
+            return None                   # invalid (a real #UD), or lifted (ud2 and the like)
+        return f"{bytes(insn.bytes).hex(' ')}: {insn.mnemonic} {insn.op_str}".strip() + f", not supported by dbt: {why}"
 
     def _byte_before_rip(self) -> int | None:
         try:

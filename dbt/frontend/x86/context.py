@@ -23,7 +23,7 @@ class UnsupportedInstruction(Exception):
 
     def __init__(self, pc: int, raw: bytes, text: str, why: str = ""):
         super().__init__(f"unsupported instruction at {pc:#x}: {raw.hex(' ')} ({text}){': ' + why if why else ''}")
-        self.pc, self.raw, self.text = pc, raw, text
+        self.pc, self.raw, self.text, self.why = pc, raw, text, why
 
 
 @dataclass

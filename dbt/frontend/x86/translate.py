@@ -37,6 +37,23 @@ class Translator:
         """The instruction at pc, or None when the bytes are not a valid instruction."""
         return next(self.cs.disasm(self.fetch(pc)[:15], pc, 1), None)
 
+    def diagnose(self, pc: int):
+        """(instruction at pc or None, why dbt cannot lift it or None) for fault reports."""
+        insn = self.decode_one(pc)
+        if insn is None:
+            return None, None
+        lifter = LIFTERS.get(insn.id)
+        if lifter is None:
+            return insn, "no lifter for this instruction"
+        _, b = new_block(pc)
+        ctx = LiftContext(b, self.system)
+        ctx.start(insn, 0)
+        try:
+            lifter(ctx, insn)
+        except UnsupportedInstruction as e:
+            return insn, e.why or "not supported"
+        return insn, None
+
     def translate(self, pc: int, max_insns: int = MAX_BLOCK_INSNS) -> Block:
         block, b = new_block(pc)
         ctx = LiftContext(b, self.system)

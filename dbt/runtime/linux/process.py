@@ -16,7 +16,6 @@ import signal
 from dataclasses import dataclass
 
 from dbt.api import Emulator
-from dbt.frontend.x86.lifters import LIFTERS
 from dbt.frontend.x86.sem_system import CPUID_LEAVES
 from dbt.ir.exits import Vector
 from dbt.runtime.executor import Services, Stop
@@ -188,21 +187,21 @@ class LinuxProcess(Services):
             if fault.addr == pc and not fault.write:
                 what = f"pc {pc:#x} is not executable"
         elif sig == signal.SIGILL:
-            what = "unsupported instruction" if insn_desc[1] else "illegal instruction"
+            what = "unsupported instruction" if insn_desc[1] is not None else "illegal instruction"
         elif sig == signal.SIGFPE:
             what = "integer divide error"
         else:
             what = "trap"
         return RunResult(128 + sig, f"dbt: guest killed by {sig.name}: {what} at pc {pc:#x} ({insn_desc[0]})")
 
-    def describe_insn(self, pc: int) -> tuple[str, bool]:
-        """('bytes: mnemonic operands', whether dbt lacks a lifter for it) for the report."""
+    def describe_insn(self, pc: int) -> tuple[str, str | None]:
+        """('bytes: mnemonic operands', why dbt cannot lift it or None) for the report."""
         try:
-            insn = self.emu.translator.decode_one(pc)
+            insn, why = self.emu.translator.diagnose(pc)
         except GuestFault:
-            return "no executable code there", False
+            return "no executable code there", None
         if insn is None:
             raw = self.mem.peek(pc, 4) if self.mem.is_mapped(pc) else b""
-            return f"{raw.hex(' ')}: not a valid instruction", False
+            return f"{raw.hex(' ')}: not a valid instruction", None
         text = f"{insn.mnemonic} {insn.op_str}".strip()
-        return f"{bytes(insn.bytes).hex(' ')}: {text}", insn.id not in LIFTERS
+        return f"{bytes(insn.bytes).hex(' ')}: {text}{'; ' + why if why else ''}", why
