@@ -117,14 +117,15 @@ def _iovecs(proc, iov, iovcnt) -> list[tuple[int, int]]:
     return vecs
 
 
-def _out_views(proc, vecs) -> list[memoryview] | None:
-    """Views on the writable prefix of an iovec list; None when the first byte is bad."""
+def _iovec_prefix(proc, vecs, accessible, view) -> list | None:
+    """Views on the accessible prefix of an iovec list (at most MAX_RW_COUNT bytes, as the
+    kernel caps one call); None when its first byte is bad."""
     views, left = [], MAX_RW_COUNT
     for base, length in vecs:
         length = min(length, left)
-        n = writable(proc.mem, base, length)
+        n = accessible(proc.mem, base, length)
         if n:
-            views.append(out_view(proc.mem, base, n))
+            views.append(view(proc.mem, base, n))
             left -= n
         if n < length or not left:
             break
@@ -133,19 +134,14 @@ def _out_views(proc, vecs) -> list[memoryview] | None:
     return views
 
 
+def _out_views(proc, vecs) -> list[memoryview] | None:
+    """Views on the writable prefix of an iovec list; None when the first byte is bad."""
+    return _iovec_prefix(proc, vecs, writable, out_view)
+
+
 def _in_data(proc, vecs) -> bytes | None:
-    parts, left = [], MAX_RW_COUNT
-    for base, length in vecs:
-        length = min(length, left)
-        n = readable(proc.mem, base, length)
-        if n:
-            parts.append(in_view(proc.mem, base, n))
-            left -= n
-        if n < length or not left:
-            break
-    if not parts and any(length for _, length in vecs):
-        return None
-    return b"".join(parts)
+    parts = _iovec_prefix(proc, vecs, readable, in_view)
+    return None if parts is None else b"".join(parts)
 
 
 def sys_readv(proc, fd, iov, iovcnt, *_):
