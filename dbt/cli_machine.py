@@ -146,6 +146,14 @@ def open_console(serial: str) -> Console:
     raise ValueError(f"-serial {serial!r}: use stdio, file:PATH or null")
 
 
+def _unimp_logger(out):
+    """-d unimp: one line per access to an unassigned port."""
+    def log(line: str) -> None:
+        out.write(f"dbt: {line}\n")
+        out.flush()
+    return log
+
+
 def run_machine(ns) -> int:
     """Boot ns.prog on the pc machine; returns the host exit status."""
     from dbt.runtime import machine_boot
@@ -185,11 +193,7 @@ def run_machine(ns) -> int:
                 trace = Trace(engine_items, trace_out)
         except ValueError as e:
             return _error(f"-d: {e} (and {', '.join(MACHINE_TRACE_ITEMS)})", EXIT_USAGE)
-        log_unimp = None
-        if "unimp" in items:
-            def log_unimp(line: str, out=trace_out) -> None:
-                out.write(f"dbt: {line}\n")
-                out.flush()
+        log_unimp = _unimp_logger(trace_out) if "unimp" in items else None
         config = MachineConfig(
             kernel=ns.prog, engine=ns.engine, ram_size=ram_size, cmdline=ns.append.encode(),
             console_write=console.write,

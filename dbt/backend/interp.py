@@ -183,7 +183,7 @@ class Interpreter:
     # -- a whole block ---------------------------------------------------------
     def run(self, block: Block) -> ExitReason:
         """Execute one block; returns the exit reason with cpu.rip set to where to go on."""
-        cpu, cells, mem = self.cpu, self.cells, self.mem
+        cpu, cells = self.cpu, self.cells
         if cpu.exit_request:
             return ExitReason.INTERRUPT
         if cpu.icount + block.ninsns > cpu.budget:

@@ -60,7 +60,7 @@ class Executor:
         while True:
             try:
                 tb = self.tbs.lookup(cpu.rip)
-            except GuestFault as fault:       # the pc is not executable
+            except GuestFault:                # the pc is not executable
                 result = self.deliver(GuestFault(Vector.PF, cpu.rip, False, cpu.rip))
                 if result is not None:
                     return result

@@ -12,10 +12,10 @@ import functools
 from dbt.backend.llvm.lower_float import lower_float
 from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
 from dbt.ir.exits import ExitReason, Vector
-from dbt.ir.ops import BINARY, COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
+from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
-from dbt.runtime.memory import CODE, PAGE_SHIFT, PAGE_SIZE, R, W
+from dbt.runtime.memory import CODE, PAGE_SHIFT, R, W
 
 JMP_CACHE_BITS = 12
 JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}
@@ -338,7 +338,7 @@ class BlockLowering(FunctionLowering):
                 handler(op)
             else:
                 self.lower_pure(op)
-        head = [f'target datalayout = "{{datalayout}}"',
+        head = ['target datalayout = "{datalayout}"',
                 "declare i64 @dbt_cc_all(i64, i64, i64, i64)",
                 *sorted(self.intrinsics),
                 *(f"@{name} = global ptr null" for name, _ in self.slots)]
@@ -378,7 +378,7 @@ class BlockLowering(FunctionLowering):
         or the start of the second page when only that one is refused.
         """
         error = 2 if write else 0
-        limit, inb, outside = self.fresh(), self.fresh(), self.fresh()
+        limit, inb = self.fresh(), self.fresh()
         self.emit(f"{limit} = sub i64 %memsize, {size}")
         self.emit(f"{inb} = icmp ule i64 {addr}, {limit}")
         below, bad_addr = self.fresh(), self.fresh()

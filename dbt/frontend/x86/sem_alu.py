@@ -2,7 +2,6 @@
 from capstone import x86_const as X
 
 from dbt.frontend.x86.flags import CCKind
-from dbt.ir.ops import Ty
 
 
 def _operands(ctx):
