@@ -10,27 +10,21 @@ Run: python -m pytest benchmarks/test_console.py --benchmark-only --benchmark-co
 Each round boots a fresh machine in this process (translation included, as
 in a real run); `extra_info` holds bytes/s or guest instructions/s.
 """
-import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from dbt.runtime.machine import MachineConfig, PcMachine
 
-KERNELS_DIR = Path(__file__).resolve().parents[1] / "examples" / "kernels"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "system"))
+from machinekit import build_example_kernels  # noqa: E402
+
 
 
 @pytest.fixture(scope="module")
 def kernels(tmp_path_factory):
-    for tool in ("gcc", "make"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is required to build the example kernels")
-    out = tmp_path_factory.mktemp("kernels")
-    proc = subprocess.run(["make", "-C", str(KERNELS_DIR), f"OUT={out}"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"building the example kernels failed:\n{proc.stdout}\n{proc.stderr}")
-    return out
+    return build_example_kernels(tmp_path_factory.mktemp("kernels"))
 
 
 class Sink:

@@ -1,6 +1,10 @@
 """Shared by the pc-machine tests: the kernel prelude every test kernel starts with, and
 in-process boot helpers (both engines must agree). The `build` fixture is in conftest.py."""
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 
 from dbt.cli import build_parser
@@ -204,3 +208,15 @@ def offset_of(kernel: Path, symbol: str) -> int:
     with open(kernel, "rb") as f:
         symtab = ELFFile(f).get_section_by_name(".symtab")
         return symtab.get_symbol_by_name(symbol)[0]["st_value"] - 0x100000
+
+
+def build_example_kernels(out: Path) -> Path:
+    """Build every kernel of examples/kernels with its Makefile into `out`; fail without gcc/make."""
+    for tool in ("gcc", "make"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is required to build the example kernels")
+    proc = subprocess.run(["make", "-C", str(REPO / "examples" / "kernels"), f"OUT={out}"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"building the example kernels failed:\n{proc.stdout}\n{proc.stderr}")
+    return out

@@ -9,7 +9,6 @@ agree byte for byte: console output, exit status, instructions retired,
 and the disk image they leave.
 """
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-KERNELS_DIR = REPO / "examples" / "kernels"
+from machinekit import REPO, build_example_kernels
+
 ENGINES = ("jit", "interp")
 TIMEOUT = 300
 
@@ -39,14 +38,7 @@ CELL_W, CELL_H = 8, 16
 @pytest.fixture(scope="module")
 def kernels(tmp_path_factory):
     """Build every example kernel with its Makefile into a fresh directory."""
-    for tool in ("gcc", "make"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is required to build the example kernels")
-    out = tmp_path_factory.mktemp("kernels")
-    proc = subprocess.run(["make", "-C", str(KERNELS_DIR), f"OUT={out}"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"building the example kernels failed:\n{proc.stdout}\n{proc.stderr}")
-    return out
+    return build_example_kernels(tmp_path_factory.mktemp("kernels"))
 
 
 def run_pc(kernel: Path, engine: str, *options: str) -> subprocess.CompletedProcess:
