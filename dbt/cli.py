@@ -1,10 +1,11 @@
 """The `dbt` command. `dbt run [options] PROG [ARGS...]` runs a static x86-64 Linux program;
 `dbt run --machine pc [options] KERNEL.elf` boots a bare-metal guest (dbt/cli_machine.py).
 
-Exit status: the guest's own; 128 + signal when a guest fault kills it;
-124 when --max-insns is spent; 126 for a file that is not a runnable x86-64
-ELF; 127 for a missing file; 70 for an internal error (with one line, never
-a traceback unless DBT_DEBUG=1 is set).
+Exit status: the guest's own; 128 + signal when a guest fault kills it
+(137 when gdb kills it); 124 when --max-insns is spent; 1 when the -g port
+cannot be used; 126 for a file that is not a runnable x86-64 ELF; 127 for
+a missing file; 70 for an internal error (with one line, never a traceback
+unless DBT_DEBUG=1 is set).
 """
 import argparse
 import os
@@ -12,7 +13,7 @@ import sys
 
 from dbt.cli_machine import add_machine_arguments, run_machine
 
-EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 126, 127, 70, 130
+EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_GDB_PORT = 126, 127, 70, 130, 1
 
 
 class EnvEdit(argparse.Action):
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-d", dest="trace", default="", metavar="ITEMS",
                      help="trace translation: comma-separated in_asm,op,out_asm")
     run.add_argument("-D", dest="trace_file", metavar="FILE", help="write -d output to FILE (default stderr)")
+    run.add_argument("-g", dest="gdb_port", type=int, metavar="PORT",
+                     help="wait for gdb on localhost:PORT (0: any free port) and let it debug the guest")
     run.add_argument("--max-insns", type=int, metavar="N", help="stop after N guest instructions")
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
     run.add_argument("--root", metavar="DIR",
@@ -89,6 +92,12 @@ def run_command(ns) -> int:
     except (PermissionError, ValueError) as e:
         print(f"dbt: {ns.prog}: {e}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE
+    if ns.gdb_port is not None:
+        from dbt.runtime.gdbstub import attach_gdb
+        error = attach_gdb(proc.emu, ns.gdb_port, user_mode=True)
+        if error:
+            print(f"dbt: {error}", file=sys.stderr)
+            return EXIT_GDB_PORT
     try:
         result = proc.run(max_insns=ns.max_insns)
     finally:

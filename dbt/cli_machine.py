@@ -2,11 +2,12 @@
 
     dbt run --machine pc [--engine jit|interp] [-m SIZE] [-serial stdio|file:PATH|null]
         [-drive file=PATH] [--append TEXT] [--screenshot PATH.png] [--realtime]
-        [-d unimp,in_asm,...] [--stats] [--max-insns N] KERNEL.elf
+        [-d unimp,in_asm,...] [--stats] [--max-insns N] [-g PORT] KERNEL.elf
 
 Exit status: what the guest asked for (debug exit port 0xF4: (v << 1) | 1;
 hypercall 2: its argument); 0 when it halts for good; 3 on a triple fault;
-124 when --max-insns is spent; 126 for a kernel that cannot boot; 127 for a
+124 when --max-insns is spent; 137 when gdb (-g PORT) kills it; 1 when the
+-g port cannot be used; 126 for a kernel that cannot boot; 127 for a
 missing kernel or drive image; 2 for bad options. Every way the run ends
 prints at most one line on stderr, keeps all console output (written
 unbuffered), flushes the disk image and writes the screenshot.
@@ -209,6 +210,12 @@ def run_machine(ns) -> int:
         except ValueError as e:
             return _error(str(e), EXIT_USAGE)
         closing_error = None
+        if ns.gdb_port is not None:
+            from dbt.runtime.gdbstub import attach_gdb
+            error = attach_gdb(machine.emu, ns.gdb_port, user_mode=False)
+            if error:
+                machine.close()
+                return _error(error, EXIT_FAILED)
         try:
             result = machine.run(max_insns=ns.max_insns)
         finally:

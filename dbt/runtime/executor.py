@@ -5,6 +5,8 @@ BUDGET, INTERRUPT, SYSCALL/HLT/FAULT (handed to the services of the machine:
 Linux user mode or the pc), STOP (a requested stop address).
 A store into a page that holds code (CODE_WRITE) drops the page's blocks and
 runs that one instruction through the interpreter before going on.
+Under gdb (`dbt run -g`), `debugger` drives the run and sees each CODE_WRITE
+(dbt/runtime/gdbstub/).
 """
 import time
 from dataclasses import dataclass
@@ -54,8 +56,15 @@ class Executor:
         self.cpu, self.mem, self.engine, self.tbs, self.stats = cpu, mem, engine, tbs, stats
         self.services = services or Services()
         self.stepper = Interpreter(cpu, mem)
+        self.debugger = None       # a gdb session (gdbstub.session.GdbSession) or None
 
     def run(self) -> Stop:
+        if self.debugger is not None:
+            return self.debugger.run(self)
+        return self.loop()
+
+    def loop(self) -> Stop:
+        """Run translated code until an exit's service returns a Stop."""
         cpu, stats = self.cpu, self.stats
         while True:
             try:
@@ -93,7 +102,7 @@ class Executor:
             return self.services.helper(self)
         if reason == ExitReason.FAULT:
             if cpu.exit_vector == Vector.CODE_WRITE:
-                return self.step_code_write()
+                return self.step_code_write() if self.debugger is None else self.debugger.code_write(self)
             vector = int(cpu.exit_vector)
             return self.deliver(GuestFault(vector, cpu.exit_addr,
                                            vector == Vector.PF and bool(cpu.exit_error & 2), cpu.rip,

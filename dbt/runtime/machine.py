@@ -226,6 +226,8 @@ class PcMachine(Services):
             return MachineResult(stop.status, self.message)
         if stop.reason == "budget":
             return MachineResult(BUDGET_STATUS, f"dbt: instruction budget of {max_insns} spent at rip {cpu.rip:#x}")
+        if stop.reason == "killed":
+            return MachineResult(stop.status, "dbt: killed by the debugger")
         return MachineResult(1, f"dbt: run stopped ({stop.reason}) at rip {cpu.rip:#x}")
 
     def close(self) -> str | None:

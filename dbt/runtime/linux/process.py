@@ -144,6 +144,8 @@ class LinuxProcess(Services):
             return RunResult(BUDGET_STATUS, f"dbt: instruction budget of {max_insns} spent at pc {self.emu.cpu.rip:#x}")
         if stop.reason == "fault":
             return self.fault_result(stop.fault)
+        if stop.reason == "killed":
+            return RunResult(stop.status, "dbt: killed by the debugger")
         return RunResult(1, f"dbt: run stopped ({stop.reason}) at pc {self.emu.cpu.rip:#x}")
 
     # -- services ----------------------------------------------------------------
