@@ -1,0 +1,90 @@
+"""The gdb stub in user mode, driven by the real gdb: the same gdb commands on the same
+binary, once natively and once through `dbt run -g`, must show the same values,
+watchpoint hits, memory and exit. Both engines."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gdbkit  # noqa: E402
+
+# break at main by symbol, continue, read rip and a local, step a few
+# instructions and lines, watch a global, dump memory, continue to the exit.
+WATCHED_SESSION = [
+    "break main", "continue",
+    'printf "@@ at main rip=%#lx\\n", $rip',
+    "next", "next",
+    'printf "@@ after next local=%d rip=%#lx\\n", local, $rip',
+    "stepi", "stepi", "stepi",
+    'printf "@@ after stepi rip=%#lx rax=%#lx eflags=%#x\\n", $rip, $rax, $eflags',
+    "watch counter", "continue", "continue",
+    'printf "@@ watch rip=%#lx counter=%ld\\n", $rip, counter',
+    "delete",
+    "awatch table[2]", "continue",
+    'printf "@@ awatch rip=%#lx\\n", $rip',
+    "delete",
+    "x/4gx &table",
+    'printf "@@ fs_base set=%d mxcsr=%#x fctrl=%#x\\n", $fs_base != 0, $mxcsr, $fctrl',
+    "continue",
+]
+
+BARE_SESSION = [
+    "break _start", "continue",
+    'printf "@@ at _start rip=%#lx total=%ld\\n", $rip, total',
+    "watch total", "continue", "continue", "continue",
+    'printf "@@ watch rip=%#lx total=%ld\\n", $rip, total',
+    "delete", "stepi",
+    'printf "@@ stepi rip=%#lx\\n", $rip',
+    "continue",
+]
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    gdbkit.need_gdb()
+    out = tmp_path_factory.mktemp("gdb")
+    return {"watched": gdbkit.build("watched", out),
+            "bare": gdbkit.build("bare", out, "-nostdlib", "-fno-pie", "-no-pie")}
+
+
+@pytest.fixture(scope="module")
+def native(programs):
+    """The native gdb session of each program (the expected transcript) and its exit status."""
+    return {name: gdbkit.debug_native(programs[name], session)
+            for name, session in (("watched", WATCHED_SESSION), ("bare", BARE_SESSION))}
+
+
+@pytest.mark.parametrize("engine", gdbkit.ENGINES)
+@pytest.mark.parametrize("name,session", [("watched", WATCHED_SESSION), ("bare", BARE_SESSION)])
+def test_gdb_session_matches_native(programs, native, engine, name, session):
+    expected = gdbkit.transcript(native[name])
+    text, code, _out, err = gdbkit.debug_under_dbt(["--engine", engine, str(programs[name])], programs[name],
+                                                   session)
+    assert gdbkit.transcript(text) == expected, text
+    assert any(line.startswith("New value") for line in expected), native[name]   # the watch fired
+    assert expected[-1].startswith("[Inferior 1"), native[name]                  # and it ran to its end
+    native_code = gdbkit.subprocess.run([str(programs[name])], capture_output=True, timeout=60).returncode
+    assert code == native_code, err
+
+
+def test_kill_from_gdb_ends_the_run(programs):
+    text, code, _out, err = gdbkit.debug_under_dbt(["--engine", "jit", str(programs["watched"])],
+                                                   programs["watched"], ["break main", "continue", "kill"])
+    assert "Breakpoint 1, main" in text, text
+    assert code == 137 and b"killed by the debugger" in err, (code, err)
+
+
+def test_segfault_reported_with_its_signal(tmp_path):
+    """A guest fault stops for gdb with SIGSEGV, at the faulting instruction, as natively."""
+    src = tmp_path / "crash.c"
+    src.write_text("int main(void) { volatile int *p = (int *)16; return *p; }\n")
+    prog = tmp_path / "crash"
+    gdbkit.subprocess.run(["gcc", "-g", "-O0", "-static", "-o", str(prog), str(src)], check=True)
+    session = ["continue", 'printf "@@ stopped rip=%#lx\\n", $rip', "continue"]
+    native_text = gdbkit.debug_native(prog, session)
+    text, code, _out, _err = gdbkit.debug_under_dbt(["--engine", "jit", str(prog)], prog, session)
+    assert "Program received signal SIGSEGV" in native_text
+    assert "Program received signal SIGSEGV" in text, text
+    assert gdbkit.transcript(text) == gdbkit.transcript(native_text), text
+    assert code == 139
