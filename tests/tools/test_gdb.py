@@ -1,6 +1,8 @@
 """The gdb stub in user mode, driven by the real gdb: the same gdb commands on the same
 binary, once natively and once through `dbt run -g`, must show the same values,
 watchpoint hits, memory and exit. Both engines."""
+import select
+import signal
 import sys
 from pathlib import Path
 
@@ -88,3 +90,25 @@ def test_segfault_reported_with_its_signal(tmp_path):
     assert "Program received signal SIGSEGV" in text, text
     assert gdbkit.transcript(text) == gdbkit.transcript(native_text), text
     assert code == 139
+
+
+@pytest.mark.parametrize("engine", gdbkit.ENGINES)
+def test_ctrl_c_in_gdb_stops_a_spinning_guest(tmp_path, engine):
+    """gdb's Ctrl-C (SIGINT to gdb, which sends 0x03) stops the running guest with SIGINT."""
+    prog = gdbkit.build("spin", tmp_path)
+    dbt = gdbkit.DbtUnderGdb(["--engine", engine, str(prog)])
+    gdb = gdbkit.subprocess.Popen(
+        [gdbkit.need_gdb(), "-batch", "-nx", "-ex", f"target remote localhost:{dbt.port}", "-ex", "continue",
+         "-ex", 'printf "@@ stopped\\n"', "-ex", "kill", str(prog)],
+        stdout=gdbkit.subprocess.PIPE, stderr=gdbkit.subprocess.STDOUT, stdin=gdbkit.subprocess.DEVNULL, text=True)
+    try:
+        ready, _, _ = select.select([dbt.proc.stdout], [], [], gdbkit.TIMEOUT)
+        assert ready and dbt.proc.stdout.readline() == b"spinning\n"
+        gdb.send_signal(signal.SIGINT)
+        text, _ = gdb.communicate(timeout=gdbkit.TIMEOUT)
+    finally:
+        if gdb.poll() is None:
+            gdb.kill()
+    code, _out, err = dbt.finish()
+    assert "Program received signal SIGINT" in text and "@@ stopped" in text, text
+    assert code == 137, err

@@ -63,7 +63,12 @@ class Connection:
         self.acks = True                 # until gdb asks for QStartNoAckMode
 
     def _fill(self) -> None:
-        data = self.sock.recv(RECV_SIZE)
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            raise
+        except OSError as e:
+            raise ConnectionClosed() from e
         if not data:
             raise ConnectionClosed()
         self.buffer += data
@@ -88,10 +93,13 @@ class Connection:
             self.buffer = self.buffer[end + 3:]
             if not self.acks:
                 return payload
-            if sent.lower() == checksum(payload):
-                self.sock.sendall(b"+")
+            good = sent.lower() == checksum(payload)
+            try:
+                self.sock.sendall(b"+" if good else b"-")   # on '-', gdb sends it again
+            except OSError as e:
+                raise ConnectionClosed() from e
+            if good:
                 return payload
-            self.sock.sendall(b"-")         # gdb sends it again
 
     def send(self, payload: bytes | str) -> None:
         if isinstance(payload, str):
@@ -99,7 +107,10 @@ class Connection:
         body = escape(payload)
         packet = b"$" + body + b"#" + checksum(body)
         while True:
-            self.sock.sendall(packet)
+            try:
+                self.sock.sendall(packet)
+            except OSError as e:
+                raise ConnectionClosed() from e
             if not self.acks or self._ack():
                 return
 

@@ -45,42 +45,29 @@ def _layout(user_mode: bool) -> tuple[Register, ...]:
     return tuple(regs)
 
 
-TYPES = {
-    "org.gnu.gdb.i386.core": """
-  <flags id="i386_eflags" size="4">
-    <field name="CF" start="0" end="0"/><field name="" start="1" end="1"/>
-    <field name="PF" start="2" end="2"/><field name="AF" start="4" end="4"/>
-    <field name="ZF" start="6" end="6"/><field name="SF" start="7" end="7"/>
-    <field name="TF" start="8" end="8"/><field name="IF" start="9" end="9"/>
-    <field name="DF" start="10" end="10"/><field name="OF" start="11" end="11"/>
-    <field name="NT" start="14" end="14"/><field name="RF" start="16" end="16"/>
-    <field name="VM" start="17" end="17"/><field name="AC" start="18" end="18"/>
-    <field name="VIF" start="19" end="19"/><field name="VIP" start="20" end="20"/>
-    <field name="ID" start="21" end="21"/>
-  </flags>""",
-    "org.gnu.gdb.i386.sse": """
-  <vector id="v4f" type="ieee_single" count="4"/>
-  <vector id="v2d" type="ieee_double" count="2"/>
-  <vector id="v16i8" type="int8" count="16"/>
-  <vector id="v8i16" type="int16" count="8"/>
-  <vector id="v4i32" type="int32" count="4"/>
-  <vector id="v2i64" type="int64" count="2"/>
-  <union id="vec128">
-    <field name="v4_float" type="v4f"/><field name="v2_double" type="v2d"/>
-    <field name="v16_int8" type="v16i8"/><field name="v8_int16" type="v8i16"/>
-    <field name="v4_int32" type="v4i32"/><field name="v2_int64" type="v2i64"/>
-    <field name="uint128" type="uint128"/>
-  </union>
-  <flags id="i386_mxcsr" size="4">
-    <field name="IE" start="0" end="0"/><field name="DE" start="1" end="1"/>
-    <field name="ZE" start="2" end="2"/><field name="OE" start="3" end="3"/>
-    <field name="UE" start="4" end="4"/><field name="PE" start="5" end="5"/>
-    <field name="DAZ" start="6" end="6"/><field name="IM" start="7" end="7"/>
-    <field name="DM" start="8" end="8"/><field name="ZM" start="9" end="9"/>
-    <field name="OM" start="10" end="10"/><field name="UM" start="11" end="11"/>
-    <field name="PM" start="12" end="12"/><field name="FZ" start="15" end="15"/>
-  </flags>""",
-}
+EFLAGS_BITS = (("CF", 0), ("", 1), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9),
+               ("DF", 10), ("OF", 11), ("NT", 14), ("RF", 16), ("VM", 17), ("AC", 18), ("VIF", 19),
+               ("VIP", 20), ("ID", 21))
+MXCSR_BITS = (("IE", 0), ("DE", 1), ("ZE", 2), ("OE", 3), ("UE", 4), ("PE", 5), ("DAZ", 6), ("IM", 7),
+              ("DM", 8), ("ZM", 9), ("OM", 10), ("UM", 11), ("PM", 12), ("FZ", 15))
+VECTORS = (("v4f", "ieee_single", 4, "v4_float"), ("v2d", "ieee_double", 2, "v2_double"),
+           ("v16i8", "int8", 16, "v16_int8"), ("v8i16", "int16", 8, "v8_int16"),
+           ("v4i32", "int32", 4, "v4_int32"), ("v2i64", "int64", 2, "v2_int64"))
+
+
+def _flags(type_id: str, bits) -> str:
+    fields = "".join(f'<field name="{name}" start="{bit}" end="{bit}"/>' for name, bit in bits)
+    return f'\n  <flags id="{type_id}" size="4">{fields}</flags>'
+
+
+def _vec128() -> str:
+    vectors = "".join(f'\n  <vector id="{vid}" type="{elem}" count="{count}"/>' for vid, elem, count, _ in VECTORS)
+    fields = "".join(f'<field name="{name}" type="{vid}"/>' for vid, _, _, name in VECTORS)
+    return f'{vectors}\n  <union id="vec128">{fields}<field name="uint128" type="uint128"/></union>'
+
+
+TYPES = {"org.gnu.gdb.i386.core": _flags("i386_eflags", EFLAGS_BITS),
+         "org.gnu.gdb.i386.sse": _vec128() + _flags("i386_mxcsr", MXCSR_BITS)}
 
 
 class RegisterFile:

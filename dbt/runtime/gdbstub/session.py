@@ -7,18 +7,18 @@ guest's own signal for a fault, SIGINT for Ctrl-C); the end of the run is
 reported as W (exit status) or X (killed by a signal). Packets dbt does not
 implement get the empty reply, which tells gdb they are unsupported.
 """
+import select
 import signal
+import threading
 
-from dbt.ir.exits import Vector
 from dbt.runtime.executor import Stop
 from dbt.runtime.gdbstub.packets import INTERRUPT, ConnectionClosed, unescape
 from dbt.runtime.gdbstub.registers import RegisterFile
-from dbt.runtime.gdbstub.target import DEBUG_REASONS, READ, ACCESS, WRITE, DebugTarget
+from dbt.runtime.gdbstub.target import ACCESS, DEBUG_REASONS, READ, WRITE, DebugTarget
+from dbt.runtime.linux.process import SIGNAL_OF_VECTOR
 
 PACKET_SIZE = 0x4000
 WATCH_PREFIX = {WRITE: "watch", READ: "rwatch", ACCESS: "awatch"}
-SIGNAL_OF_VECTOR = {Vector.DE: signal.SIGFPE, Vector.UD: signal.SIGILL, Vector.BP: signal.SIGTRAP,
-                    Vector.DB: signal.SIGTRAP}
 ERROR = "E01"
 THREAD_ID = 1
 
@@ -28,6 +28,36 @@ class Resume:
 
     def __init__(self, step: bool, signo: int = 0):
         self.step, self.signo = step, signo
+
+
+class InterruptWatch:
+    """While the guest runs: when gdb sends anything (Ctrl-C), ask the guest to stop at the
+    next block entry (cpu.exit_request); the INTERRUPT exit then reads it (DebugServices)."""
+
+    POLL = 0.05
+
+    def __init__(self, sock, cpu):
+        self.sock, self.cpu = sock, cpu
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self.done.is_set():
+            try:
+                ready, _, _ = select.select([self.sock], [], [], self.POLL)
+            except (OSError, ValueError):
+                return
+            if ready:                     # again until served: a machine may clear it
+                self.cpu.exit_request = 1
+                self.done.wait(self.POLL)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
 
 
 class GdbSession:
@@ -51,7 +81,8 @@ class GdbSession:
                 resume = self.serve()
                 if isinstance(resume, Stop):
                     return resume
-                stop = self.target.resume(resume.step, resume.signo)
+                with InterruptWatch(self.conn.sock, self.emu.cpu):
+                    stop = self.target.resume(resume.step, resume.signo)
                 if stop.reason not in DEBUG_REASONS:
                     self.conn.send(self.end_reply(stop))
                     self.conn.close()
