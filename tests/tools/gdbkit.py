@@ -21,7 +21,8 @@ SRC = Path(__file__).resolve().parent / "src"
 TIMEOUT = 300                   # seconds for one gdb session (the interpreter is slow)
 PORT_WAIT = 120                 # seconds for dbt to start listening
 ENGINES = ("jit", "interp")
-MEANINGFUL = re.compile(r"^(@@ .*|Old value = .*|New value = .*|Value = .*|0x[0-9a-f]+ <\w+(\+\d+)?>:\s.*"
+MEANINGFUL = re.compile(r"^(@@ .*|Old value = .*|New value = .*|Value = .*|Value returned is .*"
+                        r"|0x[0-9a-f]+ <\w+(\+\d+)?>:\s.*|Cannot access memory at .*|Program terminated with .*"
                         r"|\[Inferior 1 \(.*\) exited .*\])$")
 
 
@@ -94,9 +95,9 @@ def run_gdb(program: Path, start: list[str], commands: list[str]) -> str:
     cmd = [need_gdb(), "-batch", "-nx", "-ex", "set pagination off", "-ex", "set confirm off"]
     for command in [*start, *commands]:
         cmd += ["-ex", command]
-    proc = subprocess.run([*cmd, str(program)], capture_output=True, text=True, timeout=TIMEOUT,
-                          stdin=subprocess.DEVNULL)
-    return proc.stdout + proc.stderr
+    proc = subprocess.run([*cmd, str(program)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    return proc.stdout
 
 
 def debug_under_dbt(dbt_args: list[str], program: Path, commands: list[str]):
@@ -111,8 +112,9 @@ def debug_under_dbt(dbt_args: list[str], program: Path, commands: list[str]):
     return text, code, out, err
 
 
-def debug_native(program: Path, commands: list[str]) -> str:
-    return run_gdb(program, ["set startup-with-shell off", "starti"], commands)
+def debug_native(program: Path, commands: list[str], args: tuple[str, ...] = ()) -> str:
+    start = ["set startup-with-shell off", *([f"set args {' '.join(args)}"] if args else []), "starti"]
+    return run_gdb(program, start, commands)
 
 
 def transcript(gdb_output: str) -> list[str]:

@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gdbkit  # noqa: E402
 
 # break at main by symbol, continue, read rip and a local, step a few
-# instructions and lines, watch a global, dump memory, continue to the exit.
+# instructions and lines, watch a global, break in code already translated,
+# write registers and memory, dump memory, continue to the exit.
 WATCHED_SESSION = [
     "break main", "continue",
     'printf "@@ at main rip=%#lx\\n", $rip',
@@ -23,13 +24,22 @@ WATCHED_SESSION = [
     "watch counter", "continue", "continue",
     'printf "@@ watch rip=%#lx counter=%ld\\n", $rip, counter',
     "delete",
+    "break bump", "continue",
+    'printf "@@ bump again step=%ld rip=%#lx\\n", step, $rip',
+    "set var $r11 = 0x1234abcd", "set var table[3] = 0x5555",
+    'printf "@@ wrote r11=%#lx\\n", $r11',
+    "finish",
+    "delete",
     "awatch table[2]", "continue",
     'printf "@@ awatch rip=%#lx\\n", $rip',
     "delete",
-    "x/4gx &table",
+    "x/4gx &table", "print *(long *)0",
     'printf "@@ fs_base set=%d mxcsr=%#x fctrl=%#x\\n", $fs_base != 0, $mxcsr, $fctrl',
     "continue",
 ]
+# The same through the plain packets (c/s, g/G, M) instead of vCont, p/P and X.
+PLAIN_PACKETS = ["set remote verbose-resume-packet off", "set remote set-register-packet off",
+                 "set remote fetch-register-packet off", "set remote binary-download-packet off"]
 
 BARE_SESSION = [
     "break _start", "continue",
@@ -60,14 +70,31 @@ def native(programs):
 @pytest.mark.parametrize("engine", gdbkit.ENGINES)
 @pytest.mark.parametrize("name,session", [("watched", WATCHED_SESSION), ("bare", BARE_SESSION)])
 def test_gdb_session_matches_native(programs, native, engine, name, session):
-    expected = gdbkit.transcript(native[name])
-    text, code, _out, err = gdbkit.debug_under_dbt(["--engine", engine, str(programs[name])], programs[name],
-                                                   session)
+    check_against_native(programs[name], native[name], ["--engine", engine], session)
+
+
+def test_plain_packets_match_native(programs, native):
+    check_against_native(programs["watched"], native["watched"], ["--engine", "jit"],
+                         PLAIN_PACKETS + WATCHED_SESSION)
+
+
+def check_against_native(prog, native_text, dbt_args, session):
+    expected = gdbkit.transcript(native_text)
+    text, code, _out, err = gdbkit.debug_under_dbt([*dbt_args, str(prog)], prog, session)
     assert gdbkit.transcript(text) == expected, text
-    assert any(line.startswith("New value") for line in expected), native[name]   # the watch fired
-    assert expected[-1].startswith("[Inferior 1"), native[name]                  # and it ran to its end
-    native_code = gdbkit.subprocess.run([str(programs[name])], capture_output=True, timeout=60).returncode
+    assert any(line.startswith("New value") for line in expected), native_text   # the watch fired
+    assert expected[-1].startswith("[Inferior 1"), native_text                  # and it ran to its end
+    native_code = gdbkit.subprocess.run([str(prog)], capture_output=True, timeout=60).returncode
     assert code == native_code, err
+
+
+def test_detach_lets_the_guest_run_on(programs):
+    prog = programs["watched"]
+    native = gdbkit.subprocess.run([str(prog)], capture_output=True, timeout=60)
+    text, code, out, err = gdbkit.debug_under_dbt(["--engine", "jit", str(prog)], prog,
+                                                  ["break main", "continue", "detach"])
+    assert "Breakpoint 1, main" in text and "detached]" in text, text
+    assert (code, out) == (native.returncode, native.stdout), err
 
 
 def test_kill_from_gdb_ends_the_run(programs):
@@ -77,19 +104,20 @@ def test_kill_from_gdb_ends_the_run(programs):
     assert code == 137 and b"killed by the debugger" in err, (code, err)
 
 
-def test_segfault_reported_with_its_signal(tmp_path):
-    """A guest fault stops for gdb with SIGSEGV, at the faulting instruction, as natively."""
-    src = tmp_path / "crash.c"
-    src.write_text("int main(void) { volatile int *p = (int *)16; return *p; }\n")
-    prog = tmp_path / "crash"
-    gdbkit.subprocess.run(["gcc", "-g", "-O0", "-static", "-o", str(prog), str(src)], check=True)
+@pytest.mark.parametrize("args,status", [((), 139), (("handled",), 42)])
+def test_segfault_reported_with_its_signal(tmp_path, args, status):
+    """A guest fault stops for gdb with SIGSEGV at the faulting instruction, as natively;
+    continuing passes the signal on: to the guest's handler, or the default death."""
+    prog = gdbkit.build("segv", tmp_path)
+    native = gdbkit.subprocess.run([str(prog), *args], capture_output=True, timeout=60)
+    assert native.returncode in (status, -11)
     session = ["continue", 'printf "@@ stopped rip=%#lx\\n", $rip', "continue"]
-    native_text = gdbkit.debug_native(prog, session)
-    text, code, _out, _err = gdbkit.debug_under_dbt(["--engine", "jit", str(prog)], prog, session)
+    native_text = gdbkit.debug_native(prog, session, args)
+    text, code, _out, _err = gdbkit.debug_under_dbt(["--engine", "jit", str(prog), *args], prog, session)
     assert "Program received signal SIGSEGV" in native_text
     assert "Program received signal SIGSEGV" in text, text
     assert gdbkit.transcript(text) == gdbkit.transcript(native_text), text
-    assert code == 139
+    assert code == status
 
 
 @pytest.mark.parametrize("engine", gdbkit.ENGINES)
