@@ -144,82 +144,88 @@ class GdbSession:
                 self.conn.send(answer)
 
     def dispatch(self, packet: str):
-        head, body = packet[:1], packet[1:]
-        if head == "?":
-            return self.stop_reply(self.last_stop)
-        if head == "g":
-            return self.regs.read_all().hex()
-        if head == "G":
-            return "OK" if self.regs.write_all(bytes.fromhex(body)) else ERROR
-        if head == "p":
-            num = int(body, 16)
-            return self.regs.read(num).hex() if num < len(self.regs.regs) else ERROR
-        if head == "P":
-            num, value = body.split("=")
-            ok = int(num, 16) < len(self.regs.regs) and self.regs.write(int(num, 16), bytes.fromhex(value))
-            return "OK" if ok else ERROR
-        if head == "m":
-            addr, length = (int(x, 16) for x in body.split(","))
-            data = self.target.read_memory(addr, min(length, PACKET_SIZE // 2))
-            return ERROR if data is None else data.hex()
-        if head in "MX" and head:
-            where, _, data = body.partition(":")
-            addr = int(where.split(",")[0], 16)
-            raw = bytes.fromhex(data) if head == "M" else unescape(data.encode("latin-1"))
-            return "OK" if self.target.write_memory(addr, raw) else ERROR
-        if head in "cs" and head:
-            return self.resume(head == "s", body)
-        if head in "CS" and head:
-            signo, _, addr = body.partition(";")
-            return self.resume(head == "S", addr, int(signo, 16))
-        if head in "Zz" and head:
-            return self.breakpoint(head == "Z", body)
-        if head == "k":
-            self.conn.close()
-            return Stop("killed", status=128 + signal.SIGKILL)
-        if head == "D":
-            self.conn.send("OK")
-            raise ConnectionClosed()
-        if head == "H" or packet == "T1" or packet.startswith("T"):
-            return "OK"                           # one thread: every thread id is it
-        if head == "v":
-            return self.v_packet(body)
-        if head == "q" or head == "Q":
-            return self.query(packet)
-        return ""
+        """The reply to one packet: a string, None (already answered), a Resume or a Stop."""
+        handler = self.HANDLERS.get(packet[:1])
+        return "" if handler is None else handler(self, packet[0], packet[1:])
 
-    def resume(self, step: bool, addr: str, signo: int = 0) -> Resume:
-        if addr:
-            self.emu.cpu.rip = int(addr, 16)
-        return Resume(step, signo)
+    # One handler per packet letter: (self, letter, rest of the packet) -> reply.
+    def _stop_query(self, head: str, body: str) -> str:
+        return self.stop_reply(self.last_stop)
 
-    def breakpoint(self, insert: bool, body: str) -> str:
-        kind, addr, length = body.split(",")[:3]
-        kind, addr, length = int(kind), int(addr, 16), int(length, 16)
+    def _read_registers(self, head: str, body: str) -> str:
+        return self.regs.read_all().hex()
+
+    def _write_registers(self, head: str, body: str) -> str:
+        return "OK" if self.regs.write_all(bytes.fromhex(body)) else ERROR
+
+    def _read_register(self, head: str, body: str) -> str:
+        num = int(body, 16)
+        return self.regs.read(num).hex() if num < len(self.regs.regs) else ERROR
+
+    def _write_register(self, head: str, body: str) -> str:
+        num, value = body.split("=")
+        ok = int(num, 16) < len(self.regs.regs) and self.regs.write(int(num, 16), bytes.fromhex(value))
+        return "OK" if ok else ERROR
+
+    def _read_memory(self, head: str, body: str) -> str:
+        addr, length = (int(x, 16) for x in body.split(","))
+        data = self.target.read_memory(addr, min(length, PACKET_SIZE // 2))
+        return ERROR if data is None else data.hex()
+
+    def _write_memory(self, head: str, body: str) -> str:
+        """M addr,length:hex or X addr,length:binary."""
+        where, _, data = body.partition(":")
+        addr = int(where.split(",")[0], 16)
+        raw = bytes.fromhex(data) if head == "M" else unescape(data.encode("latin-1"))
+        return "OK" if self.target.write_memory(addr, raw) else ERROR
+
+    def _resume(self, head: str, body: str) -> Resume:
+        """c/s [addr], C/S sig[;addr]."""
+        signo = 0
+        if head in "CS":
+            sig, _, body = body.partition(";")
+            signo = int(sig, 16)
+        if body:
+            self.emu.cpu.rip = int(body, 16)
+        return Resume(head in "sS", signo)
+
+    def _breakpoint(self, head: str, body: str) -> str:
+        """Z/z type,addr,kind: 0 software breakpoint, 2-4 write/read/access watchpoint."""
+        kind, addr, length = (int(x, 16) for x in body.split(",")[:3])
         if kind == 0:
-            (self.target.insert_breakpoint if insert else self.target.remove_breakpoint)(addr)
+            (self.target.insert_breakpoint if head == "Z" else self.target.remove_breakpoint)(addr)
             return "OK"
         if kind in (WRITE, READ, ACCESS):
-            (self.target.insert_watch if insert else self.target.remove_watch)(addr, length, kind)
+            (self.target.insert_watch if head == "Z" else self.target.remove_watch)(addr, length, kind)
             return "OK"
         return ""                                 # Z1 (hardware breakpoints): unsupported
 
-    def v_packet(self, body: str):
+    def _kill(self, head: str, body: str) -> Stop:
+        self.conn.close()
+        return Stop("killed", status=128 + signal.SIGKILL)
+
+    def _detach(self, head: str, body: str) -> None:
+        self.conn.send("OK")
+        raise ConnectionClosed()
+
+    def _one_thread(self, head: str, body: str) -> str:
+        return "OK"                               # H (select thread), T (alive): there is one
+
+    def _v_packet(self, head: str, body: str):
         if body == "Cont?":
             return "vCont;c;C;s;S"
         if body.startswith("Cont;"):
             action = body[5:].split(";")[0].split(":")[0]    # one thread: the first action is ours
-            if action[:1] in "cs" and action:
-                return Resume(action[0] == "s")
-            if action[:1] in "CS" and action:
-                return Resume(action[0] == "S", int(action[1:3], 16))
+            if action[:1] in ("c", "s", "C", "S"):
+                return self._resume(action[0], action[1:])
             return ERROR
         if body.startswith("Kill"):
             self.conn.send("OK")
-            return self.dispatch("k")
+            return self._kill("k", "")
         return ""                                 # vMustReplyEmpty and the rest
 
-    def query(self, packet: str) -> str:
+    def _query(self, head: str, body: str) -> str | None:
+        packet = head + body
         if packet.startswith("qSupported"):
             return f"PacketSize={PACKET_SIZE:x};qXfer:features:read+;swbreak+;QStartNoAckMode+;vContSupported+"
         if packet == "QStartNoAckMode":
@@ -243,3 +249,9 @@ class GdbSession:
         if packet == "qsThreadInfo":
             return "l"
         return ""
+
+    HANDLERS = {"?": _stop_query, "g": _read_registers, "G": _write_registers, "p": _read_register,
+                "P": _write_register, "m": _read_memory, "M": _write_memory, "X": _write_memory,
+                "c": _resume, "s": _resume, "C": _resume, "S": _resume, "Z": _breakpoint, "z": _breakpoint,
+                "k": _kill, "D": _detach, "H": _one_thread, "T": _one_thread, "v": _v_packet,
+                "q": _query, "Q": _query}

@@ -14,7 +14,7 @@ resuming with the signal delivers it, resuming without drops it.
 from dataclasses import dataclass
 
 from dbt.backend.interp import Interpreter
-from dbt.ir.exits import ExitReason
+from dbt.ir.exits import ExitReason, Vector
 from dbt.runtime.executor import Stop
 from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, R, W, X, GuestFault
 
@@ -82,7 +82,8 @@ class DebugTarget:
         self.watch_hit: Watch | None = None
         self.pending_fault: GuestFault | None = None
         self.recorder = AccessRecorder(self.cpu, self.mem)
-        self.executor.services = DebugServices(self.executor.services, self)
+        self.services = DebugServices(self.executor.services, self)
+        self.executor.services = self.services
 
     # -- memory -------------------------------------------------------------------
     def _accessible(self, addr: int, size: int) -> bool:
@@ -152,8 +153,13 @@ class DebugTarget:
         try:
             self.recorder.accesses.clear()
             while cpu.rip == rip and cpu.icount == icount:
-                reason = self.recorder.run(self.emu.translator.translate(rip, 1))
-                stop = None if reason == ExitReason.MISS else executor.handle(reason)
+                try:
+                    block = self.emu.translator.translate(rip, 1)
+                except GuestFault:                 # the pc is not executable
+                    stop = executor.deliver(GuestFault(Vector.PF, rip, False, rip))
+                else:
+                    reason = self.recorder.run(block)
+                    stop = None if reason == ExitReason.MISS else executor.handle(reason)
                 if stop is not None:
                     return stop
         finally:
@@ -172,7 +178,7 @@ class DebugTarget:
         self.watch_hit = None
         stop = None
         if fault is not None and signal:
-            stop = self.executor.services.inner.fault(self.executor, fault)
+            stop = self.services.inner.fault(self.executor, fault)
         if stop is None and (step or self.cpu.rip in self.breakpoints):
             stop = self.step_one()                 # past the breakpoint it stands on
             if stop is None and step:
@@ -199,4 +205,4 @@ class DebugTarget:
             self.remove_breakpoint(addr)
         self._disarm()
         self.watches.clear()
-        self.executor.services = self.executor.services.inner
+        self.executor.services = self.services.inner
