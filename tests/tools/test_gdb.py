@@ -1,6 +1,7 @@
 """The gdb stub in user mode, driven by the real gdb: the same gdb commands on the same
 binary, once natively and once through `dbt run -g`, must show the same values,
 watchpoint hits, memory and exit. Both engines."""
+import re
 import select
 import signal
 import sys
@@ -140,3 +141,18 @@ def test_ctrl_c_in_gdb_stops_a_spinning_guest(tmp_path, engine):
     code, _out, err = dbt.finish()
     assert "Program received signal SIGINT" in text and "@@ stopped" in text, text
     assert code == 137, err
+
+
+def test_read_watchpoint_stops_at_the_only_read(programs):
+    """rwatch (Z3; the host's debug registers cannot watch reads alone, so there is no native
+    run to compare with): it stops once, on the source line that reads, showing the value."""
+    source = (gdbkit.SRC / "watched.c").read_text()
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if "the only read of table[1]" in text)
+    value = int(re.search(r"table\[4\] = \{(\w+), (\w+),", source)[2], 16)
+    prog = programs["watched"]
+    text, code, _out, err = gdbkit.debug_under_dbt(["--engine", "jit", str(prog)], prog,
+                                                  ["break main", "continue", "rwatch table[1]", "continue",
+                                                   "continue"])
+    assert text.count("Value = ") == 1 and f"Value = {value}" in text, text
+    assert re.search(rf"^{line}\s", text, re.M), text
+    assert code == gdbkit.subprocess.run([str(prog)], capture_output=True, timeout=60).returncode, err
