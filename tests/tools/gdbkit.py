@@ -46,13 +46,17 @@ def status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+def dbt_env() -> dict[str, str]:
+    """The environment for `python -m dbt`: this checkout's dbt first."""
+    return dict(os.environ, PYTHONPATH=str(REPO))
+
+
 class DbtUnderGdb:
     """`dbt run -g 0 ...` started in the background; .port once it listens."""
 
     def __init__(self, dbt_args: list[str]):
-        env = dict(os.environ, PYTHONPATH=str(REPO))
         self.proc = subprocess.Popen([sys.executable, "-m", "dbt", "run", "-g", "0", *dbt_args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=dbt_env())
         self.stderr_lines: list[bytes] = []
         self.listening = threading.Event()
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)

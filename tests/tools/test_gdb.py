@@ -4,6 +4,7 @@ watchpoint hits, memory and exit. Both engines."""
 import re
 import select
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -135,9 +136,11 @@ def test_ctrl_c_in_gdb_stops_a_spinning_guest(tmp_path, engine):
         assert ready and dbt.proc.stdout.readline() == b"spinning\n"
         gdb.send_signal(signal.SIGINT)
         text, _ = gdb.communicate(timeout=gdbkit.TIMEOUT)
-    finally:
-        if gdb.poll() is None:
-            gdb.kill()
+    except BaseException:             # neither may outlive a failed test: the guest spins forever
+        gdb.kill()
+        gdb.wait()
+        dbt.kill()
+        raise
     code, _out, err = dbt.finish()
     assert "Program received signal SIGINT" in text and "@@ stopped" in text, text
     assert code == 137, err
@@ -156,3 +159,17 @@ def test_read_watchpoint_stops_at_the_only_read(programs):
     assert text.count("Value = ") == 1 and f"Value = {value}" in text, text
     assert re.search(rf"^{line}\s", text, re.M), text
     assert code == gdbkit.subprocess.run([str(prog)], capture_output=True, timeout=60).returncode, err
+
+
+@pytest.mark.parametrize("machine", [(), ("--machine", "pc")])
+def test_unusable_port_is_one_line_and_status_1(programs, machine):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        for port in (taken.getsockname()[1], 70000):
+            proc = gdbkit.subprocess.run(
+                [sys.executable, "-m", "dbt", "run", *machine, "-g", str(port), str(programs["bare"])],
+                capture_output=True, timeout=120, cwd=gdbkit.REPO, env=gdbkit.dbt_env())
+            lines = proc.stderr.decode().splitlines()
+            assert proc.returncode == 1, proc.stderr
+            assert lines[-1].startswith(f"dbt: -g {port}: ") and "Traceback" not in proc.stderr.decode(), lines
