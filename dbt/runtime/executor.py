@@ -18,7 +18,8 @@ from dbt.runtime.memory import PAGE_SHIFT, GuestFault
 
 @dataclass
 class Stop:
-    """Why a run ended: 'until' (stop address), 'budget', 'exit', 'fault', 'interrupt', 'hlt'."""
+    """Why a run ended: 'until' (stop address), 'budget', 'exit', 'fault', 'interrupt', 'hlt';
+    under gdb also 'killed' and the stops gdb is told of (gdbstub/target.py DEBUG_REASONS)."""
     reason: str
     status: int | None = None
     fault: GuestFault | None = None

@@ -65,9 +65,7 @@ class GdbSession:
         self.conn, self.emu = conn, emu
         self.target = DebugTarget(emu, user_mode, conn.poll_interrupt)
         self.regs = RegisterFile(emu, user_mode)
-        self.user_mode = user_mode
-        self.last_stop = Stop("until")           # the guest starts stopped, as after a trap
-        self.detached = False
+        self.last_stop = Stop("step")            # the guest starts stopped, as after a trap
         emu.executor.debugger = self
 
     # -- the executor's hooks ------------------------------------------------------------
@@ -84,13 +82,20 @@ class GdbSession:
                 with InterruptWatch(self.conn.sock, self.emu.cpu):
                     stop = self.target.resume(resume.step, resume.signo)
                 if stop.reason not in DEBUG_REASONS:
-                    self.conn.send(self.end_reply(stop))
-                    self.conn.close()
-                    return stop
+                    return self.finish(stop)
                 self.last_stop = stop
                 self.conn.send(self.stop_reply(stop))
         except ConnectionClosed:
             return self.detach(executor)
+
+    def finish(self, stop: Stop) -> Stop:
+        """The run ended: tell gdb how (if it still listens) and hang up."""
+        try:
+            self.conn.send(self.end_reply(stop))
+        except ConnectionClosed:
+            pass
+        self.conn.close()
+        return stop
 
     def detach(self, executor) -> Stop:
         """gdb left (D or a closed connection): the guest runs on, undebugged."""

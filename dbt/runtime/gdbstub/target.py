@@ -19,7 +19,7 @@ from dbt.runtime.executor import Stop
 from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, R, W, X, GuestFault
 
 WRITE, READ, ACCESS = 2, 3, 4              # Z2, Z3, Z4
-DEBUG_REASONS = ("until", "debug_fault", "watch", "debug_interrupt")
+DEBUG_REASONS = ("until", "step", "debug_fault", "watch", "debug_interrupt")   # 'until': a breakpoint
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class DebugTarget:
         if stop is None and (step or self.cpu.rip in self.breakpoints):
             stop = self.step_one()                 # past the breakpoint it stands on
             if stop is None and step:
-                stop = Stop("until")
+                stop = Stop("step")
         if stop is None:
             self._arm()
             stop = self._run_stepping() if any(w.kind != WRITE for w in self.watches) else self.executor.loop()
