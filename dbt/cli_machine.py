@@ -2,11 +2,11 @@
 
     dbt run --machine pc [--engine jit|interp] [-m SIZE] [-serial stdio|file:PATH|null]
         [-drive file=PATH] [--append TEXT] [--screenshot PATH.png] [--realtime]
-        [-d unimp,in_asm,...] [--stats] [--max-insns N] KERNEL.elf
+        [-d unimp,in_asm,...] [--stats] [--max-insns N] [--timeout SECONDS] KERNEL.elf
 
 Exit status: what the guest asked for (debug exit port 0xF4: (v << 1) | 1;
 hypercall 2: its argument); 0 when it halts for good; 3 on a triple fault;
-124 when --max-insns is spent; 126 for a kernel that cannot boot; 127 for a
+124 when --max-insns or --timeout (wall clock) is spent; 126 for a kernel that cannot boot; 127 for a
 missing kernel or drive image; 2 for bad options. Every way the run ends
 prints at most one line on stderr, keeps all console output (written
 unbuffered), flushes the disk image and writes the screenshot.
@@ -210,7 +210,7 @@ def run_machine(ns) -> int:
             return _error(str(e), EXIT_USAGE)
         closing_error = None
         try:
-            result = machine.run(max_insns=ns.max_insns)
+            result = machine.run(max_insns=ns.max_insns, timeout=ns.timeout)
         finally:
             closing_error = machine.close()
             if ns.stats:
