@@ -163,6 +163,8 @@ def run_machine(ns) -> int:
 
     if ns.args:
         return _error(f"--machine pc boots one kernel file; unexpected arguments: {' '.join(ns.args)}", EXIT_USAGE)
+    if ns.max_memory is not None:
+        return _error("--max-memory limits a user-mode guest; with --machine pc, -m sets the RAM", EXIT_USAGE)
     try:
         ram_size = machine_boot.parse_ram_size(ns.ram)
         drive = parse_drive(ns.drive)

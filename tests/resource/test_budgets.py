@@ -103,6 +103,12 @@ def test_timeout_machine_pc(tmp_path, engine):
     assert TIMEOUT_SECONDS <= run.seconds < TIMEOUT_SECONDS + STARTUP_ALLOWANCE
 
 
+def test_max_memory_is_not_for_the_machine(prog):
+    """-m sizes the pc's RAM; --max-memory there is a usage error, not silently ignored."""
+    run = run_dbt(prog, (), "jit", ["--machine", "pc", "--max-memory", "64M"])
+    assert run.status == 2 and "-m" in run.one_line() and run.out == b""
+
+
 # -- --max-memory -------------------------------------------------------------------------------
 def _native_under_rlimit_as(prog, limit: int):
     def limit_as():
@@ -133,3 +139,23 @@ def test_max_memory_smaller_than_the_image(prog):
 def test_bad_budget_options(prog, option, value):
     run = run_dbt(prog, ["spin"], "jit", [option, value])
     assert run.status == 2 and value in run.err and "Traceback" not in run.err and run.out == b""
+
+
+def test_max_insns_exact_at_every_step_of_a_syscall_loop(prog, capfd):
+    """In-process, budgets N .. N+9 cover every instruction of the getppid() loop,
+    the syscall itself included: each run stops with exactly N retired, and both engines
+    stop at the same pc."""
+    from dbt.runtime.linux.process import LinuxProcess
+    start, span = 6_000, 10          # the loop is 9 instructions: call, mov, syscall, ret (x2), jmp
+    stops = {}
+    for engine in ENGINES:
+        for n in range(start, start + span):
+            proc = LinuxProcess(str(prog), [str(prog), "syscalls"], env={}, engine=engine)
+            result = proc.run(max_insns=n)
+            assert result.status == BUDGET_STATUS and proc.cpu.icount == n, result.message
+            stops.setdefault(n, set()).add(proc.cpu.rip)
+            if engine == "jit" and proc.mem.peek(proc.cpu.rip - 2, 2) == b"\x0f\x05":
+                stops["after a syscall"] = n
+    assert all(len(pcs) == 1 for key, pcs in stops.items() if key != "after a syscall"), stops
+    assert "after a syscall" in stops               # the sweep did cross the syscall
+    assert len({next(iter(pcs)) for key, pcs in stops.items() if key != "after a syscall"}) > 4

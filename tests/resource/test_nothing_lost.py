@@ -3,6 +3,7 @@ complete after it ends by exit, by a fatal signal (a fault, SIGTERM), by --max-i
 --timeout or by Ctrl-C (SIGINT to dbt ends it as SIGINT would: status 130, one line).
 The oracle is the native run ended the same way (timeout(1) for the budgets, which outlast the writing, a real
 SIGINT for Ctrl-C); under dbt stderr has at most one more line, dbt's own."""
+import os
 import signal
 import subprocess
 import sys
@@ -100,3 +101,27 @@ def test_output_complete(prog, tmp_path, engine, ending, stdout_kind):
     assert "Traceback" not in err and dbt_line.count("\n") <= 1
     if ending in ("budget", "timeout", "sigint", "segv"):
         assert dbt_line.startswith("dbt: ")
+
+
+@pytest.mark.parametrize("mode", ["read", "sleep"])
+def test_sigint_while_blocked(tmp_path, mode):
+    """Ctrl-C reaches a guest blocked in read() on a pipe that never delivers or in nanosleep:
+    status 130 and one line, as for a native program SIGINT kills; its output is kept."""
+    prog = budgetkit.build("budgets", tmp_path)
+    r, w = os.pipe()
+    try:
+        child = subprocess.Popen(dbt_command("jit", (), prog, [mode]), stdin=r, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=dbt_env(),
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            assert child.stdout.readline() == b"ready\n"
+            time.sleep(0.5)                   # inside the blocking call
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    finally:
+        os.close(r)
+        os.close(w)
+    assert (shell_status(child.returncode), out, err) == (128 + signal.SIGINT, b"", b"dbt: interrupted\n")
