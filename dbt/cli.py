@@ -2,10 +2,16 @@
 `dbt run --machine pc [options] KERNEL.elf` boots a bare-metal guest (dbt/cli_machine.py).
 
 Exit status: the guest's own; 128 + signal when a guest fault kills it
-(137 when gdb kills it); 124 when --max-insns is spent; 1 when the -g port
-cannot be used; 126 for a file that is not a runnable x86-64 ELF; 127 for
-a missing file; 70 for an internal error (with one line, never a traceback
-unless DBT_DEBUG=1 is set).
+(137 when gdb kills it); 124 when a budget is spent (--max-insns N
+instructions retired, or --timeout SECONDS of wall-clock time; as timeout(1));
+130 on Ctrl-C (SIGINT to dbt, as a shell reports a program SIGINT killed); 126
+for a file that is not a runnable x86-64 ELF (or whose image and stack alone
+exceed --max-memory); 127 for a missing file; 2 for bad options; 1 when the -g
+port cannot be used; 70 for an internal error (with one line, never a
+traceback unless DBT_DEBUG=1 is set). Each of these ends with at most one
+line on stderr, and everything the guest wrote before is kept.
+--max-memory BYTES bounds the guest's mappings as RLIMIT_AS would (brk, mmap
+and mremap beyond it fail with ENOMEM; getrlimit reports it).
 """
 import argparse
 import os
@@ -37,6 +43,29 @@ def guest_environment(edits) -> dict[str, str]:
     return env
 
 
+def positive(kind):
+    """An argparse type: a number of `kind` above zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def memory_size(text: str) -> int:
+    """--max-memory: bytes, or with a K/M/G/T suffix (binary units)."""
+    from dbt.runtime.machine_boot import parse_size
+    try:
+        return parse_size(text, unit=1)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbt", description="dbt: a dynamic binary translator for x86-64")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-D", dest="trace_file", metavar="FILE", help="write -d output to FILE (default stderr)")
     run.add_argument("-g", dest="gdb_port", type=int, metavar="PORT",
                      help="wait for gdb on localhost:PORT (0: any free port) and let it debug the guest")
-    run.add_argument("--max-insns", type=int, metavar="N", help="stop after N guest instructions")
+    run.add_argument("--max-insns", type=positive(int), metavar="N", help="stop after N guest instructions")
+    run.add_argument("--timeout", type=positive(float), metavar="SECONDS",
+                     help="stop the guest after SECONDS of wall-clock time (status 124)")
+    run.add_argument("--max-memory", type=memory_size, metavar="BYTES",
+                     help="limit the guest's address space (suffixes K, M, G), as RLIMIT_AS")
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
     run.add_argument("--root", metavar="DIR",
                      help="confine the guest's file system to DIR, as chroot would (default: the host's)")
@@ -85,7 +118,7 @@ def run_command(ns) -> int:
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine=ns.engine, trace=trace, opt=ns.opt, root=ns.root,
-                            strace=sys.stderr if ns.strace else None)
+                            strace=sys.stderr if ns.strace else None, max_memory=ns.max_memory)
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE
@@ -99,7 +132,7 @@ def run_command(ns) -> int:
             print(f"dbt: {error}", file=sys.stderr)
             return EXIT_GDB_PORT
     try:
-        result = proc.run(max_insns=ns.max_insns)
+        result = proc.run(max_insns=ns.max_insns, timeout=ns.timeout)
     finally:
         if ns.stats:
             print(proc.emu.stats.report(proc.emu.cpu, ns.engine), file=sys.stderr)

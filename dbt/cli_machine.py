@@ -2,12 +2,14 @@
 
     dbt run --machine pc [--engine jit|interp] [-m SIZE] [-serial stdio|file:PATH|null]
         [-drive file=PATH] [--append TEXT] [--screenshot PATH.png] [--realtime]
-        [-d unimp,in_asm,...] [--stats] [--max-insns N] [-g PORT] KERNEL.elf
+        [-d unimp,in_asm,...] [--stats] [--max-insns N] [--timeout SECONDS] [-g PORT]
+        KERNEL.elf
 
 Exit status: what the guest asked for (debug exit port 0xF4: (v << 1) | 1;
 hypercall 2: its argument); 0 when it halts for good; 3 on a triple fault;
-124 when --max-insns is spent; 137 when gdb (-g PORT) kills it; 1 when the
--g port cannot be used; 126 for a kernel that cannot boot; 127 for a
+124 when --max-insns or --timeout (wall clock) is spent; 137 when gdb
+(-g PORT) kills it; 1 when the -g port cannot be used; 126 for a kernel
+that cannot boot; 127 for a
 missing kernel or drive image; 2 for bad options. Every way the run ends
 prints at most one line on stderr, keeps all console output (written
 unbuffered), flushes the disk image and writes the screenshot.
@@ -164,6 +166,8 @@ def run_machine(ns) -> int:
 
     if ns.args:
         return _error(f"--machine pc boots one kernel file; unexpected arguments: {' '.join(ns.args)}", EXIT_USAGE)
+    if ns.max_memory is not None:
+        return _error("--max-memory limits a user-mode guest; with --machine pc, -m sets the RAM", EXIT_USAGE)
     try:
         ram_size = machine_boot.parse_ram_size(ns.ram)
         drive = parse_drive(ns.drive)
@@ -217,7 +221,7 @@ def run_machine(ns) -> int:
                 machine.close()
                 return _error(error, EXIT_FAILED)
         try:
-            result = machine.run(max_insns=ns.max_insns)
+            result = machine.run(max_insns=ns.max_insns, timeout=ns.timeout)
         finally:
             closing_error = machine.close()
             if ns.stats:

@@ -1,4 +1,4 @@
-"""Host events that must stop translated code: --realtime deadlines and signals (Ctrl-C).
+"""Host events that must stop translated code: --realtime deadlines, signals (Ctrl-C), --timeout.
 
 Native code returns to Python only at an exit, and every block checks
 cpu.exit_request at entry. While it runs (the GIL released inside the ctypes
@@ -8,6 +8,10 @@ HostAlarm at a virtual-time deadline of --realtime (host monotonic ns since
 t0), the SignalWake when the signal wakeup fd reports a signal, after which
 the main thread's own handler runs (Ctrl-C raises KeyboardInterrupt as
 usual). The threads touch nothing but exit_request.
+WallClockLimit (--timeout) rings a HostAlarm that sends the main thread a
+signal: its handler raises TimeLimitExpired there, wherever the main thread
+is (translated code returns first through SignalWake; a blocking host call
+such as read() or sleep() is interrupted by the signal).
 """
 import os
 import signal
@@ -15,9 +19,18 @@ import threading
 import time
 
 
+TIMEOUT_SIGNAL = signal.SIGRTMIN      # dbt's own: the guest's signals are emulated, never the host's
+
+
+class TimeLimitExpired(Exception):
+    """--timeout: the wall-clock budget is spent (raised in the main thread)."""
+
+
 class HostAlarm:
-    def __init__(self, cpu, t0_ns: int):
+    def __init__(self, cpu, t0_ns: int, ring=None):
+        """ring: called at the deadline on the alarm thread (default: set cpu.exit_request)."""
         self.cpu, self.t0 = cpu, t0_ns
+        self.ring = ring or self._request_exit
         self.deadline: int | None = None
         self.stopped = False
         self.cond = threading.Condition()
@@ -48,7 +61,39 @@ class HostAlarm:
                     self.cond.wait(delay / 1e9)
                     continue
                 self.deadline = None
-                self.cpu.exit_request = 1
+                self.ring()
+
+    def _request_exit(self) -> None:
+        self.cpu.exit_request = 1
+
+
+class WallClockLimit:
+    """While active, TimeLimitExpired is raised in the main thread `seconds` after entry
+    (None: never). Only the main thread can use it (signal handlers live there)."""
+
+    def __init__(self, cpu, seconds: float | None):
+        self.cpu, self.seconds = cpu, seconds
+        self.alarm = None
+        self.old_handler = None
+
+    def __enter__(self):
+        if self.seconds is None:
+            return self
+        self.old_handler = signal.signal(TIMEOUT_SIGNAL, self._expired)
+        main = threading.main_thread().ident
+        self.alarm = HostAlarm(self.cpu, time.monotonic_ns(), lambda: signal.pthread_kill(main, TIMEOUT_SIGNAL))
+        self.alarm.set(int(self.seconds * 1e9))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.alarm is None:
+            return
+        self.alarm.stop()                  # no signal is sent after this
+        self.alarm = None
+        signal.signal(TIMEOUT_SIGNAL, self.old_handler)
+
+    def _expired(self, signum, frame):
+        raise TimeLimitExpired(f"time limit of {self.seconds:g} s spent")
 
 
 class SignalWake:

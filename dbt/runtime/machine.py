@@ -34,14 +34,14 @@ from dbt.runtime.devices.pit8254 import PIT8254
 from dbt.runtime.devices.rtc import RTC
 from dbt.runtime.devices.uart16550 import UART16550
 from dbt.runtime.executor import Services, Stop
-from dbt.runtime.host_events import HostAlarm, SignalWake
+from dbt.runtime.host_events import HostAlarm, SignalWake, TimeLimitExpired, WallClockLimit
 from dbt.runtime.interrupts import GP, UD, Event, TripleFault, deliver, exception_event
 from dbt.runtime.memory import GuestFault
 
 MASK64 = (1 << 64) - 1
 NEVER = MASK64
 
-BUDGET_STATUS = 124           # --max-insns spent, as in user mode (timeout(1)'s status)
+BUDGET_STATUS = 124           # --max-insns or --timeout spent, as in user mode (timeout(1)'s status)
 TRIPLE_FAULT_STATUS = 3
 
 # MSRs (rdmsr/wrmsr); any other number is #GP(0).
@@ -216,12 +216,16 @@ class PcMachine(Services):
             and self.pic.pending_vector() is not None
 
     # -- running ----------------------------------------------------------------
-    def run(self, max_insns: int | None = None) -> MachineResult:
+    def run(self, max_insns: int | None = None, timeout: float | None = None) -> MachineResult:
+        """max_insns: the instruction budget; timeout: the wall-clock budget in seconds."""
         cpu = self.cpu
         self.user_limit = NEVER if max_insns is None else cpu.icount + max_insns
         self._resync()
-        with SignalWake(cpu):
-            stop = self.emu.executor.run()
+        try:
+            with WallClockLimit(cpu, timeout), SignalWake(cpu):
+                stop = self.emu.executor.run()
+        except TimeLimitExpired as e:
+            return MachineResult(BUDGET_STATUS, f"dbt: {e} at rip {cpu.rip:#x}")
         if stop.reason == "exit":
             return MachineResult(stop.status, self.message)
         if stop.reason == "budget":

@@ -48,14 +48,19 @@ class Kernel:
     segments: list[Segment]
 
 
-def parse_ram_size(text: str) -> int:
-    """`-m` as QEMU takes it: a number of MiB, or with a K/M/G/T suffix (optionally 'B', 'iB')."""
+def parse_size(text: str, unit: int = SIZE_SUFFIXES[""]) -> int:
+    """A size with an optional K/M/G/T suffix (optionally 'B', 'iB'); a bare number counts `unit`s."""
     t = text.strip().upper().removesuffix("IB").removesuffix("B")
     suffix = t[-1:] if t[-1:] in SIZE_SUFFIXES and t[-1:] else ""
     digits = t[:len(t) - len(suffix)]
     if not digits.isdigit():
         raise ValueError(f"bad memory size {text!r} (examples: 64M, 128M, 1G)")
-    size = int(digits) * SIZE_SUFFIXES[suffix]
+    return int(digits) * (SIZE_SUFFIXES[suffix] if suffix else unit)
+
+
+def parse_ram_size(text: str) -> int:
+    """`-m` as QEMU takes it: a number of MiB, or with a K/M/G/T suffix (optionally 'B', 'iB')."""
+    size = parse_size(text)
     if size & PAGE_MASK:
         raise ValueError(f"memory size {text!r} is not a multiple of 4 KiB")
     if not MIN_RAM <= size <= MAX_RAM:

@@ -19,14 +19,14 @@ from dbt.api import Emulator
 from dbt.frontend.x86.sem_system import CPUID_LEAVES
 from dbt.ir.exits import Vector
 from dbt.runtime.executor import Services, Stop
-from dbt.runtime.host_events import SignalWake
+from dbt.runtime.host_events import SignalWake, TimeLimitExpired, WallClockLimit
 from dbt.runtime.linux.elf import PF_R, PF_W, PF_X, load_elf
 from dbt.runtime.linux.fdtable import FdTable
 from dbt.runtime.linux.paths import PathResolver
 from dbt.runtime.linux.signals import SI_USER, SignalState, siginfo
 from dbt.runtime.linux.strace import format_call, format_result
-from dbt.runtime.linux.sys_mem import MMAP_MIN_ADDR
-from dbt.runtime.linux.sys_proc import NR_OPEN, RLIMIT_NOFILE, host_rlimits
+from dbt.runtime.linux.sys_mem import MMAP_MIN_ADDR, memory_limit
+from dbt.runtime.linux.sys_proc import NR_OPEN, RLIMIT_AS, RLIMIT_NOFILE, host_rlimits
 from dbt.runtime.linux.syscalls import ProcessExit, ProcessKilled, dispatch
 from dbt.runtime.linux.vma import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, Area
 from dbt.runtime.memory import PAGE_SIZE, GuestFault
@@ -34,7 +34,7 @@ from dbt.runtime.memory import PAGE_SIZE, GuestFault
 STACK_SIZE = 8 << 20
 STACK_GUARD = 16 * PAGE_SIZE        # unmapped pages kept above the stack
 MMAP_GAP = 128 << 20                # between the stack and the top of the mmap area (as Linux's minimum gap)
-BUDGET_STATUS = 124                 # --max-insns spent (as timeout(1) reports a timeout)
+BUDGET_STATUS = 124                 # --max-insns or --timeout spent (as timeout(1) reports a timeout)
 U64 = (1 << 64) - 1
 
 SIGNAL_OF_VECTOR = {Vector.DE: signal.SIGFPE, Vector.UD: signal.SIGILL, Vector.BP: signal.SIGTRAP,
@@ -65,8 +65,9 @@ def _prot_of_segment(flags: int) -> int:
 class LinuxProcess(Services):
     def __init__(self, path: str, argv: list[str], env: dict[str, str] | None = None,
                  engine: str = "jit", trace=None, opt: int = 0, root: str | None = None,
-                 strace=None):
-        """strace: a text stream to log each syscall to (--strace), or None."""
+                 strace=None, max_memory: int | None = None):
+        """strace: a text stream to log each syscall to (--strace), or None; max_memory: the
+        most bytes the guest may map (--max-memory; also its RLIMIT_AS), or None."""
         self.emu = Emulator(engine, services=self, trace=trace, opt=opt)
         self.mem, self.cpu = self.emu.mem, self.emu.cpu
         self.pid = os.getpid()
@@ -74,6 +75,9 @@ class LinuxProcess(Services):
         self.report: str | None = None         # the line for a run a syscall ended by a signal
         self.program = load_elf(path, self.mem)
         self.rlimits = host_rlimits()
+        self.max_memory = max_memory
+        if max_memory is not None:
+            self.rlimits[RLIMIT_AS] = tuple(min(limit, max_memory) for limit in self.rlimits[RLIMIT_AS])
         self.fds = FdTable.inherited(min(self.rlimits[RLIMIT_NOFILE][0], NR_OPEN))
         self.paths = PathResolver(root, path, self.fds)
         self.signals = SignalState()
@@ -86,6 +90,9 @@ class LinuxProcess(Services):
             self.vm.areas.append(Area(start, end, _prot_of_segment(flags), name))
         self.vm.map(stack_top - STACK_SIZE, stack_top, PROT_READ | PROT_WRITE, "[stack]")
         self.heap = Heap(self.program.brk, self.program.brk)
+        if self.vm.mapped_bytes() > memory_limit(self):
+            raise ValueError(f"the program's image and stack alone take {self.vm.mapped_bytes()} bytes, "
+                             f"more than the memory limit of {memory_limit(self)}")
         env = dict(os.environ) if env is None else env
         self.cpu.rsp = self._build_stack(stack_top, path, argv, [f"{k}={v}" for k, v in env.items()])
         self.cpu.rip = self.program.entry
@@ -128,10 +135,13 @@ class LinuxProcess(Services):
         return sp
 
     # -- running -----------------------------------------------------------------
-    def run(self, max_insns: int | None = None) -> RunResult:
+    def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
+        """max_insns: the instruction budget; timeout: the wall-clock budget in seconds."""
         try:
-            with SignalWake(self.emu.cpu):     # Ctrl-C reaches a guest spinning in native code
+            with WallClockLimit(self.cpu, timeout), SignalWake(self.cpu):   # both reach native code
                 stop = self.emu.run(max_insns=max_insns)
+        except TimeLimitExpired as e:
+            return RunResult(BUDGET_STATUS, f"dbt: {e} at pc {self.cpu.rip:#x}")
         finally:
             self.fds.close_all()
         if stop.reason == "exit":

@@ -4,6 +4,9 @@ Addresses dbt chooses lie inside the guest space, top-down below the mmap
 area's top (under the stack); hints and MAP_FIXED are honoured as Linux does.
 A file mapping is a private copy of the file's bytes: MAP_SHARED writes do
 not reach the file. Errno results follow the kernel's order of checks.
+The guest's mappings (image, stack, heap, mmap areas) together stay within
+its RLIMIT_AS and dbt's --max-memory: a change that would exceed them fails
+with ENOMEM (brk returns the old break), as the kernel's may_expand_vm.
 """
 import errno
 import fcntl
@@ -11,6 +14,7 @@ import os
 import stat
 
 from dbt.runtime.linux.sys_io import s32
+from dbt.runtime.linux.sys_proc import RLIMIT_AS
 from dbt.runtime.linux.vma import page_up
 from dbt.runtime.memory import PAGE_MASK
 
@@ -30,6 +34,20 @@ def _err(code: int) -> OSError:
     return OSError(code, os.strerror(code))
 
 
+def memory_limit(proc) -> int:
+    """The most bytes the guest may have mapped: its RLIMIT_AS, within --max-memory."""
+    limit = proc.rlimits[RLIMIT_AS][0]
+    return limit if proc.max_memory is None else min(limit, proc.max_memory)
+
+
+def _may_expand(proc, start: int, end: int, released: int = 0) -> bool:
+    """Would mapping [start, end) (replacing what is there) and unmapping `released`
+    other bytes stay within memory_limit?"""
+    vm = proc.vm
+    grown = (end - start) - vm.mapped_bytes(start, end) - released
+    return vm.mapped_bytes() + grown <= memory_limit(proc)
+
+
 # -- brk ------------------------------------------------------------------------------
 def sys_brk(proc, addr, *_):
     heap = proc.heap
@@ -39,6 +57,8 @@ def sys_brk(proc, addr, *_):
     if new_end > old_end:
         if new_end > proc.vm.top or not proc.vm.is_free(old_end, new_end):
             return heap.cur                # would run into another mapping
+        if not _may_expand(proc, old_end, new_end):
+            return heap.cur
         proc.vm.map(old_end, new_end, PROT_ALL & 3, "[heap]")
     elif new_end < old_end:
         proc.vm.unmap(new_end, old_end)
@@ -106,6 +126,8 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
     if not anonymous:
         data, name = _file_bytes(proc, s32(fd), prot, flags, offset, length)
     start = _place(proc, addr, length, flags)
+    if not _may_expand(proc, start, start + length):
+        raise _err(errno.ENOMEM)
     proc.vm.map(start, start + length, prot, name)
     if data:
         proc.mem.poke(start, data)
@@ -156,6 +178,8 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr, *_):
     if new_size <= old_size:
         vm.unmap(old + new_size, old + old_size)
         return old
+    if not _may_expand(proc, old + old_size, old + new_size):
+        raise _err(errno.ENOMEM)
     if old + new_size <= proc.mem.size and vm.is_free(old + old_size, old + new_size):
         vm.map(old + old_size, old + new_size, area.prot, area.name)
         return old
@@ -169,6 +193,9 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr, *_):
 
 def _move(proc, area, old, old_size, new_size, target, flags):
     vm, mem = proc.vm, proc.mem
+    released = 0 if flags & MREMAP_DONTUNMAP else old_size
+    if not _may_expand(proc, target, target + new_size, released):
+        raise _err(errno.ENOMEM)
     keep = min(old_size, new_size)
     data = mem.peek(old, keep)
     vm.map(target, target + new_size, area.prot, area.name)

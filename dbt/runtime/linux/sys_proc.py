@@ -20,7 +20,7 @@ from dbt.runtime.linux.uaccess import out_view, read_cstring, writable, write_u6
 
 RLIM_INFINITY = (1 << 64) - 1
 RLIM_NLIMITS = 16
-RLIMIT_NOFILE = 7
+RLIMIT_NOFILE, RLIMIT_AS = 7, 9
 NR_OPEN = 1 << 20
 RLIMIT = struct.Struct("<QQ")
 TASK_SIZE_MAX = 0x7FFFFFFFF000

@@ -58,6 +58,11 @@ class AddressSpace:
             at = area.end
         return at >= end
 
+    def mapped_bytes(self, start: int = 0, end: int | None = None) -> int:
+        """How many bytes of [start, end) (default: everywhere) lie in areas."""
+        end = self.mem.size if end is None else end
+        return sum(min(a.end, end) - max(a.start, start) for a in self.overlapping(start, end))
+
     def area_at(self, addr: int) -> Area | None:
         found = self.overlapping(addr, addr + 1)
         return found[0] if found else None
