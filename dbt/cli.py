@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--root", metavar="DIR",
                      help="confine the guest's file system to DIR, as chroot would (default: the host's)")
     run.add_argument("--strace", action="store_true", help="log each guest syscall to stderr")
+    run.add_argument("--cache-dir", metavar="DIR",
+                     help="keep compiled code in DIR across runs (default $XDG_CACHE_HOME/dbt or ~/.cache/dbt)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="neither read nor write the code cache (DBT_CACHE=off does the same)")
     run.add_argument("-E", dest="env_edits", action=EnvEdit, metavar="VAR=VALUE", default=[],
                      help="set VAR in the guest's environment (repeatable)")
     run.add_argument("-U", dest="env_edits", action=EnvEdit, metavar="VAR", default=[],
@@ -59,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("prog", help="the program (with --machine pc: the kernel ELF)")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     return parser
+
+
+def code_cache_option(ns) -> str | bool:
+    """The code cache directory `dbt run` uses (on by default), or False for --no-cache."""
+    from dbt.backend.llvm.codecache import default_directory
+    return False if ns.no_cache else ns.cache_dir or default_directory()
 
 
 def run_command(ns) -> int:
@@ -82,7 +92,7 @@ def run_command(ns) -> int:
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine=ns.engine, trace=trace, opt=ns.opt, root=ns.root,
-                            strace=sys.stderr if ns.strace else None)
+                            strace=sys.stderr if ns.strace else None, code_cache=code_cache_option(ns))
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE

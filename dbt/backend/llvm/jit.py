@@ -18,7 +18,10 @@ def _initialise() -> str:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     llvm.initialize_native_asmparser()     # without it, inline asm aborts the process
-    libgcc = ctypes.CDLL(ctypes.util.find_library("gcc_s") or "libgcc_s.so.1")
+    try:
+        libgcc = ctypes.CDLL("libgcc_s.so.1")
+    except OSError:       # find_library runs a compiler or ldconfig: only when the usual name fails
+        libgcc = ctypes.CDLL(ctypes.util.find_library("gcc_s"))
     for name in ("__udivti3", "__umodti3", "__divti3", "__modti3"):
         llvm.add_symbol(name, ctypes.cast(getattr(libgcc, name), ctypes.c_void_p).value)
     return str(_target_machine(0).target_data)
@@ -43,12 +46,27 @@ def _target_machine(opt: int):
     return target.create_target_machine(opt=opt, codemodel="jitdefault", jit=True)
 
 
+def host_identity() -> str:
+    """What the machine code LLVM emits here depends on: LLVM's version, the target and host CPU."""
+    _initialise()
+    version = ".".join(map(str, llvm.llvm_version_info))
+    return f"llvm={version} triple={llvm.get_process_triple()} cpu={llvm.get_host_cpu_name()}"
+
+
 class JIT:
-    def __init__(self, opt: int = 0):
+    """keep_objects: remember the object code of each module added (`last_object`), for the disk cache."""
+
+    def __init__(self, opt: int = 0, keep_objects: bool = False):
         self.datalayout = _initialise()
         self.target_machine = _target_machine(opt)
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.modules = []
+        self.last_object = b""
+        if keep_objects:
+            self.engine.set_object_cache(self._keep_object)
+
+    def _keep_object(self, module, data: bytes) -> None:
+        self.last_object = data
 
     def add(self, text: str, verify: bool = False) -> None:
         module = llvm.parse_assembly(text.replace("{datalayout}", self.datalayout))
@@ -57,6 +75,11 @@ class JIT:
         self.engine.add_module(module)
         self.engine.finalize_object()
         self.modules.append(module)
+
+    def add_object(self, data: bytes) -> None:
+        """Load relocatable object code that an earlier `add` produced (in this or another process)."""
+        self.engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+        self.engine.finalize_object()
 
     def function(self, name: str) -> int:
         address = self.engine.get_function_address(name)

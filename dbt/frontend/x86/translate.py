@@ -5,6 +5,8 @@ at a page boundary, or at MAX_BLOCK_INSNS. An instruction that cannot be
 decoded or lifted ends the block before it; if it is the block's first
 instruction the block raises #UD (the runtime reports it with the bytes).
 """
+import time
+
 from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
 from dbt.frontend.x86.decode import new_decoder
 from dbt.frontend.x86.lifters import LIFTERS
@@ -24,6 +26,7 @@ class Translator:
         self.system = system
         self.cs = new_decoder()
         self.stops: set[int] = set()     # addresses where blocks must end (stop points)
+        self.decode_seconds = 0.0        # time spent in capstone (for --stats)
 
     @staticmethod
     def stop_block(pc: int) -> Block:
@@ -59,7 +62,10 @@ class Translator:
         ctx = LiftContext(b, self.system)
         page_end = (pc & ~(PAGE_SIZE - 1)) + PAGE_SIZE
         next_pc = pc
-        for insn in self.cs.disasm(self.fetch(pc), pc, max_insns + 1):   # count: capstone decodes eagerly
+        t0 = time.perf_counter()
+        insns = list(self.cs.disasm(self.fetch(pc), pc, max_insns + 1))   # count: capstone decodes eagerly
+        self.decode_seconds += time.perf_counter() - t0
+        for insn in insns:
             if block.ninsns >= max_insns or insn.address >= page_end or (
                     block.ninsns and insn.address in self.stops):
                 break

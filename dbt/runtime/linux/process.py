@@ -65,9 +65,10 @@ def _prot_of_segment(flags: int) -> int:
 class LinuxProcess(Services):
     def __init__(self, path: str, argv: list[str], env: dict[str, str] | None = None,
                  engine: str = "jit", trace=None, opt: int = 0, root: str | None = None,
-                 strace=None):
-        """strace: a text stream to log each syscall to (--strace), or None."""
-        self.emu = Emulator(engine, services=self, trace=trace, opt=opt)
+                 strace=None, code_cache: str | bool | None = None):
+        """strace: a text stream to log each syscall to (--strace), or None.
+        code_cache: the JIT's code cache directory, False for none, None for DBT_CACHE's choice."""
+        self.emu = Emulator(engine, services=self, trace=trace, opt=opt, code_cache=code_cache)
         self.mem, self.cpu = self.emu.mem, self.emu.cpu
         self.pid = os.getpid()
         self.strace = strace
