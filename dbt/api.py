@@ -104,8 +104,6 @@ class Emulator:
         finally:
             if until is not None:
                 self.clear_stop(until)
-            if self.codecache is not None:
-                self.codecache.save()
 
     def set_stop(self, addr: int) -> None:
         """Make `addr` a stop point: blocks end before it and arriving there ends the run."""

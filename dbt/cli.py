@@ -3,16 +3,18 @@
 
 Exit status: the guest's own; 128 + signal when a guest fault kills it;
 124 when --max-insns is spent; 126 for a file that is not a runnable x86-64
-ELF; 127 for a missing file; 70 for an internal error (with one line, never
-a traceback unless DBT_DEBUG=1 is set).
+ELF; 127 for a missing file; 2 for bad options (or a bad DBT_CACHE); 70 for
+an internal error (with one line, never a traceback unless DBT_DEBUG=1 is set).
+Compiled code is kept across runs in a code cache (--cache-dir, --no-cache).
 """
 import argparse
 import os
 import sys
 
+from dbt.backend.llvm.codecache import command_line_choice, environment_setting
 from dbt.cli_machine import add_machine_arguments, run_machine
 
-EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 126, 127, 70, 130
+EXIT_USAGE, EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 126, 127, 70, 130
 
 
 class EnvEdit(argparse.Action):
@@ -65,12 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def code_cache_option(ns) -> str | bool:
-    """The code cache directory `dbt run` uses (on by default), or False for --no-cache."""
-    from dbt.backend.llvm.codecache import default_directory
-    return False if ns.no_cache else ns.cache_dir or default_directory()
-
-
 def run_command(ns) -> int:
     if ns.machine:
         return run_machine(ns)
@@ -92,7 +88,8 @@ def run_command(ns) -> int:
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine=ns.engine, trace=trace, opt=ns.opt, root=ns.root,
-                            strace=sys.stderr if ns.strace else None, code_cache=code_cache_option(ns))
+                            strace=sys.stderr if ns.strace else None,
+                            code_cache=command_line_choice(ns.no_cache, ns.cache_dir))
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE
@@ -113,6 +110,11 @@ def run_command(ns) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
+    try:
+        environment_setting()
+    except ValueError as e:
+        print(f"dbt: {e}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if ns.command == "run":
             return run_command(ns)

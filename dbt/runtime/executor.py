@@ -56,6 +56,12 @@ class Executor:
         self.stepper = Interpreter(cpu, mem)
 
     def run(self) -> Stop:
+        try:
+            return self._loop()
+        finally:
+            self.tbs.save()           # blocks compiled this run, to the persistent code cache
+
+    def _loop(self) -> Stop:
         cpu, stats = self.cpu, self.stats
         while True:
             try:

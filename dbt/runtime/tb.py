@@ -94,7 +94,8 @@ class TBCache:
         page = cached = None
         if self.codecache is not None and not stop:
             page, cached = self.codecache.find(self.mem, pc, self.translator.stops)
-            self.stats.count("code_cache_misses" if cached is None else "code_cache_hits")
+            if page is not None:
+                self.stats.count("code_cache_misses" if cached is None else "code_cache_hits")
         if cached is not None:
             tb = self.load(cached)
         else:
@@ -119,6 +120,11 @@ class TBCache:
         self.engine.jc_set(pc, tb.code)
         return tb
 
+    def save(self) -> None:
+        """Write the blocks compiled so far to the persistent code cache, if there is one."""
+        if self.codecache is not None:
+            self.codecache.save()
+
     def remove(self, tb: TranslationBlock) -> None:
         if self.blocks.get(tb.pc) is not tb:
             return
@@ -133,5 +139,7 @@ class TBCache:
         self.stats.count("blocks_invalidated")
 
     def invalidate_page(self, page: int) -> None:
+        if self.codecache is not None:
+            self.codecache.volatile.add(page)
         for tb in list(self.by_page.get(page, ())):
             self.remove(tb)

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbt.runtime.memory import PAGE_MASK, PAGE_SIZE, X, GuestFault
+from dbt.runtime.memory import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, X, GuestFault
 
 MAGIC = b"DBTCODE1"
 HEADER = struct.Struct("<8s16sQ16s")      # magic, fingerprint, payload length, payload digest
@@ -52,6 +52,19 @@ def default_directory() -> str:
     return os.path.join(base, "dbt")
 
 
+def environment_setting() -> str:
+    """DBT_CACHE: 'on', 'off' or '' (unset); anything else is a ValueError."""
+    setting = os.environ.get("DBT_CACHE", "")
+    if setting not in ("", "on", "off"):
+        raise ValueError(f"DBT_CACHE must be 'on' or 'off', not {setting!r}")
+    return setting
+
+
+def command_line_choice(no_cache: bool, cache_dir: str | None) -> str | bool:
+    """What `dbt run` asks for: the cache is on unless --no-cache, in --cache-dir or the default."""
+    return False if no_cache else (cache_dir or default_directory())
+
+
 def choose_directory(code_cache) -> str | None:
     """The directory a run caches code in, or None for no cache.
 
@@ -59,9 +72,7 @@ def choose_directory(code_cache) -> str | None:
     DBT_CACHE=off turns the cache off everywhere; DBT_CACHE=on turns it on
     (in the default directory) where the caller left the choice open.
     """
-    setting = os.environ.get("DBT_CACHE", "")
-    if setting not in ("", "on", "off"):
-        raise ValueError(f"DBT_CACHE must be 'on' or 'off', not {setting!r}")
+    setting = environment_setting()
     if code_cache is False or setting == "off":
         return None
     if code_cache is None:
@@ -121,6 +132,7 @@ class CodeCache:
         self.directory = Path(directory) / self.fingerprint.hex()
         self.bundles: dict[bytes, dict[int, list[CachedBlock]]] = {}    # page digest -> pc -> blocks
         self.dirty: set[bytes] = set()
+        self.volatile: set[int] = set()     # guest pages whose code was overwritten: not cached
 
     def block_key(self, pc: int, data: bytes) -> bytes:
         return digest(self.fingerprint, pc.to_bytes(8, "little"), data)
@@ -146,11 +158,15 @@ class CodeCache:
                 found.setdefault(block.pc, []).append(block)
         return found
 
-    def find(self, mem, pc: int, stops) -> tuple[bytes, CachedBlock | None]:
+    def find(self, mem, pc: int, stops) -> tuple[bytes | None, CachedBlock | None]:
         """(digest of pc's page, the cached block for pc that guest memory still holds, or None).
 
-        Raises GuestFault when pc is not executable, as translating it would.
+        The digest is None on a volatile page (code generated or patched at run time:
+        caching each version of it would only fill the disk). Raises GuestFault when pc
+        is not executable, as translating it would.
         """
+        if pc >> PAGE_SHIFT in self.volatile:
+            return None, None
         mem.check(pc, 1, X)
         page = pc & ~PAGE_MASK
         page_digest = self.page_digest(page, mem.peek(page, PAGE_SIZE))
