@@ -12,6 +12,7 @@ the Linux loader all drive the engine through this class.
 from dbt.backend.interp import compute_cc_all
 from dbt.backend.interp_engine import InterpEngine
 from dbt.backend.llvm.codecache import CodeCache, choose_directory
+from dbt.frontend.x86.decode import decoder_version
 from dbt.frontend.x86.translate import Translator
 from dbt.runtime.cpu import ARITH_FLAGS, DF, FLAGS_FIXED, GPR_NAMES, new_cpu
 from dbt.runtime.executor import Executor, Services, Stop
@@ -35,7 +36,8 @@ def make_engine(name: str, cpu, mem, opt: int = 0, keep_objects: bool = False):
 def open_code_cache(directory: str, opt: int, system: bool):
     """The JIT's persistent code cache in `directory`, for code built with these options."""
     from dbt.backend.llvm.jit import host_identity     # llvmlite loads only when used
-    return CodeCache(directory, f"opt={opt} system={int(system)} passes=1", host_identity())
+    config = f"opt={opt} system={int(system)} passes=1 {decoder_version()}"
+    return CodeCache(directory, config, host_identity())
 
 
 class Emulator:

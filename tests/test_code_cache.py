@@ -7,6 +7,7 @@ Expected output is always the native run's. Cache activity is read from --stats.
 import os
 import random
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -160,3 +161,16 @@ def test_block_whose_bytes_changed_on_the_next_page_is_not_reused(tmp_path, monk
         results.append((stop.reason, emu.reg_read("rax"), emu.stats.counters["code_cache_hits"]))
     assert results == [("until", 0x1111222233334444, 0), ("until", 0x5555666677774444, 0),
                        ("until", 0x1111222233334444, 1)]
+
+
+def test_first_save_of_a_new_version_removes_only_stale_caches_of_other_versions(progs, tmp_path):
+    stale, recent, other = tmp_path / ("ab" * 16), tmp_path / ("cd" * 16), tmp_path / "bench"
+    for directory in (stale, recent, other):
+        directory.mkdir()
+        (directory / "x.tbs").write_bytes(b"old")
+    week_ago = time.time() - 7 * 86400
+    for directory in (stale, other):
+        os.utime(directory, (week_ago, week_ago))
+    same_as_native(dbt(progs["calls"], "--cache-dir", str(tmp_path)), native(progs["calls"]))
+    assert not stale.exists() and (recent / "x.tbs").exists() and (other / "x.tbs").exists()
+    assert len([d for d in tmp_path.iterdir() if d.is_dir()]) == 3      # recent, other and this version's

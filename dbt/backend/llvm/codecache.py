@@ -9,13 +9,16 @@ own key against guest memory before loading its object code.
 Files are written whole to a temporary file and renamed into place, merged
 with what another run wrote meanwhile. A file whose header or checksum does
 not match is ignored (and rewritten by the next save); nothing read from
-disk runs unless its checksum and its key match.
+disk runs unless its checksum and its key match. A new fingerprint's first
+save removes the directories of other fingerprints left unwritten for days.
 """
 import functools
 import hashlib
 import os
+import shutil
 import struct
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,7 @@ HEADER = struct.Struct("<8s16sQ16s")      # magic, fingerprint, payload length, 
 ENTRY = struct.Struct("<16sQIIII")        # key, pc, size, ninsns, number of targets, object length
 TARGET = struct.Struct("<Q")
 SUFFIX = ".tbs"
+STALE_DAYS = 2        # a cache of another fingerprint unwritten this long is removed
 
 
 def digest(*parts: bytes) -> bytes:
@@ -124,6 +128,15 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
     return blocks
 
 
+def prune(root: Path, keep: str) -> None:
+    """Remove the caches of other fingerprints (older dbt versions) untouched for STALE_DAYS."""
+    limit = time.time() - STALE_DAYS * 86400
+    for entry in root.iterdir():
+        if (entry.name != keep and len(entry.name) == 32 and all(c in "0123456789abcdef" for c in entry.name)
+                and entry.is_dir() and entry.stat().st_mtime < limit):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 class CodeCache:
     """Bundles of one fingerprint under directory/<fingerprint>/, read lazily, saved by `save`."""
 
@@ -196,7 +209,9 @@ class CodeCache:
         costs the next run the compile time.
         """
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            if not self.directory.is_dir():
+                self.directory.mkdir(parents=True)
+                prune(self.directory.parent, keep=self.directory.name)
             for page_digest in sorted(self.dirty):
                 self._write(page_digest)
         except OSError:

@@ -9,6 +9,7 @@ import ctypes
 import ctypes.util
 import functools
 
+import llvmlite
 from llvmlite import binding as llvm
 
 
@@ -47,10 +48,11 @@ def _target_machine(opt: int):
 
 
 def host_identity() -> str:
-    """What the machine code LLVM emits here depends on: LLVM's version, the target and host CPU."""
+    """What the machine code LLVM emits here depends on: llvmlite and LLVM, the target and host CPU."""
     _initialise()
     version = ".".join(map(str, llvm.llvm_version_info))
-    return f"llvm={version} triple={llvm.get_process_triple()} cpu={llvm.get_host_cpu_name()}"
+    return (f"llvmlite={llvmlite.__version__} llvm={version} triple={llvm.get_process_triple()} "
+            f"cpu={llvm.get_host_cpu_name()}")
 
 
 class JIT:
