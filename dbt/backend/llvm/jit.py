@@ -56,24 +56,26 @@ def host_identity() -> str:
 
 
 class JIT:
-    """keep_objects: remember the object code of each module added (`last_object`), for the disk cache."""
+    """keep_objects: `add` compiles to object code itself, loads that and keeps it in `last_object`
+    (for the disk cache). llvmlite's object-cache hook would do the same at a cost that grows with
+    the number of modules in the engine."""
 
     def __init__(self, opt: int = 0, keep_objects: bool = False):
         self.datalayout = _initialise()
         self.target_machine = _target_machine(opt)
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.modules = []
+        self.keep_objects = keep_objects
         self.last_object = b""
-        if keep_objects:
-            self.engine.set_object_cache(self._keep_object)
-
-    def _keep_object(self, module, data: bytes) -> None:
-        self.last_object = data
 
     def add(self, text: str, verify: bool = False) -> None:
         module = llvm.parse_assembly(text.replace("{datalayout}", self.datalayout))
         if verify:
             module.verify()
+        if self.keep_objects:
+            self.last_object = self.target_machine.emit_object(module)
+            self.add_object(self.last_object)
+            return
         self.engine.add_module(module)
         self.engine.finalize_object()
         self.modules.append(module)
