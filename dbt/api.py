@@ -11,6 +11,8 @@ the Linux loader all drive the engine through this class.
 """
 from dbt.backend.interp import compute_cc_all
 from dbt.backend.interp_engine import InterpEngine
+from dbt.backend.llvm.codecache import CodeCache, choose_directory
+from dbt.frontend.x86.decode import decoder_version
 from dbt.frontend.x86.translate import Translator
 from dbt.runtime.cpu import ARITH_FLAGS, DF, FLAGS_FIXED, GPR_NAMES, new_cpu
 from dbt.runtime.executor import Executor, Services, Stop
@@ -22,25 +24,38 @@ ENGINES = ("jit", "interp")
 REG_NAMES = GPR_NAMES + ("rip", "fs_base", "gs_base")
 
 
-def make_engine(name: str, cpu, mem, opt: int = 0):
+def make_engine(name: str, cpu, mem, opt: int = 0, keep_objects: bool = False):
     if name == "interp":
         return InterpEngine(cpu, mem)
     if name == "jit":
         from dbt.backend.llvm.native import LLVMEngine     # llvmlite loads only when used
-        return LLVMEngine(cpu, opt=opt)
+        return LLVMEngine(cpu, opt=opt, keep_objects=keep_objects)
     raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
 
 
+def open_code_cache(directory: str, opt: int, system: bool):
+    """The JIT's persistent code cache in `directory`, for code built with these options."""
+    from dbt.backend.llvm.jit import host_identity     # llvmlite loads only when used
+    config = f"opt={opt} system={int(system)} passes=1 {decoder_version()}"
+    return CodeCache(directory, config, host_identity())
+
+
 class Emulator:
+    """code_cache: a directory for the JIT's persistent code cache, False for none, or None to let
+    DBT_CACHE decide (on: the default directory; unset or off: none). -d tracing turns it off."""
+
     def __init__(self, engine: str = "jit", memory_size: int = DEFAULT_SPACE,
-                 services: Services | None = None, trace=None, opt: int = 0, system: bool = False):
+                 services: Services | None = None, trace=None, opt: int = 0, system: bool = False,
+                 code_cache: str | bool | None = None):
         self.cpu = new_cpu()
         self.mem = GuestMemory(memory_size)
         self.cpu.mem_base, self.cpu.mem_perms, self.cpu.mem_pages = self.mem.base, self.mem.perms_addr, self.mem.npages
         self.stats = Stats()
-        self.engine = make_engine(engine, self.cpu, self.mem, opt)
+        directory = choose_directory(code_cache) if engine == "jit" and trace is None else None
+        self.engine = make_engine(engine, self.cpu, self.mem, opt, keep_objects=directory is not None)
+        self.codecache = None if directory is None else open_code_cache(directory, opt, system)
         self.translator = Translator(self.mem.fetch_code, system)
-        self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace)
+        self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace, codecache=self.codecache)
         self.executor = Executor(self.cpu, self.mem, self.engine, self.tbs, self.stats, services)
 
     # -- memory ---------------------------------------------------------------

@@ -6,20 +6,23 @@ Exit status: the guest's own; 128 + signal when a guest fault kills it
 instructions retired, or --timeout SECONDS of wall-clock time; as timeout(1));
 130 on Ctrl-C (SIGINT to dbt, as a shell reports a program SIGINT killed); 126
 for a file that is not a runnable x86-64 ELF (or whose image and stack alone
-exceed --max-memory); 127 for a missing file; 2 for bad options; 1 when the -g
+exceed --max-memory); 127 for a missing file; 2 for bad options (or a bad DBT_CACHE); 1 when the -g
 port cannot be used; 70 for an internal error (with one line, never a
 traceback unless DBT_DEBUG=1 is set). Each of these ends with at most one
 line on stderr, and everything the guest wrote before is kept.
 --max-memory BYTES bounds the guest's mappings as RLIMIT_AS would (brk, mmap
 and mremap beyond it fail with ENOMEM; getrlimit reports it).
+Compiled code is kept across runs in a code cache (--cache-dir, --no-cache).
 """
 import argparse
 import os
 import sys
 
+from dbt.backend.llvm.codecache import command_line_choice, environment_setting
 from dbt.cli_machine import add_machine_arguments, run_machine
 
-EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_GDB_PORT = 126, 127, 70, 130, 1
+EXIT_USAGE, EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 126, 127, 70, 130
+EXIT_GDB_PORT = 1
 
 
 class EnvEdit(argparse.Action):
@@ -87,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--root", metavar="DIR",
                      help="confine the guest's file system to DIR, as chroot would (default: the host's)")
     run.add_argument("--strace", action="store_true", help="log each guest syscall to stderr")
+    run.add_argument("--cache-dir", metavar="DIR",
+                     help="keep compiled code in DIR across runs (default $XDG_CACHE_HOME/dbt or ~/.cache/dbt)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="neither read nor write the code cache (DBT_CACHE=off does the same)")
     run.add_argument("-E", dest="env_edits", action=EnvEdit, metavar="VAR=VALUE", default=[],
                      help="set VAR in the guest's environment (repeatable)")
     run.add_argument("-U", dest="env_edits", action=EnvEdit, metavar="VAR", default=[],
@@ -118,7 +125,8 @@ def run_command(ns) -> int:
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine=ns.engine, trace=trace, opt=ns.opt, root=ns.root,
-                            strace=sys.stderr if ns.strace else None, max_memory=ns.max_memory)
+                            strace=sys.stderr if ns.strace else None, max_memory=ns.max_memory,
+                            code_cache=command_line_choice(ns.no_cache, ns.cache_dir))
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE
@@ -145,6 +153,11 @@ def run_command(ns) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
+    try:
+        environment_setting()
+    except ValueError as e:
+        print(f"dbt: {e}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if ns.command == "run":
             return run_command(ns)

@@ -159,6 +159,7 @@ def _unimp_logger(out):
 
 def run_machine(ns) -> int:
     """Boot ns.prog on the pc machine; returns the host exit status."""
+    from dbt.backend.llvm.codecache import command_line_choice
     from dbt.runtime import machine_boot
     from dbt.runtime.devices.ata import DriveError
     from dbt.runtime.machine import MachineConfig, PcMachine
@@ -204,7 +205,7 @@ def run_machine(ns) -> int:
             console_write=console.write,
             console_input=HostInput(_stdin_fd() if ns.serial == "stdio" else None),
             drive=drive, realtime=ns.realtime, log_unimp=log_unimp, trace=trace, opt=ns.opt,
-            screenshot=ns.screenshot)
+            screenshot=ns.screenshot, code_cache=command_line_choice(ns.no_cache, ns.cache_dir))
         try:
             machine = PcMachine(config)
         except (machine_boot.BadKernel, DriveError) as e:

@@ -14,7 +14,7 @@ class InterpEngine:
     def __init__(self, cpu, mem):
         self.interp = Interpreter(cpu, mem)
 
-    def compile(self, block: Block) -> Block:
+    def compile(self, block: Block, key: bytes | None = None) -> Block:
         return block
 
     def execute(self, code: Block) -> ExitReason:

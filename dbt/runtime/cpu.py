@@ -54,7 +54,9 @@ class CPUState(ctypes.Structure):
         ("icount", ctypes.c_uint64),         # guest instructions retired
         ("budget", ctypes.c_uint64),         # icount value at which to stop (BUDGET exit)
         ("tsc_offset", ctypes.c_uint64),     # rdtsc = icount + tsc_offset (system mode: skipped time)
-        ("chain_count", ctypes.c_uint64),    # block-to-block transfers that stayed native
+        ("chain_count", ctypes.c_uint64),    # direct block-to-block transfers through a patched slot
+        ("jc_hits", ctypes.c_uint64),        # indirect transfers the native jump cache resolved
+        ("jc_misses", ctypes.c_uint64),      # indirect transfers that left for Python (MISS)
         # Runtime data native code reaches through the CPU (no baked addresses).
         ("mem_base", ctypes.c_uint64),       # host address of guest address 0
         ("mem_perms", ctypes.c_uint64),      # host address of the page-permission table

@@ -60,9 +60,12 @@ class Executor:
         self.debugger = None       # a gdb session (gdbstub.session.GdbSession) or None
 
     def run(self) -> Stop:
-        if self.debugger is not None:
-            return self.debugger.run(self)
-        return self.loop()
+        try:
+            if self.debugger is not None:
+                return self.debugger.run(self)
+            return self.loop()
+        finally:
+            self.tbs.save()           # blocks compiled this run, to the persistent code cache
 
     def loop(self) -> Stop:
         """Run translated code until an exit's service returns a Stop."""

@@ -82,6 +82,7 @@ class MachineConfig:
     trace: object = None
     opt: int = 0
     screenshot: str | None = None         # PNG of the VGA text screen, written by close()
+    code_cache: str | bool | None = None  # JIT code cache directory; False: none; None: DBT_CACHE decides
     extra_devices: list = field(default_factory=list)
 
 
@@ -104,7 +105,7 @@ class PcMachine(Services):
         self.config = config
         kernel = machine_boot.read_kernel(config.kernel, config.ram_size)
         self.emu = Emulator(config.engine, memory_size=config.ram_size, services=self,
-                            trace=config.trace, opt=config.opt, system=True)
+                            trace=config.trace, opt=config.opt, system=True, code_cache=config.code_cache)
         self.cpu, self.mem = self.emu.cpu, self.emu.mem
         self.emu.map(0, config.ram_size, "rwx")
         machine_boot.load_kernel(kernel, self.mem)

@@ -4,6 +4,9 @@ A block is translated once (frontend), compiled once (engine), and linked:
 each of its direct exits is patched to its target as soon as both exist.
 A write to a page holding code drops every block on that page, unlinks the
 exits that jumped into them and clears their jump-cache entries.
+With a persistent code cache (the JIT's codecache.py), a block that guest
+memory still holds as an earlier run compiled it is loaded instead: no
+decoding, lifting nor compiling (its IR is lifted again only if asked for).
 """
 import time
 from collections import defaultdict
@@ -21,7 +24,7 @@ class TranslationBlock:
     pc: int
     size: int
     ninsns: int
-    ir: Block
+    ir: Block | None                                    # None until asked for, when loaded from the code cache
     code: object                                        # engine product
     incoming: list[int] = field(default_factory=list)   # slots patched to jump here
 
@@ -31,9 +34,9 @@ class TranslationBlock:
 
 
 class TBCache:
-    def __init__(self, translator, engine, mem, stats, trace=None, optimize: bool = True):
+    def __init__(self, translator, engine, mem, stats, trace=None, optimize: bool = True, codecache=None):
         self.translator, self.engine, self.mem, self.stats = translator, engine, mem, stats
-        self.trace, self.run_passes = trace, optimize
+        self.trace, self.run_passes, self.codecache = trace, optimize, codecache
         self.blocks: dict[int, TranslationBlock] = {}
         self.by_page: dict[int, set] = defaultdict(set)
         self.pending: dict[int, list[int]] = defaultdict(list)   # target pc -> unpatched slots
@@ -43,27 +46,62 @@ class TBCache:
         tb = self.blocks.get(pc)
         return tb if tb is not None else self.translate(pc)
 
-    def build(self, pc: int, max_insns: int | None = None, stop: bool = False) -> TranslationBlock:
-        """Translate and compile a block without caching it."""
-        t0 = time.perf_counter()
-        block = self.translator.stop_block(pc) if stop else (
-            self.translator.translate(pc) if max_insns is None else self.translator.translate(pc, max_insns))
+    def lift(self, pc: int, max_insns: int | None = None) -> Block:
+        """The optimised, verified IR of the block at pc."""
+        block = self.translator.translate(pc) if max_insns is None else self.translator.translate(pc, max_insns)
         if self.run_passes:
             optimize(block, evaluate)
         verify(block.ops)
+        return block
+
+    def block_ir(self, tb: TranslationBlock) -> Block:
+        """A block's IR; a block loaded from the code cache is lifted again (its bytes are unchanged)."""
+        if tb.ir is None:
+            tb.ir = self.lift(tb.pc, tb.ninsns)
+        return tb.ir
+
+    def build(self, pc: int, max_insns: int | None = None, stop: bool = False,
+              cache_page: bytes | None = None) -> TranslationBlock:
+        """Translate and compile a block without caching it. cache_page: the digest of pc's page,
+        to keep the code in the persistent code cache."""
+        t0, decoded = time.perf_counter(), self.translator.decode_seconds
+        block = self.translator.stop_block(pc) if stop else self.lift(pc, max_insns)
+        key = None
+        if cache_page is not None and block.ninsns:     # an invalid first insn depends on bytes past size
+            key = self.codecache.block_key(pc, self.mem.peek(pc, block.size))
         t1 = time.perf_counter()
-        code = self.engine.compile(block)
+        code = self.engine.compile(block, key)
         t2 = time.perf_counter()
-        self.stats.add_time("translate", t1 - t0)
+        decode = self.translator.decode_seconds - decoded
+        self.stats.add_time("decode", decode)
+        self.stats.add_time("lift", t1 - t0 - decode)
         self.stats.add_time("compile", t2 - t1)
+        if key is not None:
+            self.codecache.add(cache_page, key, block, code)
         if self.trace is not None:
             self.trace.block(block, code, self.engine, self.translator.fetch)
         return TranslationBlock(pc, block.size, block.ninsns, block, code)
 
+    def load(self, cached) -> TranslationBlock:
+        """A block of the persistent code cache, made ready to run."""
+        t0 = time.perf_counter()
+        code = self.engine.load(cached)
+        self.stats.add_time("cache_load", time.perf_counter() - t0)
+        return TranslationBlock(cached.pc, cached.size, cached.ninsns, None, code)
+
     def translate(self, pc: int) -> TranslationBlock:
         stop = pc in self.translator.stops
-        tb = self.build(pc, stop=stop)
-        self.stats.count("blocks_translated")
+        page = cached = None
+        if self.codecache is not None and not stop:
+            page, cached = self.codecache.find(self.mem, pc, self.translator.stops)
+            if page is not None:
+                self.stats.count("code_cache_misses" if cached is None else "code_cache_hits")
+        if cached is not None:
+            tb = self.load(cached)
+        else:
+            tb = self.build(pc, stop=stop, cache_page=page)
+            self.stats.count("blocks_translated")
+        self.stats.count_tier("block")
         self.blocks[pc] = tb
         if not stop:
             self.mem.mark_code(pc, tb.size)
@@ -82,6 +120,11 @@ class TBCache:
         self.engine.jc_set(pc, tb.code)
         return tb
 
+    def save(self) -> None:
+        """Write the blocks compiled so far to the persistent code cache, if there is one."""
+        if self.codecache is not None:
+            self.codecache.save()
+
     def remove(self, tb: TranslationBlock) -> None:
         if self.blocks.get(tb.pc) is not tb:
             return
@@ -96,5 +139,7 @@ class TBCache:
         self.stats.count("blocks_invalidated")
 
     def invalidate_page(self, page: int) -> None:
+        if self.codecache is not None:
+            self.codecache.volatile.add(page)
         for tb in list(self.by_page.get(page, ())):
             self.remove(tb)

@@ -9,6 +9,7 @@ import ctypes
 import ctypes.util
 import functools
 
+import llvmlite
 from llvmlite import binding as llvm
 
 
@@ -18,7 +19,10 @@ def _initialise() -> str:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     llvm.initialize_native_asmparser()     # without it, inline asm aborts the process
-    libgcc = ctypes.CDLL(ctypes.util.find_library("gcc_s") or "libgcc_s.so.1")
+    try:
+        libgcc = ctypes.CDLL("libgcc_s.so.1")
+    except OSError:       # find_library runs a compiler or ldconfig: only when the usual name fails
+        libgcc = ctypes.CDLL(ctypes.util.find_library("gcc_s"))
     for name in ("__udivti3", "__umodti3", "__divti3", "__modti3"):
         llvm.add_symbol(name, ctypes.cast(getattr(libgcc, name), ctypes.c_void_p).value)
     return str(_target_machine(0).target_data)
@@ -43,20 +47,43 @@ def _target_machine(opt: int):
     return target.create_target_machine(opt=opt, codemodel="jitdefault", jit=True)
 
 
+def host_identity() -> str:
+    """What the machine code LLVM emits here depends on: llvmlite and LLVM, the target and host CPU."""
+    _initialise()
+    version = ".".join(map(str, llvm.llvm_version_info))
+    return (f"llvmlite={llvmlite.__version__} llvm={version} triple={llvm.get_process_triple()} "
+            f"cpu={llvm.get_host_cpu_name()}")
+
+
 class JIT:
-    def __init__(self, opt: int = 0):
+    """keep_objects: `add` compiles to object code itself, loads that and keeps it in `last_object`
+    (for the disk cache). llvmlite's object-cache hook would do the same at a cost that grows with
+    the number of modules in the engine."""
+
+    def __init__(self, opt: int = 0, keep_objects: bool = False):
         self.datalayout = _initialise()
         self.target_machine = _target_machine(opt)
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.modules = []
+        self.keep_objects = keep_objects
+        self.last_object = b""
 
     def add(self, text: str, verify: bool = False) -> None:
         module = llvm.parse_assembly(text.replace("{datalayout}", self.datalayout))
         if verify:
             module.verify()
+        if self.keep_objects:
+            self.last_object = self.target_machine.emit_object(module)
+            self.add_object(self.last_object)
+            return
         self.engine.add_module(module)
         self.engine.finalize_object()
         self.modules.append(module)
+
+    def add_object(self, data: bytes) -> None:
+        """Load relocatable object code that an earlier `add` produced (in this or another process)."""
+        self.engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+        self.engine.finalize_object()
 
     def function(self, name: str) -> int:
         address = self.engine.get_function_address(name)

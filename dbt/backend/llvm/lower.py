@@ -453,7 +453,7 @@ class BlockLowering(FunctionLowering):
     # -- terminators --------------------------------------------------------------
     def chain_to(self, target: int, retired: int | None = None) -> None:
         """Leave the block for a direct target: musttail through its slot, or MISS."""
-        slot = f"{self.name}_slot{len(self.slots)}"
+        slot = slot_name(self.name, len(self.slots))
         self.slots.append((slot, target))
         self.retire(self.block.ninsns if retired is None else retired)
         fn, null = self.fresh(), self.fresh()
@@ -462,7 +462,7 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{null} = icmp eq ptr {fn}, null")
         self.emit(f"br i1 {null}, label %{miss}, label %{chain}")
         self.label(chain)
-        self.count_chain()
+        self.count("chain_count")
         r = self.fresh()
         self.emit(f"{r} = musttail call i64 {fn}(ptr %cpu)")
         self.emit(f"ret i64 {r}")
@@ -470,8 +470,9 @@ class BlockLowering(FunctionLowering):
         self.store_field("rip", str(target))
         self.emit(f"ret i64 {int(ExitReason.MISS)}")
 
-    def count_chain(self) -> None:
-        p, old, new = self.cpu_field("chain_count"), self.fresh(), self.fresh()
+    def count(self, field: str) -> None:
+        """Add one to a CPUState counter (chain_count, jc_hits, jc_misses)."""
+        p, old, new = self.cpu_field(field), self.fresh(), self.fresh()
         self.emit(f"{old} = load i64, ptr {p}")
         self.emit(f"{new} = add i64 {old}, 1")
         self.emit(f"store i64 {new}, ptr {p}")
@@ -508,10 +509,11 @@ class BlockLowering(FunctionLowering):
         fp, fn, r = self.fresh(), self.fresh(), self.fresh()
         self.emit(f"{fp} = getelementptr i64, ptr {entry}, i64 1")
         self.emit(f"{fn} = load ptr, ptr {fp}")
-        self.count_chain()
+        self.count("jc_hits")
         self.emit(f"{r} = musttail call i64 {fn}(ptr %cpu)")
         self.emit(f"ret i64 {r}")
         self.label(miss)
+        self.count("jc_misses")
         self.emit(f"ret i64 {int(ExitReason.MISS)}")
 
     def lower_exit_at(self, op: Op) -> None:
@@ -523,6 +525,11 @@ class BlockLowering(FunctionLowering):
         self.retire(self.block.ninsns)
         self.store_field("rip", str(op.attrs["next_pc"]))
         self.emit(f"ret i64 {op.attrs['reason']}")
+
+
+def slot_name(function: str, index: int) -> str:
+    """The global holding the chain target of a block function's index-th direct exit."""
+    return f"{function}_slot{index}"
 
 
 def lower_block(block: Block, name: str) -> tuple[str, list[tuple[str, int]]]:

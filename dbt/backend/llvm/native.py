@@ -8,8 +8,9 @@ jump cache, a table of {guest pc, host function} that `jc_set` fills.
 import ctypes
 from dataclasses import dataclass, field
 
+from dbt.backend.llvm.codecache import CachedBlock
 from dbt.backend.llvm.jit import JIT, runtime_library
-from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, runtime_module
+from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, runtime_module, slot_name
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 
@@ -23,31 +24,59 @@ class NativeBlock:
     call: object                              # ctypes callable
     exits: list[tuple[int, int]] = field(default_factory=list)   # (slot address, target pc)
     text: str = ""                            # LLVM IR, for -d out_asm
+    obj: bytes = b""                          # object code, when the engine keeps it for the disk cache
+
+
+def block_symbol(pc: int, key: bytes) -> str:
+    """The function name of a block's code: unique to its bytes, the same in every run."""
+    return f"tb_{pc:x}_{key.hex()}"
 
 
 class LLVMEngine:
     name = "jit"
 
-    def __init__(self, cpu, opt: int = 0, verify: bool = False):
+    def __init__(self, cpu, opt: int = 0, verify: bool = False, keep_objects: bool = False):
+        """keep_objects: give each NativeBlock its object code (for the persistent code cache)."""
         self.cpu = cpu
         self.cpu_ptr = ctypes.addressof(cpu)
-        self.jit = JIT(opt)
+        self.jit = JIT(opt, keep_objects)
         self.verify = verify
         self.compiled = 0
+        self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
         self.miss_fn = runtime_library(runtime_module(), RUNTIME_SYMBOLS).function("dbt_miss")
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
         for i in range(JMP_CACHE_ENTRIES):
             self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = (1 << 64) - 1, self.miss_fn
         cpu.jmp_cache = ctypes.addressof(self.jmp_cache)
 
-    def compile(self, block: Block) -> NativeBlock:
+    def compile(self, block: Block, key: bytes | None = None) -> NativeBlock:
+        """Native code for a block. With a code-cache key (a digest of the block's pc and bytes)
+        the code is named after it, and a key this engine has compiled or loaded before is
+        reused, since one name must not be defined twice."""
+        if key in self.by_key:
+            return self.by_key[key]
         self.compiled += 1
-        name = f"tb_{block.pc:x}_{self.compiled}"     # unique: a pc is recompiled after invalidation
+        name = f"tb_{block.pc:x}_{self.compiled}" if key is None else block_symbol(block.pc, key)
         text, slots = lower_block(block, name)
         self.jit.add(text, verify=self.verify)
+        code = self._resolve(name, [target for _, target in slots], text, self.jit.last_object)
+        if key is not None:
+            self.by_key[key] = code
+        return code
+
+    def load(self, cached: CachedBlock) -> NativeBlock:
+        """Native code for a block of the persistent code cache, from its object code."""
+        code = self.by_key.get(cached.key)
+        if code is None:
+            self.jit.add_object(cached.obj)
+            code = self.by_key[cached.key] = self._resolve(
+                block_symbol(cached.pc, cached.key), cached.targets, "", cached.obj)
+        return code
+
+    def _resolve(self, name: str, targets, text: str, obj: bytes) -> NativeBlock:
         fn = self.jit.function(name)
-        exits = [(self.jit.global_address(name), target) for name, target in slots]
-        return NativeBlock(fn, BLOCK_FN(fn), exits, text)
+        exits = [(self.jit.global_address(slot_name(name, i)), target) for i, target in enumerate(targets)]
+        return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj)
 
     def execute(self, code: NativeBlock) -> ExitReason:
         return ExitReason(code.call(self.cpu_ptr))

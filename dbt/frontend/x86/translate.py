@@ -5,6 +5,8 @@ at a page boundary, or at MAX_BLOCK_INSNS. An instruction that cannot be
 decoded or lifted ends the block before it; if it is the block's first
 instruction the block raises #UD (the runtime reports it with the bytes).
 """
+import time
+
 from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
 from dbt.frontend.x86.decode import new_decoder
 from dbt.frontend.x86.lifters import LIFTERS
@@ -13,6 +15,7 @@ from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import Block
 
 MAX_BLOCK_INSNS = 64
+DECODE_CHUNK = 8
 PAGE_SIZE = 4096
 
 
@@ -24,6 +27,7 @@ class Translator:
         self.system = system
         self.cs = new_decoder()
         self.stops: set[int] = set()     # addresses where blocks must end (stop points)
+        self.decode_seconds = 0.0        # time spent in capstone (for --stats)
 
     @staticmethod
     def stop_block(pc: int) -> Block:
@@ -54,12 +58,27 @@ class Translator:
             return insn, e.why or "not supported"
         return insn, None
 
+    def decode(self, pc: int, count: int):
+        """The instructions from pc on, at most count, decoded DECODE_CHUNK at a time:
+        capstone decodes all it is asked for at once, and most blocks are short."""
+        data, offset = self.fetch(pc), 0
+        while count > 0:
+            want = min(count, DECODE_CHUNK)
+            t0 = time.perf_counter()
+            chunk = list(self.cs.disasm(data[offset:], pc + offset, want))
+            self.decode_seconds += time.perf_counter() - t0
+            yield from chunk
+            if len(chunk) < want:
+                return
+            count -= want
+            offset = chunk[-1].address + chunk[-1].size - pc
+
     def translate(self, pc: int, max_insns: int = MAX_BLOCK_INSNS) -> Block:
         block, b = new_block(pc)
         ctx = LiftContext(b, self.system)
         page_end = (pc & ~(PAGE_SIZE - 1)) + PAGE_SIZE
         next_pc = pc
-        for insn in self.cs.disasm(self.fetch(pc), pc, max_insns + 1):   # count: capstone decodes eagerly
+        for insn in self.decode(pc, max_insns + 1):
             if block.ninsns >= max_insns or insn.address >= page_end or (
                     block.ninsns and insn.address in self.stops):
                 break

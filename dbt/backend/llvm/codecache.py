@@ -1,0 +1,232 @@
+"""The persistent code cache: compiled blocks kept on disk, found again by the guest bytes they came from.
+
+A block's key digests the cache fingerprint (dbt's own source, LLVM and the
+host, the options that change code), its pc and its guest bytes. The blocks
+translated from one guest page live together in one bundle file named by a
+digest of that page's bytes, so a warm run finds a block by hashing the page
+its pc is on (no decoding, no lifting, no LLVM) and then checks the block's
+own key against guest memory before loading its object code.
+Files are written whole to a temporary file and renamed into place, merged
+with what another run wrote meanwhile. A file whose header or checksum does
+not match is ignored (and rewritten by the next save); nothing read from
+disk runs unless its checksum and its key match. A new fingerprint's first
+save removes the directories of other fingerprints left unwritten for days.
+"""
+import functools
+import hashlib
+import os
+import shutil
+import struct
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbt.runtime.memory import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, X, GuestFault
+
+MAGIC = b"DBTCODE1"
+HEADER = struct.Struct("<8s16sQ16s")      # magic, fingerprint, payload length, payload digest
+ENTRY = struct.Struct("<16sQIIII")        # key, pc, size, ninsns, number of targets, object length
+TARGET = struct.Struct("<Q")
+SUFFIX = ".tbs"
+STALE_DAYS = 2        # a cache of another fingerprint unwritten this long is removed
+
+
+def digest(*parts: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+@functools.lru_cache(maxsize=None)
+def source_digest() -> bytes:
+    """Digest of dbt's own Python source: any change to dbt makes a new, empty cache."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.digest()
+
+
+def default_directory() -> str:
+    """$XDG_CACHE_HOME/dbt, else ~/.cache/dbt."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dbt")
+
+
+def environment_setting() -> str:
+    """DBT_CACHE: 'on', 'off' or '' (unset); anything else is a ValueError."""
+    setting = os.environ.get("DBT_CACHE", "")
+    if setting not in ("", "on", "off"):
+        raise ValueError(f"DBT_CACHE must be 'on' or 'off', not {setting!r}")
+    return setting
+
+
+def command_line_choice(no_cache: bool, cache_dir: str | None) -> str | bool:
+    """What `dbt run` asks for: the cache is on unless --no-cache, in --cache-dir or the default."""
+    return False if no_cache else (cache_dir or default_directory())
+
+
+def choose_directory(code_cache) -> str | None:
+    """The directory a run caches code in, or None for no cache.
+
+    code_cache: a directory, False (off), or None (the environment decides).
+    DBT_CACHE=off turns the cache off everywhere; DBT_CACHE=on turns it on
+    (in the default directory) where the caller left the choice open.
+    """
+    setting = environment_setting()
+    if code_cache is False or setting == "off":
+        return None
+    if code_cache is None:
+        return default_directory() if setting == "on" else None
+    return str(code_cache)
+
+
+@dataclass(frozen=True)
+class CachedBlock:
+    key: bytes                  # digest(fingerprint, pc, guest bytes)
+    pc: int
+    size: int                   # guest bytes covered
+    ninsns: int
+    targets: tuple[int, ...]    # pcs of the direct exits, in slot order
+    obj: bytes                  # relocatable object code
+
+    def encode(self) -> bytes:
+        return b"".join((ENTRY.pack(self.key, self.pc, self.size, self.ninsns, len(self.targets), len(self.obj)),
+                         *(TARGET.pack(t) for t in self.targets), self.obj))
+
+
+def encode_bundle(fingerprint: bytes, blocks) -> bytes:
+    payload = b"".join(block.encode() for block in blocks)
+    return HEADER.pack(MAGIC, fingerprint, len(payload), digest(payload)) + payload
+
+
+def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
+    """The blocks of a bundle file; [] for one that is truncated, corrupt or of another fingerprint."""
+    if len(data) < HEADER.size:
+        return []
+    magic, owner, length, check = HEADER.unpack_from(data)
+    payload = data[HEADER.size:]
+    if magic != MAGIC or owner != fingerprint or length != len(payload) or digest(payload) != check:
+        return []
+    blocks, at = [], 0
+    try:
+        while at < len(payload):
+            key, pc, size, ninsns, ntargets, objlen = ENTRY.unpack_from(payload, at)
+            at += ENTRY.size
+            targets = tuple(TARGET.unpack_from(payload, at + TARGET.size * i)[0] for i in range(ntargets))
+            at += TARGET.size * ntargets
+            obj = payload[at:at + objlen]
+            at += objlen
+            if len(obj) != objlen:
+                return []
+            blocks.append(CachedBlock(key, pc, size, ninsns, targets, obj))
+    except struct.error:
+        return []
+    return blocks
+
+
+def prune(root: Path, keep: str) -> None:
+    """Remove the caches of other fingerprints (older dbt versions) untouched for STALE_DAYS."""
+    limit = time.time() - STALE_DAYS * 86400
+    for entry in root.iterdir():
+        if (entry.name != keep and len(entry.name) == 32 and all(c in "0123456789abcdef" for c in entry.name)
+                and entry.is_dir() and entry.stat().st_mtime < limit):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+class CodeCache:
+    """Bundles of one fingerprint under directory/<fingerprint>/, read lazily, saved by `save`."""
+
+    def __init__(self, directory: str, config: str, host: str):
+        self.fingerprint = digest(source_digest(), host.encode(), b"\0", config.encode())
+        self.directory = Path(directory) / self.fingerprint.hex()
+        self.bundles: dict[bytes, dict[int, list[CachedBlock]]] = {}    # page digest -> pc -> blocks
+        self.dirty: set[bytes] = set()
+        self.volatile: set[int] = set()     # guest pages whose code was overwritten: not cached
+
+    def block_key(self, pc: int, data: bytes) -> bytes:
+        return digest(self.fingerprint, pc.to_bytes(8, "little"), data)
+
+    def page_digest(self, page: int, data: bytes) -> bytes:
+        return digest(self.fingerprint, page.to_bytes(8, "little"), data)
+
+    def _path(self, page_digest: bytes) -> Path:
+        return self.directory / (page_digest.hex() + SUFFIX)
+
+    def _read(self, page_digest: bytes) -> list[CachedBlock]:
+        try:
+            data = self._path(page_digest).read_bytes()
+        except OSError:
+            return []
+        return decode_bundle(self.fingerprint, data)
+
+    def bundle(self, page_digest: bytes) -> dict[int, list[CachedBlock]]:
+        found = self.bundles.get(page_digest)
+        if found is None:
+            found = self.bundles[page_digest] = {}
+            for block in self._read(page_digest):
+                found.setdefault(block.pc, []).append(block)
+        return found
+
+    def find(self, mem, pc: int, stops) -> tuple[bytes | None, CachedBlock | None]:
+        """(digest of pc's page, the cached block for pc that guest memory still holds, or None).
+
+        The digest is None on a volatile page (code generated or patched at run time:
+        caching each version of it would only fill the disk). Raises GuestFault when pc
+        is not executable, as translating it would.
+        """
+        if pc >> PAGE_SHIFT in self.volatile:
+            return None, None
+        mem.check(pc, 1, X)
+        page = pc & ~PAGE_MASK
+        page_digest = self.page_digest(page, mem.peek(page, PAGE_SIZE))
+        for block in self.bundle(page_digest).get(pc, ()):
+            if any(pc <= stop < pc + block.size for stop in stops):
+                continue
+            try:
+                data = mem.read(pc, block.size, X)
+            except GuestFault:
+                continue
+            if self.block_key(pc, data) == block.key:
+                return page_digest, block
+        return page_digest, None
+
+    def add(self, page_digest: bytes, key: bytes, block, code) -> None:
+        """Keep a freshly compiled block (IR `block`, NativeBlock `code`) under its page's bundle."""
+        blocks = self.bundle(page_digest).setdefault(block.pc, [])
+        if all(b.key != key for b in blocks):
+            targets = tuple(target for _, target in code.exits)
+            blocks.append(CachedBlock(key, block.pc, block.size, block.ninsns, targets, code.obj))
+            self.dirty.add(page_digest)
+
+    def save(self) -> None:
+        """Write the bundles that gained blocks, merged with their files' current contents.
+
+        A cache that cannot be written (read-only, full disk) is skipped silently: it only
+        costs the next run the compile time.
+        """
+        try:
+            if not self.directory.is_dir():
+                self.directory.mkdir(parents=True)
+                prune(self.directory.parent, keep=self.directory.name)
+            for page_digest in sorted(self.dirty):
+                self._write(page_digest)
+        except OSError:
+            return
+        self.dirty.clear()
+
+    def _write(self, page_digest: bytes) -> None:
+        merged = {block.key: block for block in self._read(page_digest)}
+        for blocks in self.bundles[page_digest].values():
+            merged.update((block.key, block) for block in blocks)
+        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(encode_bundle(self.fingerprint, merged.values()))
+            os.replace(temp, self._path(page_digest))
+        except BaseException:
+            os.unlink(temp)
+            raise

@@ -1,0 +1,176 @@
+"""The persistent code cache: a warm run reuses the code of a cold one and behaves exactly as
+the native program does; corrupt, truncated or concurrently written cache files are ignored
+(and rewritten), never run; --no-cache and DBT_CACHE=off write nothing.
+
+Expected output is always the native run's. Cache activity is read from --stats.
+"""
+import os
+import random
+import subprocess
+import time
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "guest"))
+sys.path.insert(0, str(HERE / "guest_libc"))
+import guestbuild  # noqa: E402
+import libcbuild  # noqa: E402
+
+from dbt.api import Emulator  # noqa: E402
+
+REPO = HERE.parent
+ARGS = {"selfmod": ("10",)}         # rounds of code generation (default 200)
+
+
+@pytest.fixture(scope="module")
+def progs(tmp_path_factory):
+    """Guest programs: freestanding C (calls), musl's hello and glibc's self-modifying selfmod.
+    The first two take the same path in every run (glibc's start-up does not: AT_RANDOM)."""
+    outdir = tmp_path_factory.mktemp("cached")
+    built = {"calls": guestbuild.build(guestbuild.sources()["calls"], outdir)}
+    try:
+        built["hello"] = libcbuild.build("hello", "musl", outdir)
+        built["selfmod"] = libcbuild.build("selfmod", "glibc", outdir)
+    except libcbuild.BuildError as e:
+        pytest.skip(str(e))
+    return built
+
+
+def environment(**changes):
+    env = {k: v for k, v in os.environ.items() if k not in ("DBT_CACHE", "XDG_CACHE_HOME")}
+    env.update(changes)
+    return env
+
+
+def dbt(prog, *options, args=(), env=None):
+    cmd = [sys.executable, "-m", "dbt", "run", "--stats", *options, str(prog), *args]
+    return subprocess.run(cmd, capture_output=True, timeout=600, cwd=REPO, env=env or environment())
+
+
+def native(prog, args=()):
+    return subprocess.run([str(prog), *args], capture_output=True, timeout=600)
+
+
+def same_as_native(run, expected):
+    assert "Traceback" not in run.stderr.decode(errors="replace"), run.stderr.decode(errors="replace")
+    assert (run.stdout, guestbuild.status(run.returncode)) == (expected.stdout, guestbuild.status(expected.returncode))
+
+
+def cache_files(directory: Path):
+    return sorted(p for p in directory.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("name", ["calls", "hello", "selfmod"])
+def test_warm_run_loads_every_block_and_matches_native(progs, tmp_path, name):
+    args = ARGS.get(name, ())
+    expected = native(progs[name], args)
+    uncached = dbt(progs[name], "--no-cache", args=args)
+    cold = dbt(progs[name], "--cache-dir", str(tmp_path), args=args)
+    warm = dbt(progs[name], "--cache-dir", str(tmp_path), args=args)
+    for run in (uncached, cold, warm):
+        same_as_native(run, expected)
+    off, first, second = (guestbuild.parse_stats(r.stderr) for r in (uncached, cold, warm))
+    assert off["code_cache_hits"] == off["code_cache_misses"] == 0
+    assert first["code_cache_hits"] == 0 and first["code_cache_misses"] > 0
+    if name == "selfmod":        # generated code is translated again every time, never reloaded stale
+        assert second["code_cache_hits"] > 0 and second["blocks_translated"] > 0
+        return
+    assert second["code_cache_misses"] == 0 and second["code_cache_hits"] == first["code_cache_misses"]
+    assert second["blocks_translated"] == 0
+    assert off["insns_retired"] == first["insns_retired"] == second["insns_retired"]
+
+
+def corrupt(path: Path, how: str, rng: random.Random) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        for _ in range(8):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    elif how == "truncate":
+        del data[rng.randrange(len(data)):]
+    elif how == "garbage":
+        data = bytearray(rng.randbytes(len(data)))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate", "garbage"])
+def test_corrupt_cache_files_are_ignored_and_rewritten(progs, tmp_path, how):
+    prog, expected = progs["hello"], native(progs["hello"])
+    same_as_native(dbt(prog, "--cache-dir", str(tmp_path)), expected)
+    files = cache_files(tmp_path)
+    rng = random.Random(how)
+    for path in files:
+        corrupt(path, how, rng)
+    damaged = dbt(prog, "--cache-dir", str(tmp_path))
+    same_as_native(damaged, expected)
+    assert guestbuild.parse_stats(damaged.stderr)["code_cache_misses"] > 0
+    repaired = dbt(prog, "--cache-dir", str(tmp_path))
+    same_as_native(repaired, expected)
+    assert guestbuild.parse_stats(repaired.stderr)["code_cache_misses"] == 0
+
+
+def test_concurrent_runs_share_one_cache_directory(progs, tmp_path):
+    prog, expected = progs["hello"], native(progs["hello"])
+    cmd = [sys.executable, "-m", "dbt", "run", "--stats", "--cache-dir", str(tmp_path), str(prog)]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=environment())
+            for _ in range(4)]
+    for proc in runs:
+        out, err = proc.communicate(timeout=600)
+        same_as_native(subprocess.CompletedProcess(cmd, proc.returncode, out, err), expected)
+    assert not [p for p in cache_files(tmp_path) if p.name.startswith(".tmp")]
+    warm = dbt(prog, "--cache-dir", str(tmp_path))
+    same_as_native(warm, expected)
+    assert guestbuild.parse_stats(warm.stderr)["code_cache_misses"] == 0
+
+
+def test_no_cache_and_dbt_cache_off_write_nothing(progs, tmp_path):
+    prog, expected = progs["calls"], native(progs["calls"])
+    same_as_native(dbt(prog, "--no-cache", "--cache-dir", str(tmp_path / "a")), expected)
+    same_as_native(dbt(prog, "--cache-dir", str(tmp_path / "b"), env=environment(DBT_CACHE="off")), expected)
+    same_as_native(dbt(prog, env=environment(XDG_CACHE_HOME=str(tmp_path / "c"), DBT_CACHE="off")), expected)
+    assert not cache_files(tmp_path)
+    same_as_native(dbt(prog, env=environment(XDG_CACHE_HOME=str(tmp_path / "d"))), expected)
+    assert cache_files(tmp_path / "d" / "dbt")      # the default place, when on
+
+
+def test_bad_dbt_cache_setting_is_one_line_and_status_2(progs):
+    run = dbt(progs["calls"], env=environment(DBT_CACHE="sometimes"))
+    err = run.stderr.decode()
+    assert run.returncode == 2 and len(err.splitlines()) == 1 and "DBT_CACHE" in err, err
+
+
+def straddling_mov(imm: int) -> bytes:
+    """mov rax, imm64 (10 bytes) then hlt, to be placed across a page boundary."""
+    return b"\x48\xb8" + imm.to_bytes(8, "little") + b"\xf4"
+
+
+def test_block_whose_bytes_changed_on_the_next_page_is_not_reused(tmp_path, monkeypatch):
+    """The page a block starts on is the same in each run; only the tail of its instruction,
+    on the next page, differs. Code cached for other bytes must not run; for the same, it does."""
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    base, start = 0x40000, 0x40000 + 0x1000 - 4     # 4 bytes on the first page: 48 b8 44 44
+    results = []
+    for imm in (0x1111222233334444, 0x5555666677774444, 0x1111222233334444):
+        emu = Emulator("jit", code_cache=str(tmp_path))
+        emu.map(base, 0x2000, "rwx")
+        code = straddling_mov(imm)
+        emu.write(start, code)
+        stop = emu.run(start=start, until=start + len(code) - 1)
+        results.append((stop.reason, emu.reg_read("rax"), emu.stats.counters["code_cache_hits"]))
+    assert results == [("until", 0x1111222233334444, 0), ("until", 0x5555666677774444, 0),
+                       ("until", 0x1111222233334444, 1)]
+
+
+def test_first_save_of_a_new_version_removes_only_stale_caches_of_other_versions(progs, tmp_path):
+    stale, recent, other = tmp_path / ("ab" * 16), tmp_path / ("cd" * 16), tmp_path / "bench"
+    for directory in (stale, recent, other):
+        directory.mkdir()
+        (directory / "x.tbs").write_bytes(b"old")
+    week_ago = time.time() - 7 * 86400
+    for directory in (stale, other):
+        os.utime(directory, (week_ago, week_ago))
+    same_as_native(dbt(progs["calls"], "--cache-dir", str(tmp_path)), native(progs["calls"]))
+    assert not stale.exists() and (recent / "x.tbs").exists() and (other / "x.tbs").exists()
+    assert len([d for d in tmp_path.iterdir() if d.is_dir()]) == 3      # recent, other and this version's
