@@ -11,6 +11,7 @@ Memory layout: program (static-PIE at PIE_BASE), then brk; mmap areas are
 placed top-down below MMAP_GAP under the stack; the stack ends STACK_GUARD
 below the top of the guest space.
 """
+import errno
 import os
 import signal
 from dataclasses import dataclass
@@ -22,12 +23,13 @@ from dbt.runtime.executor import Services, Stop
 from dbt.runtime.host_events import SignalWake
 from dbt.runtime.linux.elf import PF_R, PF_W, PF_X, load_elf
 from dbt.runtime.linux.fdtable import FdTable
+from dbt.runtime.linux.itimers import IntervalTimers
 from dbt.runtime.linux.paths import PathResolver
 from dbt.runtime.linux.signals import SI_USER, SignalState, siginfo
 from dbt.runtime.linux.strace import format_call, format_result
 from dbt.runtime.linux.sys_mem import MMAP_MIN_ADDR
 from dbt.runtime.linux.sys_proc import NR_OPEN, RLIMIT_NOFILE, host_rlimits
-from dbt.runtime.linux.syscalls import ProcessExit, ProcessKilled, dispatch
+from dbt.runtime.linux.syscalls import ERESTARTSYS, ProcessExit, ProcessKilled, dispatch
 from dbt.runtime.linux.vma import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, Area
 from dbt.runtime.memory import PAGE_SIZE, GuestFault
 
@@ -36,6 +38,7 @@ STACK_GUARD = 16 * PAGE_SIZE        # unmapped pages kept above the stack
 MMAP_GAP = 128 << 20                # between the stack and the top of the mmap area (as Linux's minimum gap)
 BUDGET_STATUS = 124                 # --max-insns spent (as timeout(1) reports a timeout)
 U64 = (1 << 64) - 1
+SYSCALL_INSN_SIZE = 2               # syscall (0f 05): a restarted call runs it again
 
 SIGNAL_OF_VECTOR = {Vector.DE: signal.SIGFPE, Vector.UD: signal.SIGILL, Vector.BP: signal.SIGTRAP,
                     Vector.DB: signal.SIGTRAP, Vector.GP: signal.SIGSEGV, Vector.PF: signal.SIGSEGV}
@@ -77,6 +80,7 @@ class LinuxProcess(Services):
         self.fds = FdTable.inherited(min(self.rlimits[RLIMIT_NOFILE][0], NR_OPEN))
         self.paths = PathResolver(root, path, self.fds)
         self.signals = SignalState()
+        self.timers = IntervalTimers(self.cpu)
         self.clear_child_tid = self.robust_list = 0
         self.comm = os.path.basename(os.fsencode(path))[:15]
         stack_top = self.mem.size - STACK_GUARD
@@ -133,6 +137,7 @@ class LinuxProcess(Services):
             with SignalWake(self.emu.cpu):     # Ctrl-C reaches a guest spinning in native code
                 stop = self.emu.run(max_insns=max_insns)
         finally:
+            self.timers.close()
             self.fds.close_all()
         if stop.reason == "exit":
             return RunResult(stop.status)
@@ -162,7 +167,12 @@ class LinuxProcess(Services):
             self.report = e.message
             return Stop("signal", status=128 + e.signal)
         cpu.rcx, cpu.r11 = cpu.rip, self.emu.rflags
-        cpu.rax = result & U64
+        rax = result
+        if result == -ERESTARTSYS:           # a signal interrupted a wait: restart, or -EINTR
+            result = rax = -errno.EINTR
+            if self.signals.restarts():
+                rax, cpu.rip = number, cpu.rip - SYSCALL_INSN_SIZE
+        cpu.rax = rax & U64
         if call is not None:
             self._log(f"{call} = {format_result(number, result)}")
         return self.signals.deliver_pending(self)
@@ -174,6 +184,11 @@ class LinuxProcess(Services):
 
     def fault(self, executor, fault: GuestFault) -> Stop | None:
         return self.signals.deliver_fault(self, fault)
+
+    def interrupt(self, executor) -> Stop | None:
+        """exit_request: an interval timer is due (or a host signal came): deliver what is pending."""
+        self.timers.expire(self.signals)
+        return self.signals.deliver_pending(self)
 
     # -- reporting ----------------------------------------------------------------
     def fault_result(self, fault: GuestFault) -> RunResult:

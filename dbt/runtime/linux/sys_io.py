@@ -4,7 +4,9 @@ Data moves straight between a host fd and guest memory (memoryviews), never
 through a host pointer the guest chose. Only the accessible prefix of a guest
 buffer is used, as the kernel stops at the first bad page; a buffer with no
 accessible byte is -EFAULT. Writing to a pipe with no reader raises SIGPIPE
-in the guest as well as returning -EPIPE.
+in the guest as well as returning -EPIPE. A read that would block (a pipe,
+a tty) while an interval timer runs waits first, so the timer's signal can
+interrupt it (-EINTR, or a restart under SA_RESTART, as Linux's).
 """
 import errno
 import fcntl
@@ -14,6 +16,8 @@ import signal
 import stat
 import struct
 
+from dbt.runtime.linux.errors import ERESTARTSYS
+from dbt.runtime.linux.itimers import wait
 from dbt.runtime.linux.uaccess import in_view, out_view, readable, writable, write_i32
 
 MAX_RW_COUNT = 0x7FFFF000        # the kernel's cap on one read/write
@@ -61,8 +65,18 @@ def _unwritable_read(host: int, count: int, offset: int | None = None) -> int:
     return -errno.EFAULT
 
 
+def _interrupted_wait(proc, host: int) -> bool:
+    """Wait until host is readable (if reading it could block and a timer could interrupt
+    the wait); True if a signal came first."""
+    if proc.timers.real_left() is None or not os.get_blocking(host) or stat.S_ISREG(os.fstat(host).st_mode):
+        return False
+    return wait(proc, None, host) == "signal"
+
+
 def sys_read(proc, fd, buf, count, *_):
     host = proc.fds.host(s32(fd))
+    if _interrupted_wait(proc, host):
+        return -ERESTARTSYS
     count = min(count, MAX_RW_COUNT)
     n = writable(proc.mem, buf, count)
     if n == 0:
@@ -146,6 +160,8 @@ def _in_data(proc, vecs) -> bytes | None:
 
 def sys_readv(proc, fd, iov, iovcnt, *_):
     host = proc.fds.host(s32(fd))
+    if _interrupted_wait(proc, host):
+        return -ERESTARTSYS
     views = _out_views(proc, _iovecs(proc, iov, iovcnt))
     if views is None:
         os.read(host, 0)
