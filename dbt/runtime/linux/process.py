@@ -78,7 +78,10 @@ class LinuxProcess(Services):
         self.program = load_elf(path, self.mem)
         self.rlimits = host_rlimits()
         self.fds = FdTable.inherited(min(self.rlimits[RLIMIT_NOFILE][0], NR_OPEN))
-        self.paths = PathResolver(root, path, self.fds)
+        self.paths = PathResolver(root, path, self.fds, generated={
+            b"cmdline": lambda: self.mem.peek(self.arg_area[0], self.arg_area[1] - self.arg_area[0]),
+            b"environ": lambda: self.mem.peek(self.env_area[0], self.env_area[1] - self.env_area[0]),
+            b"auxv": lambda: self.auxv})
         self.signals = SignalState()
         self.timers = IntervalTimers(self.cpu)
         self.clear_child_tid = self.robust_list = 0
@@ -112,11 +115,21 @@ class LinuxProcess(Services):
             mem.poke(sp, data)
             return sp
 
+        def put_strings(strings: list[str]) -> tuple[list[int], int, int]:
+            """Strings one after the other, ascending as Linux copies them: (pointers, start, end)."""
+            data = [os.fsencode(text) + b"\0" for text in strings]
+            start = end = put_bytes(b"".join(data))
+            ptrs = []
+            for item in data:
+                ptrs.append(end)
+                end += len(item)
+            return ptrs, start, end
+
         execfn = put_bytes(os.fsencode(path) + b"\0")
+        env_ptrs, *self.env_area = put_strings(envp)
+        arg_ptrs, *self.arg_area = put_strings(argv)
         platform = put_bytes(b"x86_64\0")
         random = put_bytes(os.urandom(16))
-        arg_ptrs = [put_bytes(os.fsencode(a) + b"\0") for a in argv]
-        env_ptrs = [put_bytes(os.fsencode(e) + b"\0") for e in envp]
         p = self.program
         hwcap = CPUID_LEAVES[1][3]
         auxv = [("PHDR", p.phdr), ("PHENT", p.phent), ("PHNUM", p.phnum), ("PAGESZ", PAGE_SIZE),
@@ -127,6 +140,7 @@ class LinuxProcess(Services):
         words = [len(argv), *arg_ptrs, 0, *env_ptrs, 0]
         for key, value in auxv:
             words += [AT[key], value]
+        self.auxv = b"".join(w.to_bytes(8, "little") for w in words[len(argv) + len(envp) + 3:])
         sp = (sp - 8 * len(words)) & ~0xF
         mem.poke(sp, b"".join(w.to_bytes(8, "little") for w in words))
         return sp
@@ -138,6 +152,7 @@ class LinuxProcess(Services):
                 stop = self.emu.run(max_insns=max_insns)
         finally:
             self.timers.close()
+            self.vm.close()
             self.fds.close_all()
         if stop.reason == "exit":
             return RunResult(stop.status)
