@@ -308,6 +308,7 @@ def sys_fchdir(proc, fd, *_):
 # -- attributes ------------------------------------------------------------------------------
 def sys_truncate(proc, ptr, length, *_):
     os.truncate(_at(proc, AT_FDCWD, ptr).host, s64(length))
+    proc.vm.refresh_shared()
     return 0
 
 

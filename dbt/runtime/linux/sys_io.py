@@ -406,6 +406,7 @@ def sys_fdatasync(proc, fd, *_):
 
 def sys_ftruncate(proc, fd, length, *_):
     os.ftruncate(proc.fds.host(s32(fd)), s64(length))
+    proc.vm.refresh_shared()
     return 0
 
 

@@ -5,7 +5,10 @@ pages dropped to zero on unmap), so the two never disagree. Addresses the
 process chooses come from `find_free`, top-down below `top`, so they never
 overlap the stack or any other area. A MAP_SHARED file mapping's pages are
 the host file's own (GuestMemory.map_file); its pages past the file's end
-have no access (Linux sends SIGBUS there, the guest gets SIGSEGV).
+have no access (Linux sends SIGBUS there, the guest gets SIGSEGV), checked
+at each change of the area and after the guest truncates a file. Another
+host process that shrinks a file the guest maps shared can still make a
+guest access raise SIGBUS in dbt itself.
 """
 import bisect
 import os
@@ -155,13 +158,24 @@ class AddressSpace:
         return min(area.end, max(area.start, area.start + page_up(size - area.shared.offset)))
 
     def _insert_with_perms(self, area: Area) -> None:
-        """Insert the area and set its pages' permissions (a shared file's pages past its end get
-        none); the file's size is read before a merge may close this area's fd."""
+        """Insert the area and set its pages' permissions; the file's size is read before a
+        merge may close this area's fd."""
         limit = self._accessible_end(area)
         self._insert(area)
+        self._set_perms(area, limit)
+
+    def _set_perms(self, area: Area, limit: int) -> None:
+        """The area's permissions up to limit, none past it (a shared file's end)."""
         self.mem.protect(area.start, limit - area.start, perms_of_prot(area.prot))
         if limit < area.end:
             self.mem.protect(limit, area.end - limit, 0)
+
+    def refresh_shared(self) -> None:
+        """A file changed size (the guest truncated it): its shared pages past the new end lose
+        access, as the host would raise SIGBUS there; pages a growth brought back get it."""
+        for area in self.areas:
+            if area.shared is not None:
+                self._set_perms(area, self._accessible_end(area))
 
     def map(self, start: int, end: int, prot: int, name: str = "", shared: SharedFile | None = None) -> None:
         """A new area (whatever was there is unmapped first); its pages read as zero, or are

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,14 @@
 
 static long raw_mmap(void *a, size_t len, int prot, int flags, int fd, off_t off) {
     return syscall(SYS_mmap, a, len, prot, flags, fd, off);
+}
+
+static sigjmp_buf fault_env;
+static volatile int segv_or_bus;
+
+static void on_fault(int sig) {
+    segv_or_bus = sig == SIGSEGV || sig == SIGBUS;     /* Linux: SIGBUS; dbt: SIGSEGV */
+    siglongjmp(fault_env, 1);
 }
 
 /* MAP_SHARED file mappings: the file and the mapping see each other's writes,
@@ -56,6 +66,21 @@ static void shared_mappings(void) {
     char *again = mmap(moved, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     printf("fresh memory after munmap: %d\n", again[10] == 0 && again[PAGE - 1] == 0);
     munmap(again, PAGE);
+
+    char *two = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    R(ftruncate(fd, PAGE));                           /* the second page is past the end now */
+    segv_or_bus = 0;
+    signal(SIGSEGV, on_fault);
+    signal(SIGBUS, on_fault);
+    if (sigsetjmp(fault_env, 1) == 0)
+        two[PAGE + 1] = 1;
+    printf("store past a truncated end faults: %d\n", segv_or_bus);
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    R(ftruncate(fd, 4 * PAGE));
+    two[PAGE + 1] = 2;
+    printf("grown back: %d\n", two[PAGE + 1]);
+    munmap(two, 2 * PAGE);
 
     char *tail = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 3 * PAGE);
     close(fd);
