@@ -290,3 +290,16 @@ def test_environment_edits(bins):
     del native_env["DBT_T_DROP"]
     native = subprocess.run([str(prog), *names], capture_output=True, env=native_env, timeout=TIMEOUT)
     check_same(native, got)
+
+
+def test_dynamically_linked_program_is_refused(tmp_path):
+    """Issue #3: a PT_INTERP program gets one clear line and status 126 (it runs natively)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    prog = tmp_path / "dynamic"
+    subprocess.run([gcc, "-O2", "-o", str(prog), str(SRC / "envshow.c")], check=True, capture_output=True)
+    assert subprocess.run([str(prog)], capture_output=True, timeout=TIMEOUT).returncode == 0
+    got = run_dbt(prog)
+    assert (got.returncode, got.stdout) == (126, b"")
+    assert got.stderr.decode().splitlines() == [f"dbt: {prog}: dynamically linked programs are not supported yet"]

@@ -92,10 +92,11 @@ class IntervalTimers:
         self.timers.clear()
 
 
-def wait(proc, seconds: float | None, host_fd: int | None = None, ready=None) -> str:
-    """Block for `seconds` (None: no limit) or until host_fd is readable: 'ready', 'timeout',
-    'signal' (a timer made a signal deliverable, or `ready()` is true) or 'never' (nothing
-    can end an unlimited wait)."""
+def wait(proc, seconds: float | None, block=None, ready=None) -> str:
+    """Block for `seconds` (None: no limit) or until block(step) -- which waits up to step
+    seconds (None: no limit) for an event -- returns True: 'ready', 'timeout', 'signal' (a
+    timer made a signal deliverable, or `ready()` is true) or 'never' (nothing can end an
+    unlimited wait)."""
     ready = ready or proc.signals.deliverable
     end = None if seconds is None else time.monotonic() + seconds
     while True:
@@ -107,10 +108,15 @@ def wait(proc, seconds: float | None, host_fd: int | None = None, ready=None) ->
             return "timeout"
         steps = [s for s in (left, proc.timers.real_left()) if s is not None]
         step = min(steps) if steps else None
-        if host_fd is not None:
-            if select.select([host_fd], [], [], step)[0]:
+        if block is not None:
+            if block(step):
                 return "ready"
         elif step is None:
             return "never"
         else:
             time.sleep(step)
+
+
+def readable(host_fd: int):
+    """A `block` for wait: host_fd has data (or an end of file) to read."""
+    return lambda step: bool(select.select([host_fd], [], [], step)[0])

@@ -5,11 +5,13 @@ through a host pointer the guest chose. Only the accessible prefix of a guest
 buffer is used, as the kernel stops at the first bad page; a buffer with no
 accessible byte is -EFAULT. Writing to a pipe with no reader raises SIGPIPE
 in the guest as well as returning -EPIPE. A read that would block (a pipe,
-a tty) while an interval timer runs waits first, so the timer's signal can
-interrupt it (-EINTR, or a restart under SA_RESTART, as Linux's).
+a tty) or a poll while an interval timer runs waits first, so the timer's
+signal can interrupt it (-EINTR, or for read a restart under SA_RESTART, as
+Linux's).
 """
 import errno
 import fcntl
+import math
 import os
 import select
 import signal
@@ -17,7 +19,7 @@ import stat
 import struct
 
 from dbt.runtime.linux.errors import ERESTARTSYS
-from dbt.runtime.linux.itimers import wait
+from dbt.runtime.linux.itimers import readable as host_readable, wait
 from dbt.runtime.linux.uaccess import in_view, out_view, readable, writable, write_i32
 
 MAX_RW_COUNT = 0x7FFFF000        # the kernel's cap on one read/write
@@ -70,7 +72,7 @@ def _interrupted_wait(proc, host: int) -> bool:
     the wait); True if a signal came first."""
     if proc.timers.real_left() is None or not os.get_blocking(host) or stat.S_ISREG(os.fstat(host).st_mode):
         return False
-    return wait(proc, None, host) == "signal"
+    return wait(proc, None, host_readable(host)) == "signal"
 
 
 def sys_read(proc, fd, buf, count, *_):
@@ -350,6 +352,19 @@ def sys_ioctl(proc, fd, request, arg, *_):
 
 
 # -- poll --------------------------------------------------------------------------
+def _poll_wait(proc, poller, timeout_ms: int | None) -> dict | None:
+    """poller.poll(timeout_ms) as {host fd: revents}; None when a timer's signal interrupts it."""
+    if timeout_ms == 0 or proc.timers.real_left() is None:
+        return dict(poller.poll(timeout_ms))
+    found = {}
+
+    def block(step):
+        found.update(poller.poll(None if step is None else math.ceil(step * 1000)))
+        return bool(found)
+    end = wait(proc, None if timeout_ms is None else timeout_ms / 1000, block)
+    return None if end == "signal" else found
+
+
 def _poll(proc, fds_ptr, nfds, timeout_ms):
     if nfds > proc.fds.limit:
         raise _einval()
@@ -362,7 +377,9 @@ def _poll(proc, fds_ptr, nfds, timeout_ms):
             hosts[entry.host] = hosts.get(entry.host, 0) | (events & 0xFFFF)
     for host, events in hosts.items():
         poller.register(host, events)
-    ready = dict(poller.poll(timeout_ms)) if hosts or timeout_ms != 0 else {}
+    ready = _poll_wait(proc, poller, timeout_ms) if hosts or timeout_ms != 0 else {}
+    if ready is None:
+        return -errno.EINTR
     count = 0
     for i, (fd, events, _) in enumerate(entries):
         if fd < 0:

@@ -2,10 +2,11 @@
  * and alarm report back (within a tolerance: timing varies, the output does
  * not); SIGALRM, SIGVTALRM and SIGPROF interrupting loops that make no
  * syscalls (one-shot and periodic); pause, nanosleep, sigsuspend and
- * sigtimedwait ended by a timer; a read on an empty pipe interrupted
+ * sigtimedwait ended by a timer; a poll and a read on an empty pipe interrupted
  * (EINTR) and, under SA_RESTART, restarted (the handler fills the pipe). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,6 +154,12 @@ static void waits(void)
         return;
     arm(ITIMER_REAL, WAIT_US, 0);
     SHOW("read empty pipe", read(p[0], &c, 1));
+    struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+    arm(ITIMER_REAL, WAIT_US, 0);
+    SHOW("poll empty pipe", poll(&pfd, 1, 10000));
+    arm(ITIMER_REAL, 10000000, 0);
+    SHOW("poll times out first", poll(&pfd, 1, 50));
+    arm(ITIMER_REAL, 0, 0);
     pipe_w = p[1];
     handle(SIGALRM, SA_RESTART);
     arm(ITIMER_REAL, WAIT_US, 0);
