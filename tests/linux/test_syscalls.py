@@ -20,7 +20,7 @@ import pytest
 
 from dbt.runtime.linux.fdtable import FdTable
 from dbt.runtime.linux.paths import PathResolver
-from dbt.runtime.linux.vma import AddressSpace
+from dbt.runtime.linux.vma import AddressSpace, SharedFile
 from dbt.runtime.memory import GuestMemory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -217,6 +217,31 @@ def test_mmap_area_stays_below_stack():
     vm.protect(first, first + 4096, 1)
     vm.protect(first, first + 4096, 3)
     assert len([a for a in vm.areas if a.start >= first and a.end <= first + (1 << 20)]) == 1
+    mem.close()
+
+
+def test_shared_file_area_keeps_its_fd_until_the_last_page_goes(tmp_path):
+    """The host fd behind a MAP_SHARED area lives as long as some part of the area does."""
+    mem = GuestMemory(1 << 32)
+    vm = AddressSpace(mem, 0x10000, 1 << 31)
+    path = tmp_path / "file"
+    path.write_bytes(b"a" * 8192)
+    fd = os.open(path, os.O_RDWR)
+    shared = SharedFile.of(fd, 0, True)
+    os.close(fd)
+    vm.map(0x100000, 0x102000, 3, "file", shared)
+    mem.write(0x101000, b"XY")
+    assert path.read_bytes()[4096:4098] == b"XY"
+    vm.protect(0x101000, 0x102000, 1)
+    vm.protect(0x101000, 0x102000, 3)
+    assert len(vm.areas) == 1
+    vm.unmap(0x100000, 0x101000)
+    os.fstat(shared.fd)
+    vm.unmap(0x101000, 0x102000)
+    with pytest.raises(OSError):
+        os.fstat(shared.fd)
+    vm.map(0x101000, 0x102000, 3)
+    assert mem.read(0x101000, 2) == b"\0\0" and path.read_bytes()[4096:4098] == b"XY"
     mem.close()
 
 

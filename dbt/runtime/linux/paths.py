@@ -8,8 +8,8 @@ the syscall asks. The host is only ever handed a path whose directories are
 real directories inside the root and whose last component is no symlink the
 host would follow, so a guest cannot climb out of its root.
 /proc/self (and /proc/<pid>, /proc/thread-self) is the guest's: exe, cwd,
-root and fd/N are the guest's own, cmdline, environ and auxv are made from
-the guest's memory (`generated`); /proc/*/mem is refused (EACCES).
+root and fd/N are the guest's own, cmdline, environ, auxv and maps are
+made from the guest's state (`generated`); /proc/*/mem is refused (EACCES).
 Races with other host processes that swap a directory for a symlink during
 a resolution are not guarded against.
 """

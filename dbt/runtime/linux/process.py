@@ -81,7 +81,7 @@ class LinuxProcess(Services):
         self.paths = PathResolver(root, path, self.fds, generated={
             b"cmdline": lambda: self.mem.peek(self.arg_area[0], self.arg_area[1] - self.arg_area[0]),
             b"environ": lambda: self.mem.peek(self.env_area[0], self.env_area[1] - self.env_area[0]),
-            b"auxv": lambda: self.auxv})
+            b"auxv": lambda: self.auxv, b"maps": lambda: self.vm.maps_text()})
         self.signals = SignalState()
         self.timers = IntervalTimers(self.cpu)
         self.clear_child_tid = self.robust_list = 0

@@ -214,6 +214,21 @@ class AddressSpace:
                 self.mem.unmap(s, e - s)
                 self.mem.map(s, e - s, perms_of_prot(area.prot))
 
+    def maps_text(self) -> bytes:
+        """/proc/self/maps: one line per area as Linux prints it (a shared file's device,
+        inode and offset; zeros for the rest, which dbt keeps as copies)."""
+        lines = []
+        for a in self.areas:
+            perms = "".join(c if a.prot & bit else "-" for c, bit in
+                            (("r", PROT_READ), ("w", PROT_WRITE), ("x", PROT_EXEC)))
+            offset, dev, ino = 0, 0, 0
+            if a.shared is not None:
+                offset, (dev, ino) = a.shared.offset, a.shared.key
+            head = (f"{a.start:08x}-{a.end:08x} {perms}{'s' if a.shared else 'p'} {offset:08x} "
+                    f"{os.major(dev):02x}:{os.minor(dev):02x} {ino} ")
+            lines.append((head.ljust(73) + a.name if a.name else head) + "\n")
+        return "".join(lines).encode()
+
     def close(self) -> None:
         """Close the fds of shared file areas (the guest's end)."""
         for fd in {a.shared.fd for a in self.areas if a.shared is not None}:

@@ -61,6 +61,22 @@ static void proc_self_files(int argc, char **argv) {
     printf("cmdline mode %o size %ld\n", (unsigned)st.st_mode, (long)st.st_size);
 }
 
+/* The /proc/self/maps line of an address: its permissions and the file's base name. */
+static void maps_line(const char *what, const void *addr) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512], perms[8];
+    unsigned long lo, hi;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && (unsigned long)addr >= lo
+                && (unsigned long)addr < hi) {
+            line[strcspn(line, "\n")] = 0;
+            const char *name = strrchr(line, ' ') + 1, *slash = strrchr(name, '/');
+            printf("maps %s: %s %s\n", what, perms, slash ? slash + 1 : name);
+        }
+    }
+    if (f) fclose(f);
+}
+
 int main(int argc, char **argv) {
     struct utsname u;
     if (argc > 1 && !strcmp(argv[1], "deadlock")) {     /* a wait nothing can end */
@@ -158,6 +174,8 @@ int main(int argc, char **argv) {
     printf("stat /proc/self/exe is the program: %d\n", s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev);
 
     proc_self_files(argc, argv);
+    maps_line("main", (const void *)main);
+    maps_line("stack", &argc);
 
     R(syscall(SYS_arch_prctl, 0x1003, BAD));
     R(syscall(SYS_arch_prctl, 0x9999, &t));
