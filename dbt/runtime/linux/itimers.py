@@ -9,6 +9,7 @@ process, as the kernel's it_real_fn) and re-arms periodic timers. A timer
 signal is the only signal that can arrive while the guest waits, so `wait`
 sleeps until the wait ends or the REAL timer makes a signal deliverable.
 """
+import functools
 import select
 import threading
 import time
@@ -41,8 +42,7 @@ class IntervalTimers:
             if which == ITIMER_REAL:
                 clock = time.monotonic_ns
             else:
-                clock_id = time.pthread_getcpuclockid(threading.get_ident())
-                clock = lambda: time.clock_gettime_ns(clock_id)     # noqa: E731
+                clock = functools.partial(time.clock_gettime_ns, time.pthread_getcpuclockid(threading.get_ident()))
             timer = self.timers[which] = IntervalTimer(clock, HostAlarm(self.cpu, 0, clock))
         return timer
 

@@ -3,8 +3,9 @@
 The process is the `Services` behind the executor for user mode. It owns the
 guest's file descriptors (fdtable.py), its view of the file system
 (paths.py, confined to --root when given), its memory map (vma.py: program,
-brk heap, an mmap area below the stack, the stack) and its signal state
-(signals.py). Syscalls go to the table in syscalls.py; a guest fault goes to
+brk heap, an mmap area below the stack, the stack), its signal state
+(signals.py) and interval timers (itimers.py: a due timer stops translated
+code through exit_request, and `interrupt` delivers its signal). Syscalls go to the table in syscalls.py; a guest fault goes to
 the signal state, which runs a guest handler or ends the run the way the
 kernel's default action would (one line, status 128 + signal).
 Memory layout: program (static-PIE at PIE_BASE), then brk; mmap areas are
@@ -79,8 +80,7 @@ class LinuxProcess(Services):
         self.rlimits = host_rlimits()
         self.fds = FdTable.inherited(min(self.rlimits[RLIMIT_NOFILE][0], NR_OPEN))
         self.paths = PathResolver(root, path, self.fds, generated={
-            b"cmdline": lambda: self.mem.peek(self.arg_area[0], self.arg_area[1] - self.arg_area[0]),
-            b"environ": lambda: self.mem.peek(self.env_area[0], self.env_area[1] - self.env_area[0]),
+            b"cmdline": lambda: self._strings(self.arg_area), b"environ": lambda: self._strings(self.env_area),
             b"auxv": lambda: self.auxv, b"maps": lambda: self.vm.maps_text()})
         self.signals = SignalState()
         self.timers = IntervalTimers(self.cpu)
@@ -144,6 +144,11 @@ class LinuxProcess(Services):
         sp = (sp - 8 * len(words)) & ~0xF
         mem.poke(sp, b"".join(w.to_bytes(8, "little") for w in words))
         return sp
+
+    def _strings(self, area: list[int]) -> bytes:
+        """The argv or envp strings as they are now in guest memory (what /proc shows)."""
+        start, end = area
+        return self.mem.peek(start, end - start)
 
     # -- running -----------------------------------------------------------------
     def run(self, max_insns: int | None = None) -> RunResult:
