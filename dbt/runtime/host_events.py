@@ -1,4 +1,5 @@
-"""Host events that must stop translated code: --realtime deadlines, signals (Ctrl-C), --timeout.
+"""Host events that must stop translated code: deadlines (--realtime, guest interval
+timers), host signals (Ctrl-C) and --timeout.
 
 Native code returns to Python only at an exit, and every block checks
 cpu.exit_request at entry. While it runs (the GIL released inside the ctypes
@@ -27,9 +28,10 @@ class TimeLimitExpired(Exception):
 
 
 class HostAlarm:
-    def __init__(self, cpu, t0_ns: int, ring=None):
-        """ring: called at the deadline on the alarm thread (default: set cpu.exit_request)."""
-        self.cpu, self.t0 = cpu, t0_ns
+    def __init__(self, cpu, t0_ns: int, ring=None, clock=time.monotonic_ns):
+        """ring: called at the deadline on the alarm thread (default: set cpu.exit_request);
+        clock: ns, and never faster than the monotonic clock (a CPU-time clock qualifies)."""
+        self.cpu, self.t0, self.clock = cpu, t0_ns, clock
         self.ring = ring or self._request_exit
         self.deadline: int | None = None
         self.stopped = False
@@ -38,7 +40,7 @@ class HostAlarm:
         self.thread.start()
 
     def set(self, deadline_ns: int | None) -> None:
-        """Ring at this virtual time (ns since t0), or never; replaces the previous deadline."""
+        """Ring when the clock reaches t0 + deadline_ns, or never; replaces the previous deadline."""
         with self.cond:
             if deadline_ns != self.deadline:
                 self.deadline = deadline_ns
@@ -56,7 +58,7 @@ class HostAlarm:
                 if self.deadline is None:
                     self.cond.wait()
                     continue
-                delay = self.t0 + self.deadline - time.monotonic_ns()
+                delay = self.t0 + self.deadline - self.clock()
                 if delay > 0:
                     self.cond.wait(delay / 1e9)
                     continue

@@ -6,9 +6,13 @@ never a host fault. Native code inlines the same rule by reading `perms`
 directly (its address is published in CPUState-adjacent runtime data).
 A store to a page marked CODE calls `on_code_write` before it lands, so
 translated blocks of that page are dropped before the next instruction.
+A range may be backed by a host file, shared (`map_file`: stores reach the
+file); unmapping puts private anonymous memory back, so the reservation
+never has a hole.
 """
 import ctypes
 import mmap
+import os
 
 from dbt.ir.exits import Vector
 
@@ -18,6 +22,20 @@ PAGE_MASK = PAGE_SIZE - 1
 
 R, W, X, CODE = 1, 2, 4, 8       # CODE: the page holds translated code
 DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not committed
+MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
+MAP_FIXED = 0x10
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.mmap.restype = ctypes.c_void_p
+_LIBC.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
+_LIBC.msync.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+
+
+def _host_mmap_fixed(addr: int, size: int, prot: int, flags: int, fd: int, offset: int) -> None:
+    """mmap(MAP_FIXED) at a host address inside the reservation; OSError with the host errno."""
+    if _LIBC.mmap(addr, size, prot, flags | MAP_FIXED, fd, offset) != addr:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
 
 
 class GuestFault(Exception):
@@ -41,7 +59,7 @@ class GuestMemory:
     def __init__(self, size: int = DEFAULT_SPACE):
         self.size = size
         self.npages = size >> PAGE_SHIFT
-        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0x4000)
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
         self._map = mmap.mmap(-1, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
         self.view = memoryview(self._map)
         self.base = ctypes.addressof(ctypes.c_char.from_buffer(self._map))
@@ -66,11 +84,33 @@ class GuestMemory:
         self._fill(self._pages(addr, size), parse_perms(perms))
 
     def unmap(self, addr: int, size: int) -> None:
+        """No access, and the pages read as zero when mapped again (fresh anonymous memory)."""
         pages = self._pages(addr, size)
         self._invalidate_code(pages)
         self._fill(pages, 0)
         if pages:
-            self._map.madvise(mmap.MADV_DONTNEED, pages.start << PAGE_SHIFT, len(pages) << PAGE_SHIFT)
+            _host_mmap_fixed(self.base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT,
+                             mmap.PROT_READ | mmap.PROT_WRITE,
+                             mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+
+    def map_file(self, addr: int, size: int, fd: int, offset: int, writable: bool) -> None:
+        """Back [addr, addr+size) with a host file's pages from offset, shared: stores reach the
+        file and the file's changes show. Not writable: the host pages are read-only, so the
+        permissions must never grant W there. Pages past the file's end must stay without access
+        (the host would raise SIGBUS)."""
+        pages = self._pages(addr, size)
+        self._invalidate_code(pages)
+        if pages:
+            prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+            _host_mmap_fixed(self.base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT, prot,
+                             mmap.MAP_SHARED, fd, offset)
+
+    def sync(self, addr: int, size: int, flags: int) -> None:
+        """msync(2) on a range (flags as Linux's MS_*): file-backed pages are written back."""
+        pages = self._pages(addr, size)
+        if pages and _LIBC.msync(self.base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT, flags):
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
 
     def protect(self, addr: int, size: int, perms: str | int) -> None:
         pages = self._pages(addr, size)

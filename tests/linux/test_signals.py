@@ -22,6 +22,7 @@ import pytest
 from dbt.api import Emulator
 from dbt.runtime.linux import sys_signal
 from dbt.runtime.linux.errors import ProcessKilled
+from dbt.runtime.linux.itimers import IntervalTimers
 from dbt.runtime.linux.signals import (FRAME_SIZE, INFO_OFFSET, SA_RESTORER, SA_SIGINFO, SIGCONTEXT_OFFSET,
                                        SIGMASK_OFFSET, UC_OFFSET, SignalState, SigAction, sigbit)
 from dbt.runtime.linux.vma import PROT_READ, PROT_WRITE, AddressSpace
@@ -36,6 +37,8 @@ TIMEOUT = 300
 
 # (program, arguments): every one runs under both engines with both C libraries.
 PROGRAMS = [("faults", ()), ("selfsig", ()), ("altstack", ()), ("altstack", ("noalt",))]
+# Timer signals land wherever the host clock says: same output, not the same instruction count.
+TIMED = [("timers", ())]
 # deaths.c: (arguments, engine, libc). Each prints a line first, which must survive the death.
 DEATHS = [(args, "interp", "musl") for args in
           (("abort",), ("abort-handled",), ("kill", "15"), ("kill", "10"), ("kill", "9"), ("kill", "17"),
@@ -44,10 +47,10 @@ DEATHS = [(args, "interp", "musl") for args in
 DEATHS += [(args, "jit", "musl") for args in (("abort",), ("segv",), ("kill", "15"), ("badstack",))]
 DEATHS += [(args, "interp", "glibc") for args in (("abort",), ("abort-handled",), ("kill", "10"),
                                                    ("segv-blocked",), ("fpe",))]
-CASES = ([(name, args, engine, libc) for name, args in PROGRAMS for engine in ("jit", "interp")
+CASES = ([(name, args, engine, libc) for name, args in PROGRAMS + TIMED for engine in ("jit", "interp")
           for libc in COMPILERS]
          + [("deaths", args, engine, libc) for args, engine, libc in DEATHS])
-SIGNAL_NAMES = {6: "SIGABRT", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 15: "SIGTERM",
+SIGNAL_NAMES = {6: "SIGABRT", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 14: "SIGALRM", 15: "SIGTERM",
                 40: "real-time signal 40"}
 
 
@@ -155,7 +158,8 @@ def make_proc():
     emu = Emulator("interp")
     vm = AddressSpace(emu.mem, 0x10000, STACK_TOP)
     vm.map(STACK_TOP - 0x10000, STACK_TOP, PROT_READ | PROT_WRITE, "[stack]")
-    proc = types.SimpleNamespace(emu=emu, mem=emu.mem, cpu=emu.cpu, vm=vm, pid=4321, signals=SignalState())
+    proc = types.SimpleNamespace(emu=emu, mem=emu.mem, cpu=emu.cpu, vm=vm, pid=4321, signals=SignalState(),
+                                 timers=IntervalTimers(emu.cpu))
     cpu = emu.cpu
     for i, name in enumerate(("rax", "rcx", "rdx", "rbx", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
                               "r12", "r13", "r14", "r15")):

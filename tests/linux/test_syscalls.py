@@ -20,7 +20,7 @@ import pytest
 
 from dbt.runtime.linux.fdtable import FdTable
 from dbt.runtime.linux.paths import PathResolver
-from dbt.runtime.linux.vma import AddressSpace
+from dbt.runtime.linux.vma import AddressSpace, SharedFile
 from dbt.runtime.memory import GuestMemory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -220,6 +220,31 @@ def test_mmap_area_stays_below_stack():
     mem.close()
 
 
+def test_shared_file_area_keeps_its_fd_until_the_last_page_goes(tmp_path):
+    """The host fd behind a MAP_SHARED area lives as long as some part of the area does."""
+    mem = GuestMemory(1 << 32)
+    vm = AddressSpace(mem, 0x10000, 1 << 31)
+    path = tmp_path / "file"
+    path.write_bytes(b"a" * 8192)
+    fd = os.open(path, os.O_RDWR)
+    shared = SharedFile.of(fd, 0, True)
+    os.close(fd)
+    vm.map(0x100000, 0x102000, 3, "file", shared)
+    mem.write(0x101000, b"XY")
+    assert path.read_bytes()[4096:4098] == b"XY"
+    vm.protect(0x101000, 0x102000, 1)
+    vm.protect(0x101000, 0x102000, 3)
+    assert len(vm.areas) == 1
+    vm.unmap(0x100000, 0x101000)
+    os.fstat(shared.fd)
+    vm.unmap(0x101000, 0x102000)
+    with pytest.raises(OSError):
+        os.fstat(shared.fd)
+    vm.map(0x101000, 0x102000, 3)
+    assert mem.read(0x101000, 2) == b"\0\0" and path.read_bytes()[4096:4098] == b"XY"
+    mem.close()
+
+
 def test_tty_ioctls(bins):
     """TCGETS/TCSETS/TIOCGWINSZ reach the host terminal (a pty here) as natively."""
     prog = bins("tty")
@@ -290,3 +315,16 @@ def test_environment_edits(bins):
     del native_env["DBT_T_DROP"]
     native = subprocess.run([str(prog), *names], capture_output=True, env=native_env, timeout=TIMEOUT)
     check_same(native, got)
+
+
+def test_dynamically_linked_program_is_refused(tmp_path):
+    """Issue #3: a PT_INTERP program gets one clear line and status 126 (it runs natively)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    prog = tmp_path / "dynamic"
+    subprocess.run([gcc, "-O2", "-o", str(prog), str(SRC / "envshow.c")], check=True, capture_output=True)
+    assert subprocess.run([str(prog)], capture_output=True, timeout=TIMEOUT).returncode == 0
+    got = run_dbt(prog)
+    assert (got.returncode, got.stdout) == (126, b"")
+    assert got.stderr.decode().splitlines() == [f"dbt: {prog}: dynamically linked programs are not supported yet"]

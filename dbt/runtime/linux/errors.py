@@ -1,4 +1,6 @@
-"""How a syscall ends the guest process rather than returning to it."""
+"""How a syscall ends the guest process rather than returning to it, or asks to be restarted."""
+
+ERESTARTSYS = 512      # the kernel's internal "interrupted by a signal; restart if SA_RESTART"
 
 
 class ProcessExit(Exception):

@@ -8,7 +8,8 @@ the syscall asks. The host is only ever handed a path whose directories are
 real directories inside the root and whose last component is no symlink the
 host would follow, so a guest cannot climb out of its root.
 /proc/self (and /proc/<pid>, /proc/thread-self) is the guest's: exe, cwd,
-root and fd/N are the guest's own; /proc/*/mem is refused (EACCES).
+root and fd/N are the guest's own, cmdline, environ, auxv and maps are
+made from the guest's state (`generated`); /proc/*/mem is refused (EACCES).
 Races with other host processes that swap a directory for a symlink during
 a resolution are not guarded against.
 """
@@ -27,6 +28,7 @@ class Resolved:
     host: bytes                   # what to hand to the host
     link: bytes | None = None     # for a /proc/self magic link not followed: what readlink shows
     override: bool = False        # host is a file of the guest's own (exe, fd) to open as is
+    generated: object = None      # () -> bytes: the content of a /proc/self file dbt makes up
 
 
 def _err(code: int, what: str = "") -> OSError:
@@ -34,7 +36,9 @@ def _err(code: int, what: str = "") -> OSError:
 
 
 class PathResolver:
-    def __init__(self, root: str | None, exe: str, fds):
+    def __init__(self, root: str | None, exe: str, fds, generated: dict | None = None):
+        """generated: /proc/self file name -> () -> its content (the guest's cmdline, ...)."""
+        self.generated = generated or {}
         self.root = b"" if root is None else os.path.realpath(os.fsencode(root)).rstrip(b"/")
         self.fds = fds
         self.exe_host = os.path.realpath(os.fsencode(exe))
@@ -106,6 +110,12 @@ class PathResolver:
                 if text is not None or not last:
                     cur = list(target)
                     continue
+            if tuple(cur) in self.own_dirs and name in self.generated:
+                if not last:
+                    raise _err(errno.ENOTDIR)
+                cur.append(name)        # stat shows the host's own file of that name: the same kind
+                return Resolved(self._join(cur), b"/proc/self/" + name, override=True,
+                                generated=self.generated[name])
             magic = self._magic(cur, name)
             if magic is not None:
                 text, splice, host = magic

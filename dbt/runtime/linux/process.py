@@ -3,14 +3,16 @@
 The process is the `Services` behind the executor for user mode. It owns the
 guest's file descriptors (fdtable.py), its view of the file system
 (paths.py, confined to --root when given), its memory map (vma.py: program,
-brk heap, an mmap area below the stack, the stack) and its signal state
-(signals.py). Syscalls go to the table in syscalls.py; a guest fault goes to
+brk heap, an mmap area below the stack, the stack), its signal state
+(signals.py) and interval timers (itimers.py: a due timer stops translated
+code through exit_request, and `interrupt` delivers its signal). Syscalls go to the table in syscalls.py; a guest fault goes to
 the signal state, which runs a guest handler or ends the run the way the
 kernel's default action would (one line, status 128 + signal).
 Memory layout: program (static-PIE at PIE_BASE), then brk; mmap areas are
 placed top-down below MMAP_GAP under the stack; the stack ends STACK_GUARD
 below the top of the guest space.
 """
+import errno
 import os
 import signal
 from dataclasses import dataclass
@@ -22,12 +24,13 @@ from dbt.runtime.executor import Services, Stop
 from dbt.runtime.host_events import SignalWake, TimeLimitExpired, WallClockLimit
 from dbt.runtime.linux.elf import PF_R, PF_W, PF_X, load_elf
 from dbt.runtime.linux.fdtable import FdTable
+from dbt.runtime.linux.itimers import IntervalTimers
 from dbt.runtime.linux.paths import PathResolver
 from dbt.runtime.linux.signals import SI_USER, SignalState, siginfo
 from dbt.runtime.linux.strace import format_call, format_result
 from dbt.runtime.linux.sys_mem import MMAP_MIN_ADDR, memory_limit
 from dbt.runtime.linux.sys_proc import NR_OPEN, RLIMIT_AS, RLIMIT_NOFILE, host_rlimits
-from dbt.runtime.linux.syscalls import ProcessExit, ProcessKilled, dispatch
+from dbt.runtime.linux.syscalls import ERESTARTSYS, ProcessExit, ProcessKilled, dispatch
 from dbt.runtime.linux.vma import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, Area
 from dbt.runtime.memory import PAGE_SIZE, GuestFault
 
@@ -36,6 +39,7 @@ STACK_GUARD = 16 * PAGE_SIZE        # unmapped pages kept above the stack
 MMAP_GAP = 128 << 20                # between the stack and the top of the mmap area (as Linux's minimum gap)
 BUDGET_STATUS = 124                 # --max-insns or --timeout spent (as timeout(1) reports a timeout)
 U64 = (1 << 64) - 1
+SYSCALL_INSN_SIZE = 2               # syscall (0f 05): a restarted call runs it again
 
 SIGNAL_OF_VECTOR = {Vector.DE: signal.SIGFPE, Vector.UD: signal.SIGILL, Vector.BP: signal.SIGTRAP,
                     Vector.DB: signal.SIGTRAP, Vector.GP: signal.SIGSEGV, Vector.PF: signal.SIGSEGV}
@@ -80,8 +84,11 @@ class LinuxProcess(Services):
         if max_memory is not None:
             self.rlimits[RLIMIT_AS] = tuple(min(limit, max_memory) for limit in self.rlimits[RLIMIT_AS])
         self.fds = FdTable.inherited(min(self.rlimits[RLIMIT_NOFILE][0], NR_OPEN))
-        self.paths = PathResolver(root, path, self.fds)
+        self.paths = PathResolver(root, path, self.fds, generated={
+            b"cmdline": lambda: self._strings(self.arg_area), b"environ": lambda: self._strings(self.env_area),
+            b"auxv": lambda: self.auxv, b"maps": lambda: self.vm.maps_text()})
         self.signals = SignalState()
+        self.timers = IntervalTimers(self.cpu)
         self.clear_child_tid = self.robust_list = 0
         self.comm = os.path.basename(os.fsencode(path))[:15]
         stack_top = self.mem.size - STACK_GUARD
@@ -116,11 +123,21 @@ class LinuxProcess(Services):
             mem.poke(sp, data)
             return sp
 
+        def put_strings(strings: list[str]) -> tuple[list[int], int, int]:
+            """Strings one after the other, ascending as Linux copies them: (pointers, start, end)."""
+            data = [os.fsencode(text) + b"\0" for text in strings]
+            start = end = put_bytes(b"".join(data))
+            ptrs = []
+            for item in data:
+                ptrs.append(end)
+                end += len(item)
+            return ptrs, start, end
+
         execfn = put_bytes(os.fsencode(path) + b"\0")
+        env_ptrs, *self.env_area = put_strings(envp)
+        arg_ptrs, *self.arg_area = put_strings(argv)
         platform = put_bytes(b"x86_64\0")
         random = put_bytes(os.urandom(16))
-        arg_ptrs = [put_bytes(os.fsencode(a) + b"\0") for a in argv]
-        env_ptrs = [put_bytes(os.fsencode(e) + b"\0") for e in envp]
         p = self.program
         hwcap = CPUID_LEAVES[1][3]
         auxv = [("PHDR", p.phdr), ("PHENT", p.phent), ("PHNUM", p.phnum), ("PAGESZ", PAGE_SIZE),
@@ -131,9 +148,15 @@ class LinuxProcess(Services):
         words = [len(argv), *arg_ptrs, 0, *env_ptrs, 0]
         for key, value in auxv:
             words += [AT[key], value]
+        self.auxv = b"".join(w.to_bytes(8, "little") for w in words[len(argv) + len(envp) + 3:])
         sp = (sp - 8 * len(words)) & ~0xF
         mem.poke(sp, b"".join(w.to_bytes(8, "little") for w in words))
         return sp
+
+    def _strings(self, area: list[int]) -> bytes:
+        """The argv or envp strings as they are now in guest memory (what /proc shows)."""
+        start, end = area
+        return self.mem.peek(start, end - start)
 
     # -- running -----------------------------------------------------------------
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
@@ -144,6 +167,8 @@ class LinuxProcess(Services):
         except TimeLimitExpired as e:
             return RunResult(BUDGET_STATUS, f"dbt: {e} at pc {self.cpu.rip:#x}")
         finally:
+            self.timers.close()
+            self.vm.close()
             self.fds.close_all()
         if stop.reason == "exit":
             return RunResult(stop.status)
@@ -175,7 +200,12 @@ class LinuxProcess(Services):
             self.report = e.message
             return Stop("signal", status=128 + e.signal)
         cpu.rcx, cpu.r11 = cpu.rip, self.emu.rflags
-        cpu.rax = result & U64
+        rax = result
+        if result == -ERESTARTSYS:           # a signal interrupted a wait: restart, or -EINTR
+            result = rax = -errno.EINTR
+            if self.signals.restarts():
+                rax, cpu.rip = number, cpu.rip - SYSCALL_INSN_SIZE
+        cpu.rax = rax & U64
         if call is not None:
             self._log(f"{call} = {format_result(number, result)}")
         return self.signals.deliver_pending(self)
@@ -187,6 +217,11 @@ class LinuxProcess(Services):
 
     def fault(self, executor, fault: GuestFault) -> Stop | None:
         return self.signals.deliver_fault(self, fault)
+
+    def interrupt(self, executor) -> Stop | None:
+        """exit_request: an interval timer is due (or a host signal came): deliver what is pending."""
+        self.timers.expire(self.signals)
+        return self.signals.deliver_pending(self)
 
     # -- reporting ----------------------------------------------------------------
     def fault_result(self, fault: GuestFault) -> RunResult:

@@ -210,13 +210,14 @@ class SignalState:
         """Some pending signal is not blocked and not ignored: it would run a handler or kill."""
         return any(not self.blocked & sigbit(p.signo) and not self._ignored(p.signo) for p in self.pending)
 
-    def suspend(self, mask: int | None) -> bool:
-        """sigsuspend (mask) or pause (None): with `mask` in force, is a signal deliverable now?
-        If so, the caller returns -EINTR and the saved mask returns after the handler."""
+    def suspend(self, mask: int | None, wait_for_signal) -> bool:
+        """sigsuspend (mask) or pause (None): with `mask` in force, is a signal deliverable now,
+        or after wait_for_signal() (True when one came)? If so, the caller returns -EINTR
+        and the saved mask returns after the handler."""
         if mask is not None:
             self.saved_mask = self.blocked
             self.set_blocked(mask)
-        if self.deliverable():
+        if self.deliverable() or wait_for_signal():
             return True
         if mask is not None:
             self.blocked, self.saved_mask = self.saved_mask, None
@@ -226,19 +227,32 @@ class SignalState:
         """sigtimedwait: remove and return the next pending signal in `mask`, blocked or not."""
         return self._dequeue(mask & ~UNBLOCKABLE)
 
-    def _dequeue(self, wanted: int | None = None) -> Pending | None:
+    def restarts(self) -> bool:
+        """A syscall a signal interrupted (-ERESTARTSYS) runs again after the handler: the
+        signal delivered next has a handler installed with SA_RESTART (handle_signal)."""
+        entry = self._next(~self.blocked)
+        if entry is None:
+            return False
+        action = self.actions[entry.signo]
+        return action.handler not in (SIG_DFL, SIG_IGN) and bool(action.flags & SA_RESTART)
+
+    def _next(self, wanted: int) -> Pending | None:
         """The thread's queue before the process's; in each, synchronous signals first, then
-        the lowest number (first queued among equal real-time ones). `wanted` (a mask)
-        overrides the usual rule, signals that are not blocked."""
-        wanted = ~self.blocked if wanted is None else wanted
+        the lowest number (first queued among equal real-time ones), among `wanted` (a mask)."""
         for shared in (False, True):
             ready = [p for p in self.pending if p.shared == shared and wanted & sigbit(p.signo)]
             if ready:
                 sync = [p for p in ready if p.signo in SYNCHRONOUS]
-                entry = sync[0] if sync else min(ready, key=lambda p: p.signo)
-                self.pending.remove(entry)
-                return entry
+                return sync[0] if sync else min(ready, key=lambda p: p.signo)
         return None
+
+    def _dequeue(self, wanted: int | None = None) -> Pending | None:
+        """Remove and return the next signal to deliver (_next); `wanted` overrides the usual
+        rule, signals that are not blocked."""
+        entry = self._next(~self.blocked if wanted is None else wanted)
+        if entry is not None:
+            self.pending.remove(entry)
+        return entry
 
     def _deliver(self, proc, entry: Pending) -> Stop | None:
         signo = entry.signo

@@ -15,7 +15,7 @@ from dbt.runtime.linux.paths import AT_FDCWD
 from dbt.runtime.linux.sys_io import s32, s64
 from dbt.runtime.linux.uaccess import read_cstring, read_path, writable
 
-O_WRONLY, O_CREAT, O_EXCL, O_TRUNC = 0o1, 0o100, 0o200, 0o1000
+O_WRONLY, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC = 0o1, 0o3, 0o100, 0o200, 0o1000
 O_NOFOLLOW, O_CLOEXEC = 0o400000, 0o2000000
 AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EACCESS = 0x100, 0x200, 0x200
 AT_SYMLINK_FOLLOW, AT_NO_AUTOMOUNT, AT_EMPTY_PATH = 0x400, 0x800, 0x1000
@@ -71,9 +71,25 @@ def sys_openat(proc, dirfd, ptr, flags, mode, *_):
     proc.fds.lowest_free()                         # EMFILE before anything is created
     follow = not flags & O_NOFOLLOW and not (flags & O_CREAT and flags & O_EXCL)
     res = proc.paths.at(s32(dirfd), path, follow)
-    hflags = flags | O_CLOEXEC | (0 if res.override else O_NOFOLLOW)
-    host = os.open(res.host, hflags, mode & 0o7777)
+    if res.generated is not None:
+        os.close(os.open(res.host, flags & O_ACCMODE | O_CLOEXEC))      # the host's permission check
+        host = _open_generated(res.generated())
+    else:
+        hflags = flags | O_CLOEXEC | (0 if res.override else O_NOFOLLOW)
+        host = os.open(res.host, hflags, mode & 0o7777)
     return proc.fds.install(host, bool(flags & O_CLOEXEC), res.guest)
+
+
+def _open_generated(content: bytes) -> int:
+    """A read-only host fd on content dbt made up (/proc/self/cmdline), in a memfd."""
+    fd = os.memfd_create("dbt-proc-self", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+        return os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(fd)
 
 
 def sys_open(proc, ptr, flags, mode, *_):
@@ -292,6 +308,7 @@ def sys_fchdir(proc, fd, *_):
 # -- attributes ------------------------------------------------------------------------------
 def sys_truncate(proc, ptr, length, *_):
     os.truncate(_at(proc, AT_FDCWD, ptr).host, s64(length))
+    proc.vm.refresh_shared()
     return 0
 
 

@@ -4,16 +4,22 @@ Data moves straight between a host fd and guest memory (memoryviews), never
 through a host pointer the guest chose. Only the accessible prefix of a guest
 buffer is used, as the kernel stops at the first bad page; a buffer with no
 accessible byte is -EFAULT. Writing to a pipe with no reader raises SIGPIPE
-in the guest as well as returning -EPIPE.
+in the guest as well as returning -EPIPE. A read that would block (a pipe,
+a tty) or a poll while an interval timer runs waits first, so the timer's
+signal can interrupt it (-EINTR, or for read a restart under SA_RESTART, as
+Linux's).
 """
 import errno
 import fcntl
+import math
 import os
 import select
 import signal
 import stat
 import struct
 
+from dbt.runtime.linux.errors import ERESTARTSYS
+from dbt.runtime.linux.itimers import readable as host_readable, wait
 from dbt.runtime.linux.uaccess import in_view, out_view, readable, writable, write_i32
 
 MAX_RW_COUNT = 0x7FFFF000        # the kernel's cap on one read/write
@@ -61,8 +67,18 @@ def _unwritable_read(host: int, count: int, offset: int | None = None) -> int:
     return -errno.EFAULT
 
 
+def _interrupted_wait(proc, host: int) -> bool:
+    """Wait until host is readable (if reading it could block and a timer could interrupt
+    the wait); True if a signal came first."""
+    if proc.timers.real_left() is None or not os.get_blocking(host) or stat.S_ISREG(os.fstat(host).st_mode):
+        return False
+    return wait(proc, None, host_readable(host)) == "signal"
+
+
 def sys_read(proc, fd, buf, count, *_):
     host = proc.fds.host(s32(fd))
+    if _interrupted_wait(proc, host):
+        return -ERESTARTSYS
     count = min(count, MAX_RW_COUNT)
     n = writable(proc.mem, buf, count)
     if n == 0:
@@ -146,6 +162,8 @@ def _in_data(proc, vecs) -> bytes | None:
 
 def sys_readv(proc, fd, iov, iovcnt, *_):
     host = proc.fds.host(s32(fd))
+    if _interrupted_wait(proc, host):
+        return -ERESTARTSYS
     views = _out_views(proc, _iovecs(proc, iov, iovcnt))
     if views is None:
         os.read(host, 0)
@@ -334,6 +352,19 @@ def sys_ioctl(proc, fd, request, arg, *_):
 
 
 # -- poll --------------------------------------------------------------------------
+def _poll_wait(proc, poller, timeout_ms: int | None) -> dict | None:
+    """poller.poll(timeout_ms) as {host fd: revents}; None when a timer's signal interrupts it."""
+    if timeout_ms == 0 or proc.timers.real_left() is None:
+        return dict(poller.poll(timeout_ms))
+    found = {}
+
+    def block(step):
+        found.update(poller.poll(None if step is None else math.ceil(step * 1000)))
+        return bool(found)
+    end = wait(proc, None if timeout_ms is None else timeout_ms / 1000, block)
+    return None if end == "signal" else found
+
+
 def _poll(proc, fds_ptr, nfds, timeout_ms):
     if nfds > proc.fds.limit:
         raise _einval()
@@ -346,7 +377,9 @@ def _poll(proc, fds_ptr, nfds, timeout_ms):
             hosts[entry.host] = hosts.get(entry.host, 0) | (events & 0xFFFF)
     for host, events in hosts.items():
         poller.register(host, events)
-    ready = dict(poller.poll(timeout_ms)) if hosts or timeout_ms != 0 else {}
+    ready = _poll_wait(proc, poller, timeout_ms) if hosts or timeout_ms != 0 else {}
+    if ready is None:
+        return -errno.EINTR
     count = 0
     for i, (fd, events, _) in enumerate(entries):
         if fd < 0:
@@ -390,6 +423,7 @@ def sys_fdatasync(proc, fd, *_):
 
 def sys_ftruncate(proc, fd, length, *_):
     os.ftruncate(proc.fds.host(s32(fd)), s64(length))
+    proc.vm.refresh_shared()
     return 0
 
 

@@ -2,8 +2,10 @@
 
 Addresses dbt chooses lie inside the guest space, top-down below the mmap
 area's top (under the stack); hints and MAP_FIXED are honoured as Linux does.
-A file mapping is a private copy of the file's bytes: MAP_SHARED writes do
-not reach the file. Errno results follow the kernel's order of checks.
+A MAP_PRIVATE file mapping is a copy of the file's bytes; a MAP_SHARED one
+maps the host file itself into the guest space (vma.SharedFile), so stores
+reach the file and msync writes them back. Anonymous MAP_SHARED memory is
+plain memory (one process). Errno results follow the kernel's order of checks.
 The guest's mappings (image, stack, heap, mmap areas) together stay within
 its RLIMIT_AS and dbt's --max-memory: a change that would exceed them fails
 with ENOMEM (brk returns the old break), as the kernel's may_expand_vm.
@@ -15,7 +17,7 @@ import stat
 
 from dbt.runtime.linux.sys_io import s32
 from dbt.runtime.linux.sys_proc import RLIMIT_AS
-from dbt.runtime.linux.vma import page_up
+from dbt.runtime.linux.vma import PROT_WRITE, SharedFile, page_up
 from dbt.runtime.memory import PAGE_MASK
 
 MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE = 0x1, 0x2, 0x3, 0xF
@@ -26,7 +28,7 @@ PROT_GROWSDOWN, PROT_GROWSUP = 0x01000000, 0x02000000
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
 MADV_DONTNEED = 4
 MADVICE = set(range(0, 5)) | set(range(8, 26)) | {100, 101}
-O_ACCMODE, O_RDONLY, O_WRONLY = 3, 0, 1
+O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR = 3, 0, 1, 2
 DEV_ZERO = os.makedev(1, 5)
 
 
@@ -67,20 +69,24 @@ def sys_brk(proc, addr, *_):
 
 
 # -- mmap -----------------------------------------------------------------------------
-def _file_bytes(proc, fd, prot, flags, offset, length) -> tuple[bytes, str]:
+def _file_source(proc, fd, prot, flags, offset, length) -> tuple[bytes, str, SharedFile | None]:
+    """What a file mapping holds: (a private copy's bytes, the area's name, the shared backing)."""
     entry = proc.fds.get(fd)
     st = os.fstat(entry.host)
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode)):
         raise _err(errno.ENODEV)
     mode = fcntl.fcntl(entry.host, fcntl.F_GETFL) & O_ACCMODE
-    if mode == O_WRONLY or (flags & MAP_TYPE) != MAP_PRIVATE and prot & 2 and mode == O_RDONLY:
+    shared = (flags & MAP_TYPE) != MAP_PRIVATE
+    if mode == O_WRONLY or shared and prot & PROT_WRITE and mode == O_RDONLY:
         raise _err(errno.EACCES)
     if stat.S_ISCHR(st.st_mode) and st.st_rdev == DEV_ZERO:
-        return b"", ""
+        return b"", "", None
     if not stat.S_ISREG(st.st_mode):
         raise _err(errno.ENODEV)
-    data = os.pread(entry.host, length, offset)
-    return data, (entry.path or b"").decode(errors="replace")
+    name = (entry.path or b"").decode(errors="replace")
+    if shared:
+        return b"", name, SharedFile.of(entry.host, offset, mode == O_RDWR)
+    return os.pread(entry.host, length, offset), name, None
 
 
 def _place(proc, addr, length, flags) -> int:
@@ -122,13 +128,18 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
         raise _err(errno.EINVAL)
     if offset + length >= 1 << 63:
         raise _err(errno.EOVERFLOW)
-    data, name = b"", ""
+    data, name, shared = b"", "", None
     if not anonymous:
-        data, name = _file_bytes(proc, s32(fd), prot, flags, offset, length)
-    start = _place(proc, addr, length, flags)
-    if not _may_expand(proc, start, start + length):
-        raise _err(errno.ENOMEM)
-    proc.vm.map(start, start + length, prot, name)
+        data, name, shared = _file_source(proc, s32(fd), prot, flags, offset, length)
+    try:
+        start = _place(proc, addr, length, flags)
+        if not _may_expand(proc, start, start + length):
+            raise _err(errno.ENOMEM)
+    except OSError:
+        if shared is not None:
+            os.close(shared.fd)
+        raise
+    proc.vm.map(start, start + length, prot, name, shared)
     if data:
         proc.mem.poke(start, data)
     return start
@@ -153,6 +164,9 @@ def sys_mprotect(proc, addr, length, prot, *_):
     end = addr + length
     if end > proc.mem.size or not proc.vm.covered(addr, end):
         raise _err(errno.ENOMEM)
+    if prot & PROT_WRITE and any(a.shared is not None and not a.shared.writable
+                                 for a in proc.vm.overlapping(addr, end)):
+        raise _err(errno.EACCES)      # a shared mapping of a file not open for writing
     proc.vm.protect(addr, end, prot & PROT_ALL)
     return 0
 
@@ -181,7 +195,7 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr, *_):
     if not _may_expand(proc, old + old_size, old + new_size):
         raise _err(errno.ENOMEM)
     if old + new_size <= proc.mem.size and vm.is_free(old + old_size, old + new_size):
-        vm.map(old + old_size, old + new_size, area.prot, area.name)
+        vm.map(old + old_size, old + new_size, area.prot, area.name, _backing(area, old + old_size))
         return old
     if not flags & MREMAP_MAYMOVE:
         raise _err(errno.ENOMEM)
@@ -191,15 +205,22 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr, *_):
     return _move(proc, area, old, old_size, new_size, target, flags)
 
 
+def _backing(area, addr: int) -> SharedFile | None:
+    """A new backing for a shared file area's pages from addr on (None for other areas)."""
+    if area.shared is None:
+        return None
+    return SharedFile.of(area.shared.fd, area.shared.offset + addr - area.start, area.shared.writable)
+
+
 def _move(proc, area, old, old_size, new_size, target, flags):
     vm, mem = proc.vm, proc.mem
     released = 0 if flags & MREMAP_DONTUNMAP else old_size
     if not _may_expand(proc, target, target + new_size, released):
         raise _err(errno.ENOMEM)
-    keep = min(old_size, new_size)
-    data = mem.peek(old, keep)
-    vm.map(target, target + new_size, area.prot, area.name)
-    mem.poke(target, data)
+    data = mem.peek(old, min(old_size, new_size)) if area.shared is None else b""
+    vm.map(target, target + new_size, area.prot, area.name, _backing(area, old))
+    if data:
+        mem.poke(target, data)
     if flags & MREMAP_DONTUNMAP:
         vm.zero(old, old + old_size)
     else:
@@ -227,6 +248,10 @@ def sys_msync(proc, addr, length, flags, *_):
     end = addr + page_up(length)
     if end > addr and not proc.vm.covered(addr, end):
         raise _err(errno.ENOMEM)
+    for area in proc.vm.overlapping(addr, end):
+        if area.shared is not None:
+            start = max(area.start, addr)
+            proc.mem.sync(start, min(area.end, end) - start, flags)
     return 0
 
 

@@ -7,15 +7,16 @@ GuestFault, which the dispatcher turns into -EFAULT. kill, tkill and tgkill
 reach only the process itself: this single-threaded process's tid is its pid.
 Pending signals are delivered by SignalState.deliver_pending after the call.
 Waiting for a signal (pause, sigsuspend, sigtimedwait) can only be ended by
-one already pending: nothing else can send one, so a wait that nothing can
-end kills the run with one line, as a futex wait with no waker does.
+one already pending or by an interval timer (itimers.py): nothing else can
+send one, so a wait that nothing can end kills the run with one line, as a
+futex wait with no waker does.
 """
 import errno
 import os
 import struct
-import time
 
 from dbt.runtime.linux.errors import ProcessKilled
+from dbt.runtime.linux.itimers import wait
 from dbt.runtime.linux.signals import (NSIG, SI_TKILL, SI_USER, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK,
                                        SIGKILL, SIGSTOP, SigAction, siginfo)
 from dbt.runtime.linux.sys_io import s32
@@ -79,19 +80,21 @@ def _deadlock(what: str) -> ProcessKilled:
     return ProcessKilled(SIGKILL, f"dbt: guest deadlocked: {what} with no signal pending that could end it")
 
 
-def sys_pause(proc, *_):
-    if not proc.signals.suspend(None):
-        raise _deadlock("pause")
+def _suspend(proc, mask: int | None, what: str) -> int:
+    if not proc.signals.suspend(mask, lambda: wait(proc, None) == "signal"):
+        raise _deadlock(what)
     return -errno.EINTR
+
+
+def sys_pause(proc, *_):
+    return _suspend(proc, None, "pause")
 
 
 def sys_rt_sigsuspend(proc, uset, sigsetsize, *_):
     if sigsetsize != SIGSET_SIZE:
         return -errno.EINVAL
     (mask,) = struct.unpack("<Q", proc.mem.read(uset, 8))
-    if not proc.signals.suspend(mask):
-        raise _deadlock("sigsuspend")
-    return -errno.EINTR
+    return _suspend(proc, mask, "sigsuspend")
 
 
 def sys_rt_sigtimedwait(proc, uset, uinfo, utimeout, sigsetsize, *_):
@@ -104,12 +107,15 @@ def sys_rt_sigtimedwait(proc, uset, uinfo, utimeout, sigsetsize, *_):
         if sec < 0 or not 0 <= nsec < 1_000_000_000:
             return -errno.EINVAL
         timeout = sec + nsec / 1e9
-    entry = proc.signals.take(mask)
+    signals = proc.signals
+    entry = signals.take(mask)
     if entry is None:
-        if timeout is None:
+        end = wait(proc, timeout, ready=lambda: bool(signals.pending_mask() & mask) or signals.deliverable())
+        if end == "never":
             raise _deadlock("sigtimedwait")
-        time.sleep(timeout)          # no signal can come meanwhile: the wait times out
-        return -errno.EAGAIN
+        entry = signals.take(mask)
+        if entry is None:
+            return -errno.EAGAIN if end == "timeout" else -errno.EINTR
     if uinfo:
         proc.mem.write(uinfo, entry.info)
     return entry.signo

@@ -1,7 +1,8 @@
-"""Time syscalls: clocks, sleeps, process times. The guest's clocks are the host's.
+"""Time syscalls: clocks, sleeps, interval timers, process times. The guest's clocks are the host's.
 
-A sleep really sleeps (the guest's own timing is kept); a host SIGINT during
-it ends the run as anywhere else.
+A sleep really sleeps (the guest's own timing is kept) until it ends or a
+timer signal that runs a handler interrupts it (-EINTR and the time left, as
+Linux's nanosleep); a host SIGINT during it ends the run as anywhere else.
 """
 import errno
 import os
@@ -10,6 +11,7 @@ import struct
 import time
 
 from dbt.runtime.linux.hostsys import host_syscall
+from dbt.runtime.linux.itimers import ITIMER_PROF, ITIMER_REAL, wait
 from dbt.runtime.linux.sys_io import s32
 
 TIMESPEC = struct.Struct("<qq")
@@ -60,9 +62,19 @@ def sys_time(proc, tloc, *_):
     return now
 
 
+def _sleep(proc, seconds: float, rem) -> int:
+    """Sleep; interrupted by a signal: -EINTR, and the time left written to rem (if given)."""
+    end = time.monotonic() + seconds
+    if wait(proc, seconds) != "signal":
+        return 0
+    if rem:
+        left = max(end - time.monotonic(), 0)
+        proc.mem.write(rem, TIMESPEC.pack(int(left), int(left % 1 * 1e9)))
+    return -errno.EINTR
+
+
 def sys_nanosleep(proc, req, rem, *_):
-    time.sleep(_read_timespec(proc, req))
-    return 0
+    return _sleep(proc, _read_timespec(proc, req), rem)
 
 
 def sys_clock_nanosleep(proc, clock, flags, req, rem, *_):
@@ -72,9 +84,48 @@ def sys_clock_nanosleep(proc, clock, flags, req, rem, *_):
     delay = _read_timespec(proc, req)
     if flags & TIMER_ABSTIME:
         delay -= time.clock_gettime(clock)
-    if delay > 0:
-        time.sleep(delay)
+        rem = 0
+    return _sleep(proc, max(delay, 0), rem)
+
+
+# -- interval timers ---------------------------------------------------------------------
+def _ns_of_timeval(sec: int, usec: int) -> int:
+    if sec < 0 or not 0 <= usec < 1_000_000:
+        raise _err(errno.EINVAL)
+    return sec * 1_000_000_000 + usec * 1000
+
+
+def _timeval_of_ns(ns: int) -> bytes:
+    return TIMEVAL.pack(ns // 1_000_000_000, ns % 1_000_000_000 // 1000)
+
+
+def sys_getitimer(proc, which, value, *_):
+    which = s32(which)
+    if not ITIMER_REAL <= which <= ITIMER_PROF:
+        raise _err(errno.EINVAL)
+    left, interval = proc.timers.get(which)
+    proc.mem.write(value, _timeval_of_ns(interval) + _timeval_of_ns(left))
     return 0
+
+
+def sys_setitimer(proc, which, new, old, *_):
+    interval = value = 0                      # NULL: disarm (a misfeature Linux still has)
+    if new:
+        fields = struct.unpack("<4q", proc.mem.read(new, 2 * TIMEVAL.size))
+        interval, value = _ns_of_timeval(*fields[:2]), _ns_of_timeval(*fields[2:])
+    which = s32(which)
+    if not ITIMER_REAL <= which <= ITIMER_PROF:
+        raise _err(errno.EINVAL)
+    left, was = proc.timers.set(which, value, interval)
+    if old:
+        proc.mem.write(old, _timeval_of_ns(was) + _timeval_of_ns(left))
+    return 0
+
+
+def sys_alarm(proc, seconds, *_):
+    left, _ = proc.timers.set(ITIMER_REAL, (seconds & 0xFFFFFFFF) * 1_000_000_000, 0)
+    sec, usec = divmod(left // 1000, 1_000_000)
+    return sec + (usec >= 500_000 or (not sec and usec > 0))
 
 
 def sys_times(proc, buf, *_):
@@ -105,5 +156,6 @@ def sys_getrusage(proc, who, buf, *_):
 SYSCALLS = {
     "clock_gettime": sys_clock_gettime, "clock_getres": sys_clock_getres,
     "gettimeofday": sys_gettimeofday, "time": sys_time, "nanosleep": sys_nanosleep,
-    "clock_nanosleep": sys_clock_nanosleep, "times": sys_times, "getrusage": sys_getrusage,
+    "clock_nanosleep": sys_clock_nanosleep, "getitimer": sys_getitimer, "setitimer": sys_setitimer,
+    "alarm": sys_alarm, "times": sys_times, "getrusage": sys_getrusage,
 }

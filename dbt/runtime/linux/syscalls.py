@@ -3,13 +3,15 @@
 Each sys_* module exports SYSCALLS, keyed by syscall name (or number); a
 handler gets the process and the six argument registers and returns the
 value for rax (a negative errno on failure, as the kernel does) or raises
-ProcessExit/ProcessKilled. An OSError from the host becomes -errno; a bad
+ProcessExit/ProcessKilled, or -ERESTARTSYS (the kernel's internal code) when a
+signal interrupted a wait the process restarts if the handler has SA_RESTART
+(else -EINTR). An OSError from the host becomes -errno; a bad
 guest pointer (GuestFault) -EFAULT, never a host error. Unknown: -ENOSYS.
 """
 import errno
 
 from dbt.runtime.linux import sys_fs, sys_io, sys_mem, sys_proc, sys_signal, sys_time
-from dbt.runtime.linux.errors import ProcessExit, ProcessKilled
+from dbt.runtime.linux.errors import ERESTARTSYS, ProcessExit, ProcessKilled
 from dbt.runtime.linux.sysnames import NUMBERS
 from dbt.runtime.memory import GuestFault
 
@@ -42,4 +44,4 @@ def dispatch(proc, number: int, args: tuple[int, ...]) -> int:
         return -errno.EINVAL
 
 
-__all__ = ["ProcessExit", "ProcessKilled", "SYSCALLS", "build_table", "dispatch"]
+__all__ = ["ERESTARTSYS", "ProcessExit", "ProcessKilled", "SYSCALLS", "build_table", "dispatch"]

@@ -1,8 +1,11 @@
-/* brk, mmap (anonymous, file-backed, fixed, hinted), munmap, mprotect, mremap,
-   madvise: contents and errno values. A 256 MiB mapping is touched page by page. */
+/* brk, mmap (anonymous, file-backed private and shared, fixed, hinted), munmap,
+   mprotect, mremap, madvise, msync: contents and errno values. A 256 MiB mapping
+   is touched page by page. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +19,90 @@
 
 static long raw_mmap(void *a, size_t len, int prot, int flags, int fd, off_t off) {
     return syscall(SYS_mmap, a, len, prot, flags, fd, off);
+}
+
+static sigjmp_buf fault_env;
+static volatile int segv_or_bus;
+
+static void on_fault(int sig) {
+    segv_or_bus = sig == SIGSEGV || sig == SIGBUS;     /* Linux: SIGBUS; dbt: SIGSEGV */
+    siglongjmp(fault_env, 1);
+}
+
+/* MAP_SHARED file mappings: the file and the mapping see each other's writes,
+   through munmap, mprotect, mremap (grow in place, move), MAP_FIXED over them
+   and MADV_DONTNEED; anonymous MAP_SHARED memory; the errno of bad uses. */
+static void shared_mappings(void) {
+    char path[] = "/tmp/dbt-memory-shared-XXXXXX", buf[32] = {0};
+    int fd = mkstemp(path);
+    if (fd < 0 || ftruncate(fd, 4 * PAGE) != 0) { printf("no temporary file\n"); return; }
+    unlink(path);
+    char *s = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    strcpy(s + 10, "stored in the map");
+    pread(fd, buf, 17, 10);
+    printf("file sees the store: [%s]\n", buf);
+    pwrite(fd, "written", 7, PAGE + 5);
+    printf("map sees write(): [%.7s]\n", s + PAGE + 5);
+    R(msync(s, 2 * PAGE, MS_SYNC));
+    R(msync(s, 2 * PAGE, MS_SYNC | MS_ASYNC));
+    R(madvise(s, PAGE, MADV_DONTNEED));
+    printf("MADV_DONTNEED keeps the file's bytes: [%.6s]\n", s + 10);
+    R(mprotect(s, PAGE, PROT_READ));
+    R(mprotect(s, PAGE, PROT_READ | PROT_WRITE));
+    s = mremap(s, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE);
+    strcpy(s + 2 * PAGE, "third page");
+    pread(fd, buf, 10, 2 * PAGE);
+    printf("grown map reaches the file: [%.10s] old bytes kept: [%.6s]\n", buf, s + 10);
+    char *moved = mremap(s, 3 * PAGE, 3 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, s + 64 * PAGE);
+    printf("moved: %d [%.6s]\n", moved == s + 64 * PAGE, moved + 10);
+    moved[11] = 'T';
+    pread(fd, buf, 6, 10);
+    printf("file sees a store after the move: [%.6s]\n", buf);
+    char *anon = mmap(moved, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    anon[10] = 'X';
+    pread(fd, buf, 6, 10);
+    printf("MAP_FIXED over it: zero %d, file untouched [%.6s]\n", anon[11] == 0, buf);
+    R(munmap(moved, 3 * PAGE));
+    char *again = mmap(moved, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    printf("fresh memory after munmap: %d\n", again[10] == 0 && again[PAGE - 1] == 0);
+    munmap(again, PAGE);
+
+    char *two = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    R(ftruncate(fd, PAGE));                           /* the second page is past the end now */
+    segv_or_bus = 0;
+    signal(SIGSEGV, on_fault);
+    signal(SIGBUS, on_fault);
+    if (sigsetjmp(fault_env, 1) == 0)
+        two[PAGE + 1] = 1;
+    printf("store past a truncated end faults: %d\n", segv_or_bus);
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    R(ftruncate(fd, 4 * PAGE));
+    two[PAGE + 1] = 2;
+    printf("grown back: %d\n", two[PAGE + 1]);
+    munmap(two, 2 * PAGE);
+
+    char *tail = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 3 * PAGE);
+    close(fd);
+    tail[0] = 'Z';
+    fd = open("/proc/self/fd/0", O_RDONLY);          /* any fd: the mapping outlives its own */
+    printf("mapping outlives close: %c\n", tail[0]);
+    munmap(tail, PAGE);
+    close(fd);
+
+    int ro = open("/proc/self/exe", O_RDONLY);
+    char *r = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, ro, 0);
+    printf("read-only shared map of the program: %c%c%c\n", r[1], r[2], r[3]);
+    R(mprotect(r, PAGE, PROT_READ | PROT_WRITE));
+    R(raw_mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0));
+    munmap(r, PAGE);
+    close(ro);
+
+    char *a = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    a[PAGE] = 7;
+    a = mremap(a, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, a + 64 * PAGE);
+    printf("anonymous shared, moved: %d %d\n", a[PAGE], a[0]);
+    munmap(a, 2 * PAGE);
 }
 
 int main(int argc, char **argv) {
@@ -113,5 +200,6 @@ int main(int argc, char **argv) {
     R(munmap((void *)0x10001, PAGE));
     R(munmap((void *)0x100000, 0));
     R(mprotect((void *)0x10000, PAGE, PROT_READ));
+    shared_mappings();
     return 0;
 }

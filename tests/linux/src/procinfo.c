@@ -1,13 +1,16 @@
-/* Identity, clocks, limits, randomness and /proc/self/exe: prints the shape of
+/* Identity, clocks, limits, randomness and /proc/self (exe, cmdline, environ,
+   auxv): prints the shape of
    each answer (not values that differ between runs), and the errno of bad
    pointers and arguments, which must be -EFAULT/-EINVAL and never a crash. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,6 +25,57 @@
     r_ < 0 ? "errno " : "", r_ < 0 ? (long)errno : r_); } while (0)
 
 static long ns(struct timespec t) { return t.tv_sec * 1000000000L + t.tv_nsec; }
+
+/* The whole content of a file (at most cap bytes), read in small pieces. */
+static long slurp(const char *path, char *buf, long cap) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    long n = 0, r;
+    while (n < cap && (r = read(fd, buf + n, cap - n > 7 ? 7 : cap - n)) > 0) n += r;
+    close(fd);
+    return n;
+}
+
+/* /proc/self/cmdline, environ and auxv describe this program, not what runs it. */
+static void proc_self_files(int argc, char **argv) {
+    static char got[65536], want[65536];
+    long n = slurp("/proc/self/cmdline", got, sizeof got), w = 0;
+    for (int i = 0; i < argc; i++) { size_t l = strlen(argv[i]) + 1; memcpy(want + w, argv[i], l); w += l; }
+    printf("/proc/self/cmdline is argv: %d\n", n == w && memcmp(got, want, w) == 0);
+    n = slurp("/proc/self/environ", got, sizeof got);
+    w = 0;
+    for (char **e = environ; *e && w < (long)sizeof want - 4096; e++) {
+        size_t l = strlen(*e) + 1; memcpy(want + w, *e, l); w += l;
+    }
+    printf("/proc/self/environ is environ: %d\n", n == w && memcmp(got, want, w) == 0);
+    n = slurp("/proc/self/auxv", got, sizeof got);
+    unsigned long *aux = (unsigned long *)got;
+    int same = n > 16 && n % 16 == 0 && aux[n / 8 - 2] == 0, entries = 0;
+    for (long i = 0; i + 2 < n / 8; i += 2, entries++)
+        same &= aux[i + 1] == getauxval(aux[i]) || aux[i] == AT_HWCAP || aux[i] == AT_HWCAP2;   /* glibc rewrites these */
+    printf("/proc/self/auxv matches getauxval: %d (more than 10 entries: %d)\n", same, entries > 10);
+    R(open("/proc/self/cmdline", O_WRONLY));
+    R(open("/proc/self/cmdline/x", O_RDONLY));
+    struct stat st;
+    R(stat("/proc/self/cmdline", &st));
+    printf("cmdline mode %o size %ld\n", (unsigned)st.st_mode, (long)st.st_size);
+}
+
+/* The /proc/self/maps line of an address: its permissions and the file's base name. */
+static void maps_line(const char *what, const void *addr) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512], perms[8];
+    unsigned long lo, hi;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && (unsigned long)addr >= lo
+                && (unsigned long)addr < hi) {
+            line[strcspn(line, "\n")] = 0;
+            const char *name = strrchr(line, ' ') + 1, *slash = strrchr(name, '/');
+            printf("maps %s: %s %s\n", what, perms, slash ? slash + 1 : name);
+        }
+    }
+    if (f) fclose(f);
+}
 
 int main(int argc, char **argv) {
     struct utsname u;
@@ -118,6 +172,10 @@ int main(int argc, char **argv) {
     stat("/proc/self/exe", &s1);
     stat(argv[0], &s2);
     printf("stat /proc/self/exe is the program: %d\n", s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev);
+
+    proc_self_files(argc, argv);
+    maps_line("main", (const void *)main);
+    maps_line("stack", &argc);
 
     R(syscall(SYS_arch_prctl, 0x1003, BAD));
     R(syscall(SYS_arch_prctl, 0x9999, &t));
