@@ -98,37 +98,33 @@ def test_guest_instructions_per_second(benchmark, record_rate, engine, iteration
     record_rate("guest_insns_per_second", insns)
 
 
-def chained_transfers(emu: Emulator, code: bytes) -> int:
-    before = emu.cpu.chain_count
+def counted(emu: Emulator, code: bytes, counter) -> int:
+    """One run; how much counter(emu) went up."""
+    before = counter(emu)
     run_once(emu, code)
-    return emu.cpu.chain_count - before
+    return counter(emu) - before
 
 
-def syscall_exits(emu: Emulator, code: bytes) -> int:
-    before = emu.stats.counters["exit_syscall"]
-    run_once(emu, code)
-    return emu.stats.counters["exit_syscall"] - before
+def chain_count(emu: Emulator) -> int:
+    return emu.cpu.chain_count
 
 
-def test_chained_direct_jumps(benchmark, record_rate):
-    """A ring of one-instruction blocks joined by direct jumps: transfers patched native to native."""
-    n = 500_000
-    code = assemble(JUMP_CHAIN.format(n=n))
+def syscall_exits(emu: Emulator) -> int:
+    return emu.stats.counters["exit_syscall"]
+
+
+@pytest.mark.parametrize("loop, iterations, transfers_per_iteration", [
+    (JUMP_CHAIN, 500_000, JUMP_BLOCKS),      # one-instruction blocks joined by direct jumps
+    (CALL_LOOP, 1_000_000, 2),               # call, and ret through the jump cache
+], ids=["direct-jumps", "call-ret"])
+def test_chained_transfers(benchmark, record_rate, loop, iterations, transfers_per_iteration):
+    """Block-to-block transfers that stay in native code (patched chains or the jump cache)."""
+    code = assemble(loop.format(n=iterations))
     emu = loaded("jit", code)
     run_once(emu, code)
-    transfers = benchmark(chained_transfers, emu, code)
-    assert transfers >= JUMP_BLOCKS * n          # every jump stayed in native code
+    transfers = benchmark(counted, emu, code, chain_count)
+    assert transfers >= transfers_per_iteration * iterations       # none went through Python
     record_rate("chained_transfers_per_second", transfers)
-
-
-def test_chained_calls_and_returns(benchmark, record_rate):
-    """call/ret through the jump cache: every transfer stays native."""
-    n = 1_000_000
-    code = assemble(CALL_LOOP.format(n=n))
-    emu = loaded("jit", code)
-    run_once(emu, code)
-    insns = benchmark(run_once, emu, code)
-    record_rate("guest_insns_per_second", insns)
 
 
 @pytest.mark.parametrize("engine, iterations", [("jit", 100_000), ("interp", 10_000)])
@@ -137,7 +133,7 @@ def test_dispatch_per_exit(benchmark, record_rate, engine, iterations):
     code = assemble(SYSCALL_LOOP.format(n=iterations))
     emu = loaded(engine, code, ResumeAfterSyscall())
     run_once(emu, code)
-    exits = benchmark(syscall_exits, emu, code)
+    exits = benchmark(counted, emu, code, syscall_exits)
     assert exits == iterations
     record_rate("exits_per_second", exits)
 
