@@ -71,6 +71,14 @@ def test_a_wrong_answer_fails_the_benchmark(tmp_path):
     assert not (tmp_path / "out" / "bench.json").exists()
 
 
+def test_missing_qemu_is_a_setup_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "dbt", "bench", "--runners", "native,qemu", *TINY,
+                           "--output-dir", str(tmp_path)], capture_output=True, cwd=REPO, timeout=60,
+                          env={"PATH": str(tmp_path), "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 3
+    assert proc.stderr.decode().startswith("dbt bench: qemu-x86_64 is not installed")
+
+
 @pytest.mark.parametrize("args", [["--programs", "nonesuch"], ["--scale", "0"], ["--runners", "jit,bogus"],
                                   ["-r", "-1"]])
 def test_bad_options(tmp_path, args):

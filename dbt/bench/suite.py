@@ -5,6 +5,7 @@ A runner's answer (stdout and exit status) must equal the native run's at the sa
 and the native run must pass its own self-check (status 0): any difference stops the
 benchmark with BenchFailure. Ratios: dbt/native and dbt/qemu compare wall times at the
 same size; jit/interp compares guest instructions per second (interp runs a smaller size).
+cpu_time_ratios repeat dbt/native and dbt/qemu with user + system time, steadier on a busy host.
 """
 import math
 import statistics
@@ -123,16 +124,17 @@ def summarize(case: Case) -> dict:
     if "jit" in insns:                  # the same binary and size: the same guest instructions
         insns.update({r: insns["jit"] for r in ("native", "qemu") if r in wall})
     rate = {r: insns[r] / wall[r] for r in insns}
-    ratios = {}
+    ratios, cpu_ratios = {}, {}
     if "jit" in wall:
         ratios.update({f"dbt/{r}": wall["jit"] / wall[r] for r in ("native", "qemu") if r in wall})
+        cpu_ratios.update({f"dbt/{r}": cpu["jit"] / cpu[r] for r in ("native", "qemu") if cpu.get(r)})
         if "interp" in rate:
             ratios["jit/interp"] = rate["jit"] / rate["interp"]
     return {"program": case.program.name, "libc": case.libc, "size": case.size,
             "interp_size": case.interp_size, "answer": case.reference[case.size].stdout.decode(errors="replace"),
             "wall_seconds": {r: [x.wall for x in runs] for r, runs in case.runs.items()},
             "median_wall_seconds": wall, "median_cpu_seconds": cpu, "guest_insns": insns,
-            "guest_insns_per_second": rate, "ratios": ratios}
+            "guest_insns_per_second": rate, "ratios": ratios, "cpu_time_ratios": cpu_ratios}
 
 
 def summary(cases: list[Case]) -> tuple[list[dict], dict]:
