@@ -1,5 +1,6 @@
 """The `dbt` command. `dbt run [options] PROG [ARGS...]` runs a static x86-64 Linux program;
-`dbt run --machine pc [options] KERNEL.elf` boots a bare-metal guest (dbt/cli_machine.py).
+`dbt run --machine pc [options] KERNEL.elf` boots a bare-metal guest (dbt/cli_machine.py);
+`dbt bench [options]` runs the benchmark set (dbt/bench/command.py, its own exit statuses).
 
 Exit status: the guest's own; 128 + signal when a guest fault kills it
 (137 when gdb kills it); 124 when a budget is spent (--max-insns N
@@ -19,6 +20,7 @@ import os
 import sys
 
 from dbt.backend.llvm.codecache import command_line_choice, environment_setting
+from dbt.bench.command import add_bench_arguments, run_bench
 from dbt.cli_machine import add_machine_arguments, run_machine
 
 EXIT_USAGE, EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 126, 127, 70, 130
@@ -101,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_machine_arguments(run)
     run.add_argument("prog", help="the program (with --machine pc: the kernel ELF)")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    add_bench_arguments(sub)
     return parser
 
 
@@ -152,6 +155,7 @@ def run_command(ns) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     ns = build_parser().parse_args(argv)
     try:
         environment_setting()
@@ -161,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if ns.command == "run":
             return run_command(ns)
+        if ns.command == "bench":
+            return run_bench(ns, argv)
     except KeyboardInterrupt:
         print("dbt: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
