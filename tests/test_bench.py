@@ -43,7 +43,7 @@ def test_bench_runs_checks_and_reports(tmp_path):
     for text in ("sieve (glibc)", "mixed (glibc)", "geomean", "dbt/native", "jit/interp"):
         assert text in table
     document = json.loads((out / "bench.json").read_text())
-    runners = ["native", "qemu", "jit", "interp"] if qemu_path() else ["native", "jit", "interp"]
+    runners = ["native", "qemu", "jit", "warm", "interp"] if qemu_path() else ["native", "jit", "warm", "interp"]
     assert document["settings"]["runners"] == runners
     assert [row["program"] for row in document["results"]] == ["sieve", "mixed"]
     for row in document["results"]:
@@ -53,8 +53,11 @@ def test_bench_runs_checks_and_reports(tmp_path):
         assert sorted(row["median_wall_seconds"]) == sorted(runners)
         wall = row["median_wall_seconds"]
         assert row["ratios"]["dbt/native"] == pytest.approx(wall["jit"] / wall["native"])
+        assert row["ratios"]["warm/native"] == pytest.approx(wall["warm"] / wall["native"])
+        assert row["guest_insns"]["warm"] == row["guest_insns"]["jit"]
+        assert row["code_cache_hits"]["jit"] == [0] and row["code_cache_hits"]["warm"][0] > 0   # cold vs warm
         assert row["guest_insns"]["interp"] > 0 and row["guest_insns"]["jit"] > row["guest_insns"]["interp"]
-    assert set(document["geomean"]) >= {"dbt/native", "jit/interp"}
+    assert set(document["geomean"]) >= {"dbt/native", "warm/native", "jit/interp"}
     assert (out / "bench.md").read_text().startswith("| program |")
     with Image.open(out / "bench.png") as image:
         assert image.format == "PNG" and image.size[0] > 100

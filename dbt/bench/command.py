@@ -1,6 +1,6 @@
 """`dbt bench`: options, progress display and output files of the benchmark run.
 
-    dbt bench [--programs a,b] [--libc glibc,musl] [--runners native,qemu,jit,interp]
+    dbt bench [--programs a,b] [--libc glibc,musl] [--runners native,qemu,jit,warm,interp]
         [--scale F] [-r N] [--output-dir DIR] [--build-dir DIR] [--timeout S] [--dbt-option OPT]
 
 Writes bench.json, bench.md and bench.png into the output directory and prints the table.
@@ -12,6 +12,7 @@ failed its self-check, crashed or timed out (one line on stderr names it); 2 for
 import argparse
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 from dbt.bench.programs import COMPILERS, PROGRAMS, BenchSetupError, default_cache_dir
@@ -47,8 +48,9 @@ def add_bench_arguments(sub) -> None:
     bench.add_argument("--libc", dest="libcs", type=choices(COMPILERS), default=("glibc",),
                        help="glibc, musl or glibc,musl (default glibc)")
     bench.add_argument("--runners", type=choices(RUNNERS), default=None,
-                       help="comma-separated subset of native,qemu,jit,interp (default: all; "
-                            "qemu only when installed)")
+                       help="comma-separated subset of native,qemu,jit,warm,interp (default: all; "
+                            "qemu only when installed; jit runs with no code cache, warm with a "
+                            "code cache an untimed run filled)")
     bench.add_argument("--scale", type=positive(float), default=1.0,
                        help="multiply every program's work by F (default 1: ~0.2-0.7 s each natively)")
     bench.add_argument("-r", "--repetitions", type=positive(int), default=3, help="rounds over the set (default 3)")
@@ -70,6 +72,12 @@ def runners_to_use(requested: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 def run_bench(ns, argv: list[str]) -> int:
+    with tempfile.TemporaryDirectory(prefix="dbt-bench-warm-") as warm_caches:
+        return bench(ns, argv, Path(warm_caches))
+
+
+def bench(ns, argv: list[str], warm_caches: Path) -> int:
+    """warm_caches: a fresh directory for the warm runner's code caches, removed afterwards."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -82,7 +90,7 @@ def run_bench(ns, argv: list[str]) -> int:
                                   dbt_options=tuple(ns.dbt_options))
         if "qemu" not in settings.runners and ns.runners is None:
             err.print("dbt bench: qemu-x86_64 is not installed; no dbt/qemu column (apt-get install qemu-user)")
-        cases = suite.prepare(settings, ns.build_dir or default_cache_dir())
+        cases = suite.prepare(settings, ns.build_dir or default_cache_dir(), warm_caches)
         ns.output_dir.mkdir(parents=True, exist_ok=True)
     except (BenchSetupError, OSError) as e:
         print(f"dbt bench: {e}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Results of a benchmark run: the table (rich, and Markdown for the README), JSON and a PNG.
 
 Every figure here comes from suite.summary(); this module only formats. Ratios below 1
-mean dbt is faster (dbt/native, dbt/qemu); jit/interp is how many times more guest
+mean dbt is faster (dbt/native, dbt/qemu: a cold run translating everything; warm/native,
+warm/qemu: a run whose code cache an earlier run filled); jit/interp is how many times more guest
 instructions per second the JIT retires than the interpreter.
 """
 import json
@@ -14,8 +15,10 @@ from rich.table import Table
 
 from dbt.bench.runners import qemu_path
 
-COLUMNS = ("program", "native s", "qemu s", "jit s", "interp M insns/s", "dbt/native", "dbt/qemu", "jit/interp")
-RATIOS = ("dbt/native", "dbt/qemu", "jit/interp")
+COLUMNS = ("program", "native s", "qemu s", "jit s", "warm s", "interp M insns/s",
+           "dbt/native", "dbt/qemu", "warm/native", "warm/qemu", "jit/interp")
+LABELS = {"qemu": "qemu", "jit": "dbt jit (cold)", "warm": "dbt jit (warm code cache)"}
+RATIOS = ("dbt/native", "dbt/qemu", "warm/native", "warm/qemu", "jit/interp")
 
 
 def first_line(cmd: list[str]) -> str | None:
@@ -53,7 +56,7 @@ def cells(row: dict) -> list[str]:
         return f"{wall[r]:.3f}" if r in wall else "-"
 
     interp = f"{rate['interp'] / 1e6:.3f}" if "interp" in rate else "-"
-    return [f"{row['program']} ({row['libc']})", seconds("native"), seconds("qemu"), seconds("jit"), interp,
+    return [f"{row['program']} ({row['libc']})", seconds("native"), seconds("qemu"), seconds("jit"), seconds("warm"), interp,
             *(ratio(ratios.get(name)) for name in RATIOS)]
 
 
@@ -64,11 +67,11 @@ def ratio(value: float | None) -> str:
 
 
 def geomean_cells(geomeans: dict) -> list[str]:
-    return ["geomean", "", "", "", "", *(ratio(geomeans.get(name)) for name in RATIOS)]
+    return ["geomean", "", "", "", "", "", *(ratio(geomeans.get(name)) for name in RATIOS)]
 
 
 def rich_table(rows: list[dict], geomeans: dict) -> Table:
-    table = Table(title="dbt bench (medians; dbt = dbt jit; jit/interp in guest insns/s)")
+    table = Table(title="dbt bench (medians; dbt = dbt jit, cold; warm = with a filled code cache; jit/interp in guest insns/s)")
     for name in COLUMNS:
         table.add_column(name, justify="left" if name == "program" else "right")
     for row in rows:
@@ -99,11 +102,11 @@ def write_png(path: Path, rows: list[dict], title: str) -> None:
     positions = range(len(rows))
     fig, (walls, speedup) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(rows)), 4.5),
                                          gridspec_kw={"width_ratios": [2, 1]})
-    for offset, runner in ((-0.2, "qemu"), (0.2, "jit")):
+    for offset, runner in ((-0.27, "qemu"), (0, "jit"), (0.27, "warm")):
         heights = [row["median_wall_seconds"][runner] / row["median_wall_seconds"]["native"]
                    if runner in row["median_wall_seconds"] and "native" in row["median_wall_seconds"] else 0
                    for row in rows]
-        walls.bar([p + offset for p in positions], heights, width=0.4, label=runner if runner == "qemu" else "dbt jit")
+        walls.bar([p + offset for p in positions], heights, width=0.27, label=LABELS[runner])
     walls.axhline(1, color="black", linewidth=0.8)
     walls.set_yscale("log", nonpositive="mask")
     walls.set_ylabel("wall time / native (lower is better)")

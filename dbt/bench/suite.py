@@ -5,6 +5,8 @@ A runner's answer (stdout and exit status) must equal the native run's at the sa
 and the native run must pass its own self-check (status 0): any difference stops the
 benchmark with BenchFailure. Ratios: dbt/native and dbt/qemu compare wall times at the
 same size; jit/interp compares guest instructions per second (interp runs a smaller size).
+jit is a cold run (no code cache); warm/native and warm/qemu use the warm runner, whose code
+cache one untimed run per case filled before the rounds (a second `dbt run` of the same program).
 cpu_time_ratios repeat dbt/native and dbt/qemu with user + system time, steadier on a busy host.
 """
 import math
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbt.bench.programs import PROGRAMS, Program, build
-from dbt.bench.runners import RunResult, command, run_once
+from dbt.bench.runners import DBT_RUNNERS, RunResult, command, run_once
 
 
 class BenchFailure(Exception):
@@ -25,7 +27,7 @@ class BenchFailure(Exception):
 class Settings:
     programs: tuple[str, ...] = tuple(PROGRAMS)
     libcs: tuple[str, ...] = ("glibc",)
-    runners: tuple[str, ...] = ("native", "qemu", "jit", "interp")
+    runners: tuple[str, ...] = ("native", "qemu", "jit", "warm", "interp")
     scale: float = 1.0
     repetitions: int = 3
     timeout: float = 600.0
@@ -40,6 +42,7 @@ class Case:
     binary: Path
     size: int
     interp_size: int
+    warm_cache: Path | None = None          # the warm runner's code cache directory
     reference: dict[int, RunResult] = field(default_factory=dict)     # native answer per size
     runs: dict[str, list[RunResult]] = field(default_factory=dict)
 
@@ -54,20 +57,22 @@ class Case:
         return sorted({self.size_for(r) for r in runners} | {self.size})
 
 
-def prepare(settings: Settings, cache_dir: Path) -> list[Case]:
+def prepare(settings: Settings, cache_dir: Path, warm_caches: Path) -> list[Case]:
+    """warm_caches: a fresh directory under which each case gets the warm runner's code cache."""
     cases = []
     for libc in settings.libcs:
         for name in settings.programs:
             program = PROGRAMS[name]
             cases.append(Case(program, libc, build(program, libc, cache_dir),
                               program.scaled(program.size, settings.scale),
-                              program.scaled(program.interp_size, settings.scale)))
+                              program.scaled(program.interp_size, settings.scale),
+                              warm_caches / f"{name}-{libc}"))
     return cases
 
 
 def steps(settings: Settings, cases: list[Case]) -> int:
     """How many runs run() makes, for a progress display."""
-    runs = settings.repetitions * len(settings.runners)
+    runs = settings.repetitions * len(settings.runners) + ("warm" in settings.runners)
     return sum(len(case.reference_sizes(settings.runners)) + runs for case in cases)
 
 
@@ -92,7 +97,7 @@ def check(case: Case, runner: str, result: RunResult) -> None:
         raise BenchFailure(f"{where}: {describe(result)}, natively {expected.status}")
     if result.stdout != expected.stdout:
         raise BenchFailure(f"{where}: wrong answer {result.stdout[:200]!r}, natively {expected.stdout[:200]!r}")
-    if runner in ("jit", "interp") and result.insns is None:
+    if runner in DBT_RUNNERS and result.insns is None:
         raise BenchFailure(f"{where}: no insns_retired in dbt's --stats output")
 
 
@@ -102,14 +107,21 @@ def run(settings: Settings, cases: list[Case], step: Callable[[str], None] = lam
         for size in case.reference_sizes(settings.runners):
             step(f"{case.label}: native reference at size {size}")
             take_reference(case, size, settings.timeout)
+        if "warm" in settings.runners:
+            step(f"{case.label}: filling the warm runner's code cache")
+            check(case, "warm", run_dbt(settings, case, "warm"))
     for rep in range(settings.repetitions):
         for case in cases:
             for runner in settings.runners:
                 step(f"{case.label}: {runner}, repetition {rep + 1}/{settings.repetitions}")
-                result = run_once(command(runner, case.binary, case.size_for(runner), settings.dbt_options),
-                                  settings.timeout)
+                result = run_dbt(settings, case, runner)
                 check(case, runner, result)
                 case.runs.setdefault(runner, []).append(result)
+
+
+def run_dbt(settings: Settings, case: Case, runner: str) -> RunResult:
+    return run_once(command(runner, case.binary, case.size_for(runner), settings.dbt_options, case.warm_cache),
+                    settings.timeout)
 
 
 def geomean(values: list[float]) -> float | None:
@@ -125,16 +137,20 @@ def summarize(case: Case) -> dict:
         insns.update({r: insns["jit"] for r in ("native", "qemu") if r in wall})
     rate = {r: insns[r] / wall[r] for r in insns}
     ratios, cpu_ratios = {}, {}
+    for dbt, name in (("jit", "dbt"), ("warm", "warm")):
+        if dbt in wall:
+            ratios.update({f"{name}/{r}": wall[dbt] / wall[r] for r in ("native", "qemu") if r in wall})
+            cpu_ratios.update({f"{name}/{r}": cpu[dbt] / cpu[r] for r in ("native", "qemu") if cpu.get(r)})
     if "jit" in wall:
-        ratios.update({f"dbt/{r}": wall["jit"] / wall[r] for r in ("native", "qemu") if r in wall})
-        cpu_ratios.update({f"dbt/{r}": cpu["jit"] / cpu[r] for r in ("native", "qemu") if cpu.get(r)})
         if "interp" in rate:
             ratios["jit/interp"] = rate["jit"] / rate["interp"]
     return {"program": case.program.name, "libc": case.libc, "size": case.size,
             "interp_size": case.interp_size, "answer": case.reference[case.size].stdout.decode(errors="replace"),
             "wall_seconds": {r: [x.wall for x in runs] for r, runs in case.runs.items()},
             "median_wall_seconds": wall, "median_cpu_seconds": cpu, "guest_insns": insns,
-            "guest_insns_per_second": rate, "ratios": ratios, "cpu_time_ratios": cpu_ratios}
+            "guest_insns_per_second": rate,
+            "code_cache_hits": {r: [x.cache_hits for x in runs] for r, runs in case.runs.items() if r in DBT_RUNNERS},
+            "ratios": ratios, "cpu_time_ratios": cpu_ratios}
 
 
 def summary(cases: list[Case]) -> tuple[list[dict], dict]:
