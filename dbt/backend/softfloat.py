@@ -374,14 +374,16 @@ def from_int(fmt: Format, value: int, width: int, rc: int) -> int:
 
 
 def round_integral_flags(fmt: Format, a: int, rc: int):
-    """(roundsd / frndint, flags): the integral value per rc in the same format; -0.3 gives -0."""
+    """(roundsd / frndint, flags): the integral value per rc in the same format; -0.3 gives -0.
+    A denormal operand raises DE for frndint (f80) only: roundsd never raises it."""
     def core(u):
         if u[0] in (ZERO, INF):
             return a, 0
         n, inexact = _to_integer(u, rc & 3)
         r = round_pack(fmt, u[1], abs(n), 0, NEAREST) if n else _zero(fmt, u[1])
         return r, PE if inexact else 0
-    return _with_operands(fmt, [a], core)
+    r, flags = _with_operands(fmt, [a], core)
+    return r, flags if fmt is F80 else flags & ~DE
 
 
 def round_integral(fmt: Format, a: int, rc: int) -> int:
@@ -392,6 +394,8 @@ def round_integral(fmt: Format, a: int, rc: int) -> int:
 def evaluate_float(op, args: list[int]) -> int:
     """The value of float op `op` (dbt.ir.ops.FLOAT_OPS) on argument values `args`."""
     name, attrs = op.opcode, op.attrs
+    if name == "fexc":
+        return evaluate_exceptions(op, args)
     fmt = FORMATS[attrs["fmt"]]
     if name in ("fadd", "fsub", "fmul", "fdiv"):
         return binary(name, fmt, args[0], args[1], args[2])

@@ -5,7 +5,7 @@ Operand types are checked here so that a lifter bug fails at translation, not
 as a wrong answer at run time.
 """
 from dbt.ir.ops import BINARY, COMPARE, VECTOR_SHIFT, Block, Op, Ty, Value
-from dbt.ir.ops import FLOAT_BINARY, FLOAT_FORMATS, FLOAT_PREDICATES
+from dbt.ir.ops import FLOAT_BINARY, FLOAT_FORMATS, FLOAT_OPS, FLOAT_PREDICATES
 from dbt.ir.exits import ExitReason
 
 
@@ -176,6 +176,16 @@ class Builder:
         if a.ty not in (Ty.I32, Ty.I64) or fmt not in FLOAT_FORMATS:
             raise IRError(f"fcvt_from_int: {a.ty.name} to {fmt!r}")
         return self.emit("fcvt_from_int", [a, self._rc("fcvt_from_int", rc)], FLOAT_FORMATS[fmt], fmt=fmt)
+
+    def fexc(self, result: Value, signaling: bool = False) -> Value:
+        """The exception flags (i32, IE DE ZE OE UE PE) raised by the float op that gave `result`;
+        `signaling`: an fcmp that raises IE on a QNaN too (comisd, cmpltsd, fcom); fmin/fmax
+        (minsd/maxsd) always do."""
+        op = result.op
+        if op is None or op.opcode not in FLOAT_OPS or op.opcode == "fexc":
+            raise IRError("fexc: not the result of a float op")
+        signaling = signaling or op.opcode in ("fmin", "fmax")
+        return self.emit("fexc", list(op.args), Ty.I32, **op.attrs, of=op.opcode, signaling=signaling)
 
     # -- guest state and memory ---------------------------------------------
     def get(self, slot: str, ty: Ty) -> Value:

@@ -55,6 +55,8 @@ def test_sse_arithmetic_flags(fmt_name, rc):
     singles_ = [(a,) for a in singles(fmt, seed=600 + rc)]
     got = sse(f"sqrt{sfx} xmm0, {ptr} ptr [rsi]", singles_, (size,), rc)
     assert_flags(f"sqrt{sfx} rc={rc}", singles_, got, lambda a: sf.sqrt_flags(fmt, a, rc)[1], fmt.width)
+    got = sse(f"round{sfx} xmm0, {ptr} ptr [rsi], 4", singles_, (size,), rc)
+    assert_flags(f"round{sfx} rc={rc}", singles_, got, lambda a: sf.round_integral_flags(fmt, a, rc)[1], fmt.width)
 
 
 @pytest.mark.parametrize("fmt_name", ["f32", "f64"])
