@@ -4,7 +4,8 @@ Each check runs a loop natively and under both engines over records in the data
 region (rsi points at the current record): the body loads a record's operands
 (fld tbyte/qword/dword, fild), computes, and stores results and the status word
 back into the record; the harness compares the whole region. Status words are
-masked to C0-C3 and TOP (0x7F00): exception flags are not modelled. Every sequence
+stored whole (C0-C3, TOP, the exception flags, ES and B), then the flags cleared
+(fnclex), so each store holds the flags of the instructions since the last one. Every sequence
 leaves the x87 stack empty and the control word 0x037F. Rounding control comes from
 a control word placed at the start of the data ([rdi]; [rdi+2] holds the default).
 """
@@ -18,7 +19,7 @@ from .native import DATA_ADDR, assemble
 RCS = (0, 1, 2, 3)
 HEADER = 16
 ROOM = 0xE000                 # record bytes per check (the stack lives at the region's end)
-SW = "fnstsw ax; and ax, 0x7f00; mov word ptr [rsi+{}], ax"
+SW = "fnstsw ax; fnclex; mov word ptr [rsi+{}], ax"      # the whole word; the flags then cleared
 ZERO_XMM = "; ".join(f"pxor xmm{i}, xmm{i}" for i in range(16))      # fxsave stores them too
 
 
@@ -97,7 +98,7 @@ def run(body: str, records: list[bytes], rec_size: int, cw: int = 0x037F) -> Non
         for i, rec in enumerate(chunk):
             assert len(rec) <= rec_size
             data[HEADER + i * rec_size:HEADER + i * rec_size + len(rec)] = rec
-        check(f"fldcw word ptr [rdi]; lea rsi, [rdi+{HEADER}]; mov ecx, {len(chunk)}; "
+        check(f"fnclex; fldcw word ptr [rdi]; lea rsi, [rdi+{HEADER}]; mov ecx, {len(chunk)}; "
               f"top: {body}; add rsi, {rec_size}; dec ecx; jnz top; fldcw word ptr [rdi+2]",
               regs={"rdi": DATA_ADDR}, data=bytes(data))
 

@@ -22,7 +22,7 @@ from capstone import x86_const as X
 from dbt.frontend.x86.flags import FLAG_BIT
 from dbt.ir.ops import Ty
 
-I16, I32, I64, I128 = Ty.I16, Ty.I32, Ty.I64, Ty.I128
+I1, I16, I32, I64, I128 = Ty.I1, Ty.I16, Ty.I32, Ty.I64, Ty.I128
 F80_MASK = (1 << 80) - 1
 SIGN80 = 1 << 79
 INT_BIT = 1 << 63
@@ -75,6 +75,32 @@ def with_summary(ctx, sw, cw):
     b = ctx.b
     pending = b.ne(b.and_(b.and_(sw, b.not_(cw)), 0x3F), 0)
     return b.or_(b.and_(sw, 0x7F7F), b.mul(b.zext(pending, I16), 0x8080))
+
+
+def raise_flags(ctx, flags: list) -> None:
+    """OR exception flags (i32 values, IE..PE: dbt.ir fexc) into the status word; ES and B
+    follow (set only when a flag is unmasked in the control word: such an exception would trap,
+    which is not modelled)."""
+    b = ctx.b
+    flags = [f for f in flags if f is not None]
+    if not flags:
+        return
+    total = flags[0]
+    for f in flags[1:]:
+        total = b.or_(total, f)
+    sw = b.or_(b.get("fpu_sw", I16), b.trunc(total, I16))
+    b.put("fpu_sw", with_summary(ctx, sw, b.get("fpu_cw", I16)))
+
+
+def merge_load_flags(ctx, op_flags, load_flags, x, y):
+    """The flags of an op on ST(0) and a memory real: the load's IE, and its DE (a denormal
+    m32/m64) unless a NaN operand, IE or ZE decided the result, as the CPU reports them."""
+    if load_flags is None:
+        return op_flags
+    b = ctx.b
+    decided = b.or_(b.fcmp("unord", "f80", x, y), b.ne(b.and_(op_flags, 0x5), 0))     # IE | ZE
+    load = b.and_(load_flags, b.select(decided, b.const(I32, 0x1), b.const(I32, 0x3)))
+    return b.or_(op_flags, load)
 
 
 def control_word(ctx, value):
@@ -189,8 +215,9 @@ def _rounded(ctx, make, rc=None):
 
 
 def _memory_float(ctx, index: int, keep_snan: bool):
-    """An m32/m64 real operand widened to f80 (exact). With keep_snan, an SNaN stays
-    signalling (the x87 picks a QNaN operand over it), as arithmetic sees it."""
+    """(value, flags): an m32/m64 real operand widened to f80 (exact), and the flags its load
+    raises (IE for an SNaN, DE for a denormal). With keep_snan, an SNaN stays signalling (the
+    x87 picks a QNaN operand over it), as arithmetic sees it."""
     b = ctx.b
     size = ctx.op(index).size
     fmt, ty, frac_bits, exp_bits = {4: ("f32", I32, 23, 8), 8: ("f64", I64, 52, 11)}[size]
@@ -201,8 +228,10 @@ def _memory_float(ctx, index: int, keep_snan: bool):
         snan = b.and_(b.eq(b.and_(raw, exp_mask), exp_mask),
                       b.and_(b.eq(b.and_(raw, 1 << (frac_bits - 1)), 0),
                              b.ne(b.and_(raw, (1 << (frac_bits - 1)) - 1), 0)))
+        flags = b.fexc(value)
         value = b.select(snan, b.and_(value, ~QUIET80 & I128.mask), value)
-    return value
+        return value, flags
+    return value, b.fexc(value)
 
 
 def _memory_int(ctx, index: int):
@@ -218,21 +247,25 @@ def _register(ctx, insn) -> int:
 
 
 def _source(ctx, insn, integer: bool, keep_snan: bool = False):
-    """The second operand of a compare or arithmetic op: ST(i), m32/m64 real or m16/m32 int."""
+    """(the second operand of a compare or arithmetic op: ST(i), m32/m64 real or m16/m32 int,
+    the flags its load raises or None)."""
     if insn.operands and ctx.op(0).type == X.X86_OP_MEM:
-        return _memory_int(ctx, 0) if integer else _memory_float(ctx, 0, keep_snan)
-    return st(ctx, _register(ctx, insn) if insn.operands else 1)
+        return (_memory_int(ctx, 0), None) if integer else _memory_float(ctx, 0, keep_snan)
+    return st(ctx, _register(ctx, insn) if insn.operands else 1), None
 
 
 # -- loads and stores --------------------------------------------------------------------------
 def lift_fld(ctx, insn):
-    op = ctx.op(0)
-    if op.type == X.X86_OP_MEM:
-        value = load80(ctx, ctx.address(op)) if op.size == 10 else _memory_float(ctx, 0, False)
+    op, flags = ctx.op(0), None
+    if op.type == X.X86_OP_MEM and op.size != 10:
+        value, flags = _memory_float(ctx, 0, False)
+    elif op.type == X.X86_OP_MEM:
+        value = load80(ctx, ctx.address(op))
     else:
         value = st(ctx, _register(ctx, insn))
     push(ctx, value)
     set_c(ctx, c1=0)
+    raise_flags(ctx, [flags])
 
 
 def lift_fild(ctx, insn):
@@ -254,6 +287,7 @@ def _fst(do_pop: bool):
             fmt, x = {4: "f32", 8: "f64"}[op.size], st(ctx, 0)
             r, c1 = _rounded(ctx, lambda rc: b.fcvt("f80", fmt, x, rc))
             b.store(ctx.address(op), r)
+            raise_flags(ctx, [b.fexc(r)])
         set_c(ctx, c1=c1)
         if do_pop:
             pop(ctx)
@@ -261,27 +295,30 @@ def _fst(do_pop: bool):
 
 
 def _to_int(b, value, size: int, rc):
-    """fist's integer: m16 converts to 32 bits and saturates to the 16-bit indefinite."""
+    """(fist's integer, its flags): m16 converts to 32 bits and saturates to the 16-bit
+    indefinite (IE alone)."""
     r = b.fcvt_to_int("f80", 64 if size == 8 else 32, value, rc)
     if size != 2:
-        return r
+        return r, b.fexc(r)
     low = b.trunc(r, I16)
-    return b.select(b.eq(b.sext(low, I32), r), low, b.const(I16, 0x8000))
+    fits = b.eq(b.sext(low, I32), r)
+    return b.select(fits, low, b.const(I16, 0x8000)), b.select(fits, b.fexc(r), b.const(I32, 1))
 
 
 def _fist(do_pop: bool, truncate: bool):
     def lift(ctx, insn):
         b, op = ctx.b, ctx.op(0)
         value = st(ctx, 0)
-        r = _to_int(b, value, op.size, b.const(I64, TOWARD_ZERO) if truncate else rounding(ctx))
+        r, flags = _to_int(b, value, op.size, b.const(I64, TOWARD_ZERO) if truncate else rounding(ctx))
         if truncate:
             c1 = 0
         else:                    # rounded up, unless the result is the indefinite of an invalid
-            rt = _to_int(b, value, op.size, b.const(I64, TOWARD_ZERO))
+            rt, _ = _to_int(b, value, op.size, b.const(I64, TOWARD_ZERO))
             low = 1 << (r.ty.value - 1)
             c1 = b.and_(b.ne(r, rt), b.or_(b.ne(r, low), b.eq(rt, low + 1)))
         b.store(ctx.address(op), r)
         set_c(ctx, c1=c1)
+        raise_flags(ctx, [flags])
         if do_pop:
             pop(ctx)
     return lift
@@ -336,7 +373,7 @@ def lift_arith(ctx, insn):
     b = ctx.b
     opcode, modrm = insn.opcode[0], insn.modrm
     name, reverse = ARITH[(modrm >> 3) & 7]
-    dest = 0
+    dest, load_flags = 0, None
     if modrm >= 0xC0:
         i = modrm & 7
         if opcode in (0xDC, 0xDE):
@@ -345,12 +382,13 @@ def lift_arith(ctx, insn):
         else:
             other = st(ctx, i)
     else:
-        other = _source(ctx, insn, integer=opcode in (0xDA, 0xDE), keep_snan=True)
+        other, load_flags = _source(ctx, insn, integer=opcode in (0xDA, 0xDE), keep_snan=True)
     mine = st(ctx, dest)
     x, y = (other, mine) if reverse else (mine, other)
     r, c1 = _rounded(ctx, lambda rc: b.fbinary(name, "f80", x, y, rc))
     set_st(ctx, dest, r)
     set_c(ctx, c1=c1)
+    raise_flags(ctx, [merge_load_flags(ctx, b.fexc(r), load_flags, x, y)])
     if opcode == 0xDE and modrm >= 0xC0:
         pop(ctx)
 
@@ -370,6 +408,7 @@ def lift_fsqrt(ctx, insn):
     r, c1 = _rounded(ctx, lambda rc: b.fsqrt("f80", x, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
+    raise_flags(ctx, [b.fexc(r)])
 
 
 def lift_frndint(ctx, insn):
@@ -377,6 +416,7 @@ def lift_frndint(ctx, insn):
     r, c1 = _rounded(ctx, lambda rc: b.fround("f80", x, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
+    raise_flags(ctx, [b.fexc(r)])
 
 
 def lift_fxtract(ctx, insn):
@@ -398,6 +438,20 @@ def lift_fxtract(ctx, insn):
     set_st(ctx, 0, exp_part)
     push(ctx, sig_part)
     set_c(ctx, c1=0)
+    ie, de = _class_flags(ctx, [c], [x])             # and ZE for a zero
+    flags = b.or_(b.or_(b.zext(ie, I32), b.shl(b.zext(de, I32), 1)), b.shl(b.zext(c["zero"], I32), 2))
+    raise_flags(ctx, [flags])
+
+
+def _class_flags(ctx, classes: list, x_values: list):
+    """Flags of an op whose exceptions depend on operand classes only (fxtract, fprem): IE for
+    an SNaN or unsupported operand, else DE for a denormal operand unless a NaN is present."""
+    b = ctx.b
+    snan = [b.and_(c["nan"], b.eq(b.and_(x, QUIET80), 0)) for c, x in zip(classes, x_values)]
+    ie, nan, de = b.const(I1, 0), b.const(I1, 0), b.const(I1, 0)
+    for c, s_ in zip(classes, snan):
+        ie, nan, de = b.or_(b.or_(ie, s_), c["unsupported"]), b.or_(nan, c["nan"]), b.or_(de, c["denormal"])
+    return ie, b.and_(de, b.not_(nan))
 
 
 def _clamp(b, v, lo: int, hi: int):
@@ -434,6 +488,10 @@ def lift_fscale(ctx, insn):
     r, c1 = _rounded(ctx, lambda rc: b.fmul("f80", a, c, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
+    product = b.and_(b.fexc(r), ~0x2 & 0xFFFFFFFF)     # DE comes from ST0 and ST1, not the stand-ins
+    _, de = _class_flags(ctx, [cx, cy], [x, y])
+    de = b.and_(de, b.eq(b.and_(product, 1), 0))
+    raise_flags(ctx, [b.or_(product, b.shl(b.zext(de, I32), 1))])
 
 
 def _pack_exact(b, sign, r, lsb):
@@ -495,6 +553,9 @@ def _fprem(nearest: bool):
         def quotient_bit(k: int, name: str):
             return b.select(unchanged, b.bit(sw, C_POS[name]), b.and_(qbits, b.bit(q, k)))
         set_c(ctx, c0=quotient_bit(2, "c0"), c3=quotient_bit(1, "c3"), c1=quotient_bit(0, "c1"), c2=partial)
+        ie, de = _class_flags(ctx, [cx, cy], [x, y])      # and IE for an infinite x or a zero y
+        ie = b.or_(ie, b.and_(invalid, b.not_(nan_in)))
+        raise_flags(ctx, [b.or_(b.zext(ie, I32), b.shl(b.zext(b.and_(de, b.not_(ie)), I32), 1))])
     return lift
 
 
@@ -505,27 +566,32 @@ def _compare(b, a, c) -> tuple:
     return b.fcmp("lt", "f80", a, c), b.fcmp("eq", "f80", a, c), unordered
 
 
-def _set_compare(ctx, a, c) -> None:
+def _set_compare(ctx, a, c, signaling: bool, load_flags=None) -> None:
     b = ctx.b
     lt, eq, un = _compare(b, a, c)
     set_c(ctx, c0=b.or_(lt, un), c2=un, c3=b.or_(eq, un), c1=0)
+    raise_flags(ctx, [merge_load_flags(ctx, b.fexc(un, signaling), load_flags, a, c)])
 
 
-def _fcom(pops: int):
-    """fcom/fucom (+p, pp) and ficom(p): C3 C2 C0 = 000 >, 001 <, 100 =, 111 unordered."""
+def _fcom(pops: int, signaling: bool):
+    """fcom/fucom (+p, pp) and ficom(p): C3 C2 C0 = 000 >, 001 <, 100 =, 111 unordered;
+    fcom and ficom raise IE on a QNaN too, fucom on an SNaN only."""
     def lift(ctx, insn):
         integer = insn.opcode[0] in (0xDA, 0xDE) and insn.modrm < 0xC0
-        _set_compare(ctx, st(ctx, 0), _source(ctx, insn, integer))
+        other, load_flags = _source(ctx, insn, integer)
+        _set_compare(ctx, st(ctx, 0), other, signaling, load_flags)
         for _ in range(pops):
             pop(ctx)
     return lift
 
 
-def _fcomi(do_pop: bool):
-    """fcomi/fucomi (+p): ZF PF CF as ucomisd sets them; C1 is left as the CPU leaves it."""
+def _fcomi(do_pop: bool, signaling: bool):
+    """fcomi/fucomi (+p): ZF PF CF as ucomisd sets them (and IE as comisd/ucomisd raise it);
+    C1 is left as the CPU leaves it."""
     def lift(ctx, insn):
         b = ctx.b
         lt, eq, un = _compare(b, st(ctx, 0), st(ctx, _register(ctx, insn)))
+        raise_flags(ctx, [b.fexc(un, signaling)])
         bits = {"ZF": b.or_(eq, un), "PF": un, "CF": b.or_(lt, un)}
         flags = b.const(I64, 0)
         for name, v in bits.items():
@@ -537,7 +603,7 @@ def _fcomi(do_pop: bool):
 
 
 def lift_ftst(ctx, insn):
-    _set_compare(ctx, st(ctx, 0), ctx.b.const(I128, 0))
+    _set_compare(ctx, st(ctx, 0), ctx.b.const(I128, 0), signaling=True)
 
 
 def lift_fxam(ctx, insn):
@@ -695,18 +761,18 @@ LIFTERS = {
     X.X86_INS_FXTRACT: lift_fxtract,
     X.X86_INS_FPREM: _fprem(nearest=False),
     X.X86_INS_FPREM1: _fprem(nearest=True),
-    X.X86_INS_FCOM: _fcom(0),
-    X.X86_INS_FCOMP: _fcom(1),
-    X.X86_INS_FCOMPP: _fcom(2),
-    X.X86_INS_FUCOM: _fcom(0),
-    X.X86_INS_FUCOMP: _fcom(1),
-    X.X86_INS_FUCOMPP: _fcom(2),
-    X.X86_INS_FICOM: _fcom(0),
-    X.X86_INS_FICOMP: _fcom(1),
-    X.X86_INS_FCOMI: _fcomi(False),
-    X.X86_INS_FCOMPI: _fcomi(True),
-    X.X86_INS_FUCOMI: _fcomi(False),
-    X.X86_INS_FUCOMPI: _fcomi(True),
+    X.X86_INS_FCOM: _fcom(0, True),
+    X.X86_INS_FCOMP: _fcom(1, True),
+    X.X86_INS_FCOMPP: _fcom(2, True),
+    X.X86_INS_FUCOM: _fcom(0, False),
+    X.X86_INS_FUCOMP: _fcom(1, False),
+    X.X86_INS_FUCOMPP: _fcom(2, False),
+    X.X86_INS_FICOM: _fcom(0, True),
+    X.X86_INS_FICOMP: _fcom(1, True),
+    X.X86_INS_FCOMI: _fcomi(False, True),
+    X.X86_INS_FCOMPI: _fcomi(True, True),
+    X.X86_INS_FUCOMI: _fcomi(False, False),
+    X.X86_INS_FUCOMPI: _fcomi(True, False),
     X.X86_INS_FTST: lift_ftst,
     X.X86_INS_FXAM: lift_fxam,
     X.X86_INS_FLDCW: lift_fldcw,
