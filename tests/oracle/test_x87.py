@@ -413,6 +413,31 @@ def test_fxsave_fxrstor_and_fninit():
     check(asm, regs={"rdi": DATA_ADDR}, data=bytes(data))
 
 
+def test_every_state_instruction_sees_the_exception_flags():
+    """Flags raised by x87 (1/0: ZE; fst m32 of 1e-4000: UE PE) and SSE (divsd 0/0: IE;
+    addsd of a denormal: DE) reach fnstsw, fnstenv, fxsave and stmxcsr; fnclex, fninit,
+    fldenv, fxrstor and ldmxcsr set them. Pointer fields (not modelled) are zeroed."""
+    fxsave_scrub = ("mov qword ptr [rdi+{0}+8], 0; mov qword ptr [rdi+{0}+16], 0; "
+                    "mov qword ptr [rdi+{0}+0xa0], 0")
+    env_scrub = "mov dword ptr [rdi+{0}+12], 0; mov qword ptr [rdi+{0}+16], 0"
+    asm = "; ".join([
+        ZERO_XMM, "fninit; ldmxcsr dword ptr [rdi]",
+        "fld1; fldz; fdivp st(1), st(0); fld tbyte ptr [rdi+0x10]; fstp dword ptr [rdi+0x20]",
+        "fnstsw word ptr [rdi+0x30]; fnstenv [rdi+0x40]", env_scrub.format(0x40), "fldcw word ptr [rdi+4]",
+        "movsd xmm0, qword ptr [rdi+0x28]; addsd xmm0, xmm0; pxor xmm1, xmm1; divsd xmm1, xmm1",
+        "stmxcsr dword ptr [rdi+0x60]; fxsave [rdi+0x200]", fxsave_scrub.format(0x200),
+        "fnclex; fnstsw word ptr [rdi+0x62]; fldenv [rdi+0x40]; fnstsw word ptr [rdi+0x64]",
+        "fninit; fnstsw word ptr [rdi+0x66]; ldmxcsr dword ptr [rdi+8]; stmxcsr dword ptr [rdi+0x68]",
+        "fxrstor [rdi+0x200]; fnstsw word ptr [rdi+0x6c]; stmxcsr dword ptr [rdi+0x70]",
+        "fxsave [rdi+0x400]", fxsave_scrub.format(0x400),
+        "fstp st(0); fninit; ldmxcsr dword ptr [rdi]"])
+    data = bytearray(0x800)
+    data[0:10] = le(0x1F80, 4) + le(0x037F, 2) + bytes(2) + le(0x1F80 | 0x2A, 2)
+    data[0x10:0x20] = le(f80(0, 0x3FFF - 4000, 1 << 63), 16)
+    data[0x28:0x30] = le(1, 8)
+    check(asm, regs={"rdi": DATA_ADDR}, data=bytes(data))
+
+
 @pytest.mark.parametrize("top", range(8))
 def test_fldenv_moves_top(top):
     """fldenv with another TOP renumbers the registers; its tag word's empty marks are kept."""
