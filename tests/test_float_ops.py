@@ -197,6 +197,16 @@ def test_exception_flags(engines, fmt):
               [(v,) for v in ints(bits, seed=bits)], f"fexc fcvt_from_int i{bits} {fmt}", modes)
 
 
+@pytest.mark.parametrize("insn", ["fsin", "fcos", "fsincos", "fptan", "fpatan", "f2xm1", "fyl2x", "fyl2xp1"])
+def test_transcendentals(engines, insn):
+    """ftrans: both engines run the host's instruction (the LLVM lowering inline, the
+    interpreter through host_x87's thunk); value, ST1 and status word must agree."""
+    ty, ops = FLOAT_FORMATS["f80"], pairs(sf.F80, seed=13)[::3]
+    for slot in (0, 1):
+        agree(engines, lambda b, x, rc: b.ftrans(insn, slot, x[0], x[1], rc), (ty, ty), ops,
+              f"ftrans {insn} slot {slot}", ("dynamic",))
+
+
 @pytest.mark.parametrize("fmt", FMTS)
 def test_constant_operands_fold_like_the_interpreter(engines, fmt):
     """Operands LLVM can see: its constant folding must not change a NaN or a rounding."""

@@ -15,7 +15,8 @@ host raises them with every exception masked: underflow is tininess after
 rounding and inexact, an overflow is also inexact, a denormal operand raises DE
 unless a NaN or an invalid operation decides the result. Not modelled, by
 design: DAZ/FTZ (taken as off), unmasked exceptions (all taken as masked) and
-x87 precision control (taken as 64 bits). f80 unnormals,
+x87 precision control (taken as 64 bits). The x87 transcendentals (IR op
+ftrans) have no reference but the CPU: host_x87.py runs the host's instruction. f80 unnormals,
 pseudo-NaNs and pseudo-infinities are invalid operands (default NaN, or
 unordered in a compare), as on every x87 since the 387; pseudo-denormals are
 valued as denormals, as the x87 does. tests/oracle/test_float_host.py checks
@@ -23,6 +24,8 @@ this module against the host CPU.
 """
 from fractions import Fraction
 from math import isqrt
+
+from dbt.backend import host_x87
 
 NEAREST, DOWN, UP, TOWARD_ZERO = 0, 1, 2, 3          # x86 rounding control (MXCSR.RC, x87 CW.RC)
 ZERO, FINITE, INF, NAN, UNSUPPORTED = range(5)
@@ -396,6 +399,9 @@ def evaluate_float(op, args: list[int]) -> int:
     name, attrs = op.opcode, op.attrs
     if name == "fexc":
         return evaluate_exceptions(op, args)
+    if name == "ftrans":                      # no reference but the CPU: see host_x87.py
+        out = host_x87.run(attrs["insn"], args[0], args[1], args[2])
+        return out[attrs["slot"]] | out[2] << 80
     fmt = FORMATS[attrs["fmt"]]
     if name in ("fadd", "fsub", "fmul", "fdiv"):
         return binary(name, fmt, args[0], args[1], args[2])

@@ -182,10 +182,16 @@ class Builder:
         `signaling`: an fcmp that raises IE on a QNaN too (comisd, cmpltsd, fcom); fmin/fmax
         (minsd/maxsd) always do."""
         op = result.op
-        if op is None or op.opcode not in FLOAT_OPS or op.opcode == "fexc":
+        if op is None or op.opcode not in FLOAT_OPS or op.opcode in ("fexc", "ftrans"):
             raise IRError("fexc: not the result of a float op")
         signaling = signaling or op.opcode in ("fmin", "fmax")
         return self.emit("fexc", list(op.args), Ty.I32, **op.attrs, of=op.opcode, signaling=signaling)
+
+    def ftrans(self, insn: str, slot: int, st0: Value, st1: Value, rc: Value | int) -> Value:
+        """The host's x87 `insn` on ST0, ST1 (f80 in i128): ST(slot) after it in bits 0-79, its
+        status word in bits 80-95."""
+        self._float_args("ftrans", "f80", st0, st1)
+        return self.emit("ftrans", [st0, st1, self._rc("ftrans", rc)], Ty.I128, insn=insn, slot=slot)
 
     # -- guest state and memory ---------------------------------------------
     def get(self, slot: str, ty: Ty) -> Value:

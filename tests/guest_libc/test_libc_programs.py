@@ -14,8 +14,6 @@ KNOWN_GAPS = {
     "fileio": (("jit", "interp"), "MAP_SHARED file mappings are private copies: "
                                   "writes never reach the file (and msync does nothing)"),
     "args_env": (("jit", "interp"), "/proc/self/cmdline is the host's, not the guest's argv"),
-    "fenv_fp": (("jit", "interp"), "x87 transcendentals (fpatan, f2xm1, fyl2x, fyl2xp1) and the "
-                                   "SSE/x87 exception flags fetestexcept reads are not modelled"),
     "signals": (("jit",), "setitimer (38) is not implemented: no asynchronous timer signals"),
 }
 

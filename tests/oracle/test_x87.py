@@ -451,15 +451,41 @@ def test_fldenv_moves_top(top):
     run(body, [b"".join(le(v, 16) for v in STACK_VALUES)], 704)
 
 
-@pytest.mark.parametrize("asm", ["fsin", "fcos", "fsincos", "fptan", "fpatan", "f2xm1", "fyl2x", "fyl2xp1"])
-def test_transcendentals_are_unsupported(asm):
-    from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
-    from dbt.frontend.x86.decode import new_decoder
-    from dbt.frontend.x86.lifters import LIFTERS
-    from dbt.ir.builder import new_block
+# -- transcendentals: the host's results, the stack moves, C0-C3 and the flags -------------------
+TRANSCENDENTAL = {"fsin": 2, "fcos": 2, "f2xm1": 2, "fpatan": 1, "fyl2x": 1, "fyl2xp1": 1,
+                  "fptan": 3, "fsincos": 3}      # registers left (fptan/fsincos: 2 when C2 = 1)
 
-    insn = next(new_decoder().disasm(assemble(asm), 0))
-    ctx = LiftContext(new_block(0)[1])
-    ctx.start(insn, 0)
-    with pytest.raises(UnsupportedInstruction, match="not modelled"):
-        LIFTERS[insn.id](ctx, insn)
+
+def transcendental_body() -> str:
+    """Record: ST0 @0, ST1 @16; per instruction the status word and two results, 22 bytes from 32."""
+    parts = []
+    for k, (insn, left) in enumerate(TRANSCENDENTAL.items()):
+        at = 32 + 22 * k
+        stores = f"fstp tbyte ptr [rsi+{at + 2}]" + (f"; fstp tbyte ptr [rsi+{at + 12}]" if left > 1 else "")
+        parts.append(f"fld tbyte ptr [rsi+16]; fld tbyte ptr [rsi]; {insn}; {SW.format(at)}; {stores}"
+                     + ("; fninit; fldcw word ptr [rdi]" if left == 3 else ""))
+    return "; ".join(parts)
+
+
+def transcendental_operands(rng: random.Random) -> list[tuple[int, int]]:
+    """Edge pairs, random pairs, and each function's domain: |x| <= 1 (f2xm1), |x| < 0.29
+    (fyl2xp1), up to and past 2**63 (the reduction of fsin fcos fptan; C2 beyond), near
+    multiples of pi/2, and y > 0 for fyl2x."""
+    pairs = edge_pairs(rng, 60, 30)
+    for _ in range(24):
+        small = f80(rng.getrandbits(1), 0x3FFF - rng.randint(0, 70), 1 << 63 | rng.getrandbits(63))
+        big = f80(rng.getrandbits(1), 0x3FFF + rng.randint(0, 64), 1 << 63 | rng.getrandbits(63))
+        pairs += [(small, big), (big, small), (f80(0, 0x3FFF + rng.randint(-3, 3), 1 << 63 | rng.getrandbits(63)),
+                                               small)]
+    pi_half = 0xC90FDAA22168C235
+    pairs += [(f80(s, 0x3FFF + k, pi_half + d), ONE) for s in (0, 1) for k in (0, 1, 2, 10) for d in (-1, 0, 1)]
+    pairs += [(f80(s, 0x403E, 1 << 63), ONE) for s in (0, 1)]                          # 2**63: C2
+    pairs += [(f80(s, 0x403D, (1 << 64) - 1), ONE) for s in (0, 1)]                    # just below
+    return pairs
+
+
+@pytest.mark.parametrize("rc", RCS)
+def test_transcendentals(rc):
+    rng = random.Random(f"transcendental-{rc}")
+    recs = [le(a, 16) + le(b, 16) for a, b in transcendental_operands(rng)]
+    run(transcendental_body(), recs, 32 + 22 * len(TRANSCENDENTAL), cw_of(rc))

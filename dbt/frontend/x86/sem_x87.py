@@ -9,13 +9,14 @@ as the CPU does. fpu_sw holds C0-C3 and the exception bits; its TOP field is ign
 (fnstsw merges fpu_top in). Arithmetic goes through the IR's f80 float ops under the
 rounding control in fpu_cw; C1 reports "rounded up" (magnitude) as the CPU does.
 
-Not modelled, by design: exception flags (never raised; unmasked exceptions never
-trap), stack overflow and underflow (a read of an empty register returns its stale
-contents; the CPU would give the indefinite QNaN), precision control other than
-64 bits, and the last-instruction pointers (fnstenv stores FIP/FDP/FOP as zeros).
+Every op ORs the exception flags it raises (IR op fexc) into fpu_sw, with ES and B
+following the control word's masks. Not modelled, by design: unmasked exceptions
+(their flag is set, ES and B too, but nothing traps), stack overflow and underflow
+(a read of an empty register returns its stale contents; the CPU would give the
+indefinite QNaN; SF is never set), precision control other than 64 bits, and the last-instruction pointers (fnstenv stores FIP/FDP/FOP as zeros).
 fprem/fprem1 reduce partially as Intel CPUs do (by 32 + D mod 32 bits when the
-exponent difference D >= 64). Transcendentals (fsin fcos fsincos fptan fpatan f2xm1
-fyl2x fyl2xp1) are unsupported: their results are not one rounding of a simple op.
+exponent difference D >= 64). The transcendentals (fsin fcos fsincos fptan fpatan f2xm1
+fyl2x fyl2xp1) are in sem_x87_transcendental.py.
 """
 from capstone import x86_const as X
 
@@ -151,6 +152,22 @@ def push(ctx, value) -> None:
     top = b.and_(b.sub(b.get("fpu_top", I16), 1), 7)
     b.put("fpu_top", top)
     _tag(ctx, top, empty=False)
+
+
+def push_unless(ctx, cond, st0, st1) -> None:
+    """fptan/fsincos: unless cond (i1, C2: operand out of range), ST0 := st1 and push st0; the
+    stack is unchanged when cond holds."""
+    b = ctx.b
+    old = [st(ctx, i) for i in range(8)]
+    pushed = [st0, st1] + old[1:7]
+    for i in range(8):
+        set_st(ctx, i, b.select(cond, old[i], pushed[i]))
+    top = b.get("fpu_top", I16)
+    new_top = b.and_(b.sub(top, 1), 7)
+    tag = b.get("fpu_tag", I16)
+    valid = b.and_(tag, b.not_(b.shl(b.const(I16, 3), b.shl(new_top, 1))))
+    b.put("fpu_top", b.select(cond, top, new_top))
+    b.put("fpu_tag", b.select(cond, tag, valid))
 
 
 def pop(ctx) -> None:
@@ -729,12 +746,6 @@ def lift_fldenv(ctx, insn):
     b.put("fpu_top", top)
 
 
-def _unsupported(what: str):
-    def lift(ctx, insn):
-        raise ctx.unsupported(f"x87 {what} is not modelled (no exact result from one rounding)")
-    return lift
-
-
 LIFTERS = {
     X.X86_INS_FLD: lift_fld,
     X.X86_INS_FILD: lift_fild,
@@ -800,8 +811,4 @@ LIFTERS = {
     X.X86_INS_FCMOVU: _fcmov(10),
     X.X86_INS_FCMOVNU: _fcmov(11),
     X.X86_INS_FCMOVNP: _fcmov(11),
-    **{ins: _unsupported(name) for ins, name in (
-        (X.X86_INS_FSIN, "fsin"), (X.X86_INS_FCOS, "fcos"), (X.X86_INS_FSINCOS, "fsincos"),
-        (X.X86_INS_FPTAN, "fptan"), (X.X86_INS_FPATAN, "fpatan"), (X.X86_INS_F2XM1, "f2xm1"),
-        (X.X86_INS_FYL2X, "fyl2x"), (X.X86_INS_FYL2XP1, "fyl2xp1"))},
 }

@@ -1,4 +1,5 @@
-"""Lowers the IR's fexc op (the exception flags of a float op) by running the host instruction.
+"""Lowers the float ops whose meaning is the host instruction's: fexc (the exception flags of a
+float op) and ftrans (an x87 transcendental, see dbt/backend/host_x87.py).
 
 The host is an x86-64, so the flags come from the real thing: a small `internal`
 helper per (op, formats) clears the sticky flags, sets the guest's rounding
@@ -10,8 +11,10 @@ Its result is the low six bits: IE DE ZE OE UE PE. softfloat.py computes the
 same flags for the interpreter; tests/oracle/test_float_flags.py checks
 softfloat against the host and tests/test_float_ops.py both engines.
 x87 operands go through memory (fldt never raises), so no x87 register is live
-across the asm; fild and the m16 fist are exact or handled by the lifter.
+across the asm; fild and the m16 fist are exact or handled by the lifter. ftrans
+runs host_x87's thunk sequence as inline asm on the same THUNK_LAYOUT.
 """
+from dbt.backend.host_x87 import HOST_CW, THUNK_LAYOUT
 from dbt.ir.ops import Op
 
 _ITY = {"f32": "i32", "f64": "i64", "f80": "i128"}
@@ -146,3 +149,44 @@ def lower_fexc(e, op: Op, a: list[str]) -> str:
     listed = [f"i{v.ty.value} {x}" for v, x in zip(values, a)]
     rc = a[len(values)] if has_rc else "0"
     return e(f"call i32 @{fn}({', '.join(listed)}, i64 {rc})")
+
+
+def _ftrans_helper(insn: str, fn: str) -> list[str]:
+    """@fn(i128 st0, i128 st1, i64 rc) -> i128: host_x87's thunk as inline asm; the result holds
+    ST0 (bits 0-79) and ST1 (80-159) after `insn`, and the status word (160-175)."""
+    at = THUNK_LAYOUT
+    asm = "\\0A\\09".join(["fninit", "fldcw $1", "fldt $3", "fldt $2", insn, "fnstsw %ax",
+                             "fstpt $4", "fstpt $5", "fninit", "fldcw $6"])
+    constraints = "={ax}," + ",".join(["*m"] * 6) + "," + _CLOBBERS
+    body = [f"define internal i176 @{fn}(i128 %a, i128 %b, i64 %rc) noinline {{", "entry:",
+            "  %buf = alloca [96 x i8], align 16"]
+    slots = {}
+    for name in at:
+        body.append(f"  %p_{name} = getelementptr i8, ptr %buf, i64 {at[name]}")
+        slots[name] = f"%p_{name}"
+    body += ["  %ta = trunc i128 %a to i80", "  store i80 %ta, ptr %p_st0", "  %tb = trunc i128 %b to i80",
+             "  store i80 %tb, ptr %p_st1", "  %rc3 = and i64 %rc, 3", "  %rc16 = trunc i64 %rc3 to i16",
+             "  %rcbits = shl i16 %rc16, 10", f"  %cw = or i16 %rcbits, {HOST_CW}", "  store i16 %cw, ptr %p_cw",
+             f"  store i16 {HOST_CW}, ptr %p_host_cw"]
+    ptrs = [f"ptr elementtype(i16) {slots['cw']}"] + [f"ptr elementtype(i80) {slots[n]}"
+                                                       for n in ("st0", "st1", "out0", "out1")]
+    ptrs.append(f"ptr elementtype(i16) {slots['host_cw']}")
+    body += [f'  %sw = call i16 asm sideeffect "{asm}", "{constraints}"({", ".join(ptrs)})',
+             "  %o0 = load i80, ptr %p_out0", "  %o1 = load i80, ptr %p_out1",
+             "  %w0 = zext i80 %o0 to i176", "  %w1 = zext i80 %o1 to i176", "  %ws = zext i16 %sw to i176",
+             "  %s1 = shl i176 %w1, 80", "  %s2 = shl i176 %ws, 160", "  %r1 = or i176 %w0, %s1",
+             "  %r = or i176 %r1, %s2", "  ret i176 %r", "}"]
+    return body
+
+
+def lower_ftrans(e, op: Op, a: list[str]) -> str:
+    """ftrans: ST(slot) after the host's instruction (bits 0-79) and its status word (80-95)."""
+    insn, slot = op.attrs["insn"], op.attrs["slot"]
+    fn = f"dbt_ftrans_{insn}"
+    e.f.intrinsic("\n".join(_ftrans_helper(insn, fn)))
+    both = e(f"call i176 @{fn}(i128 {a[0]}, i128 {a[1]}, i64 {a[2]})")
+    shifted = e(f"lshr i176 {both}, {80 * slot}") if slot else both
+    value = e(f"zext i80 {e(f'trunc i176 {shifted} to i80')} to i128")
+    sw16 = e(f"trunc i176 {e(f'lshr i176 {both}, 160')} to i16")
+    sw = e(f"shl i128 {e(f'zext i16 {sw16} to i128')}, 80")
+    return e(f"or i128 {value}, {sw}")
