@@ -172,28 +172,33 @@ def test_conversions(engines, src):
 
 
 @pytest.mark.parametrize("fmt", FMTS)
-def test_exception_flags(engines, fmt):
-    """fexc: the LLVM lowering runs the host instruction, the interpreter softfloat."""
+@pytest.mark.parametrize("sticky", [0, 0x21])
+def test_exception_flags(engines, fmt, sticky):
+    """fexc: the LLVM lowering runs the host instruction, the interpreter softfloat; the sticky
+    flags given are kept."""
     F, ty = sf.FORMATS[fmt], FLOAT_FORMATS[fmt]
     ops2, ops1 = pairs(F, seed=11), [(v,) for v in singles(F, seed=12)]
     modes = ("dynamic", 2)
+
+    def flags(b, r, signaling=False):
+        return b.fexc(r, b.const(Ty.I32, sticky), signaling)
     for name in ("fadd", "fsub", "fmul", "fdiv"):
-        agree(engines, lambda b, x, rc: b.fexc(b.fbinary(name, fmt, x[0], x[1], rc)), (ty, ty), ops2,
+        agree(engines, lambda b, x, rc: flags(b, b.fbinary(name, fmt, x[0], x[1], rc)), (ty, ty), ops2,
               f"fexc {name} {fmt}", modes)
-    agree(engines, lambda b, x, rc: b.fexc(b.fsqrt(fmt, x[0], rc)), (ty,), ops1, f"fexc fsqrt {fmt}", modes)
-    agree(engines, lambda b, x, rc: b.fexc(b.fround(fmt, x[0], rc)), (ty,), ops1, f"fexc fround {fmt}", modes)
+    agree(engines, lambda b, x, rc: flags(b, b.fsqrt(fmt, x[0], rc)), (ty,), ops1, f"fexc fsqrt {fmt}", modes)
+    agree(engines, lambda b, x, rc: flags(b, b.fround(fmt, x[0], rc)), (ty,), ops1, f"fexc fround {fmt}", modes)
     for signaling in (False, True):
-        agree(engines, lambda b, x, rc: b.fexc(b.fcmp("lt", fmt, x[0], x[1]), signaling), (ty, ty), ops2,
+        agree(engines, lambda b, x, rc: flags(b, b.fcmp("lt", fmt, x[0], x[1]), signaling), (ty, ty), ops2,
               f"fexc fcmp {fmt} signaling={signaling}", (0,))
-    agree(engines, lambda b, x, rc: b.fexc(b.fmax(fmt, x[0], x[1])), (ty, ty), ops2, f"fexc fmax {fmt}", (0,))
+    agree(engines, lambda b, x, rc: flags(b, b.fmax(fmt, x[0], x[1])), (ty, ty), ops2, f"fexc fmax {fmt}", (0,))
     for dst in FMTS:
         if dst != fmt:
-            agree(engines, lambda b, x, rc: b.fexc(b.fcvt(fmt, dst, x[0], rc)), (ty,), ops1,
+            agree(engines, lambda b, x, rc: flags(b, b.fcvt(fmt, dst, x[0], rc)), (ty,), ops1,
                   f"fexc fcvt {fmt}->{dst}", modes)
     for bits in (32, 64):
-        agree(engines, lambda b, x, rc: b.fexc(b.fcvt_to_int(fmt, bits, x[0], rc)), (ty,), ops1,
+        agree(engines, lambda b, x, rc: flags(b, b.fcvt_to_int(fmt, bits, x[0], rc)), (ty,), ops1,
               f"fexc fcvt_to_int {fmt} i{bits}", modes)
-        agree(engines, lambda b, x, rc: b.fexc(b.fcvt_from_int(fmt, x[0], rc)), (Ty(bits),),
+        agree(engines, lambda b, x, rc: flags(b, b.fcvt_from_int(fmt, x[0], rc)), (Ty(bits),),
               [(v,) for v in ints(bits, seed=bits)], f"fexc fcvt_from_int i{bits} {fmt}", modes)
 
 

@@ -423,7 +423,11 @@ def evaluate_float(op, args: list[int]) -> int:
 
 
 def evaluate_exceptions(op, args: list[int]) -> int:
-    """The exception flags of an fexc op: those of float op attrs['of'] on `args`."""
+    """An fexc op: its sticky flags (the last argument) and those float op attrs['of'] raises."""
+    return (args[-1] & 0x3F) | _raised(op, args[:-1])
+
+
+def _raised(op, args: list[int]) -> int:
     name, attrs = op.attrs["of"], op.attrs
     fmt = FORMATS[attrs["fmt"]]
     if name in ("fadd", "fsub", "fmul", "fdiv"):

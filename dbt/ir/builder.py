@@ -177,15 +177,17 @@ class Builder:
             raise IRError(f"fcvt_from_int: {a.ty.name} to {fmt!r}")
         return self.emit("fcvt_from_int", [a, self._rc("fcvt_from_int", rc)], FLOAT_FORMATS[fmt], fmt=fmt)
 
-    def fexc(self, result: Value, signaling: bool = False) -> Value:
-        """The exception flags (i32, IE DE ZE OE UE PE) raised by the float op that gave `result`;
-        `signaling`: an fcmp that raises IE on a QNaN too (comisd, cmpltsd, fcom); fmin/fmax
-        (minsd/maxsd) always do."""
+    def fexc(self, result: Value, sticky: Value, signaling: bool = False) -> Value:
+        """The sticky exception flags (i32, IE DE ZE OE UE PE in bits 0-5) after the float op that
+        gave `result`: those of `sticky` (i32) and those the op raises. `signaling`: an fcmp that
+        raises IE on a QNaN too (comisd, cmpltsd, fcom); fmin/fmax (minsd/maxsd) always do."""
         op = result.op
         if op is None or op.opcode not in FLOAT_OPS or op.opcode in ("fexc", "ftrans"):
             raise IRError("fexc: not the result of a float op")
+        if sticky.ty != Ty.I32:
+            raise IRError(f"fexc: sticky flags must be I32, not {sticky.ty.name}")
         signaling = signaling or op.opcode in ("fmin", "fmax")
-        return self.emit("fexc", list(op.args), Ty.I32, **op.attrs, of=op.opcode, signaling=signaling)
+        return self.emit("fexc", list(op.args) + [sticky], Ty.I32, **op.attrs, of=op.opcode, signaling=signaling)
 
     def ftrans(self, insn: str, slot: int, st0: Value, st1: Value, rc: Value | int) -> Value:
         """The host's x87 `insn` on ST0, ST1 (f80 in i128): ST(slot) after it in bits 0-79, its

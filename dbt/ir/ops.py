@@ -71,8 +71,9 @@ VECTOR_SHIFT = ("vshl", "vlshr", "vashr")
 # predicate -> i1; fcvt (attrs from_fmt) rounds when narrowing; fcvt_to_int (attrs bits)
 # gives the integer indefinite on NaN or overflow; fcvt_from_int takes a signed i32/i64;
 # fround rounds to an integral value in the same format. fexc (attrs: of, the float op it
-# describes, with that op's attrs and args; signaling for fcmp/fmin/fmax) gives the i32 exception
-# flags IE DE ZE OE UE PE (bits 0-5, MXCSR's and the x87 status word's order) that op raises.
+# describes, with that op's attrs; signaling for fcmp/fmin/fmax; args: that op's, then an i32
+# sticky) gives (sticky & 0x3F) | the exception flags IE DE ZE OE UE PE (bits 0-5, MXCSR's and
+# the x87 status word's order) that op raises: the guest's sticky flags after it.
 # ftrans (attrs: insn, an x87 transcendental of dbt/backend/host_x87.py; slot 0/1) runs the host's
 # instruction from ST0 = a, ST1 = b (f80 in i128) under rc -> i128: ST(slot) after it in bits 0-79
 # and the status word it leaves (C0-C3, the flags) in bits 80-95.
@@ -94,7 +95,7 @@ OPS: dict[str, OpDef] = _defs(
     OpDef("vshuffle", 2, True, pure=True),    # attrs: lane, indices into lanes of (a, b); -1: zero
     *(OpDef(n, 3, True, pure=True) for n in FLOAT_BINARY),
     *(OpDef(n, 2, True, pure=True) for n in FLOAT_ROUNDED + ("fmin", "fmax", "fcmp")),
-    OpDef("fexc", -1, True, pure=True),       # the args of the float op attrs["of"] -> i32 flags
+    OpDef("fexc", -1, True, pure=True),       # (args of the float op attrs["of"], sticky) -> i32 flags
     OpDef("ftrans", 3, True, pure=True),      # (st0, st1, rc) -> i128: value and status word
     OpDef("get", 0, True),                 # attrs: slot; reads guest state
     OpDef("put", 1, False),                # attrs: slot; writes guest state

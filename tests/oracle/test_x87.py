@@ -416,12 +416,13 @@ def test_fxsave_fxrstor_and_fninit():
 def test_every_state_instruction_sees_the_exception_flags():
     """Flags raised by x87 (1/0: ZE; fst m32 of 1e-4000: UE PE) and SSE (divsd 0/0: IE;
     addsd of a denormal: DE) reach fnstsw, fnstenv, fxsave and stmxcsr; fnclex, fninit,
-    fldenv, fxrstor and ldmxcsr set them. Pointer fields (not modelled) are zeroed."""
+    fldenv, fxrstor and ldmxcsr set them. Pointer fields (not modelled) are zeroed; the
+    x87 registers start as zeros (fxsave stores empty ones too)."""
     fxsave_scrub = ("mov qword ptr [rdi+{0}+8], 0; mov qword ptr [rdi+{0}+16], 0; "
                     "mov qword ptr [rdi+{0}+0xa0], 0")
     env_scrub = "mov dword ptr [rdi+{0}+12], 0; mov qword ptr [rdi+{0}+16], 0"
     asm = "; ".join([
-        ZERO_XMM, "fninit; ldmxcsr dword ptr [rdi]",
+        ZERO_XMM, "fninit; ldmxcsr dword ptr [rdi]", "; ".join(["fldz"] * 8 + ["fstp st(0)"] * 8),
         "fld1; fldz; fdivp st(1), st(0); fld tbyte ptr [rdi+0x10]; fstp dword ptr [rdi+0x20]",
         "fnstsw word ptr [rdi+0x30]; fnstenv [rdi+0x40]", env_scrub.format(0x40), "fldcw word ptr [rdi+4]",
         "movsd xmm0, qword ptr [rdi+0x28]; addsd xmm0, xmm0; pxor xmm1, xmm1; divsd xmm1, xmm1",

@@ -76,22 +76,23 @@ def _all_ones(b, cond, ty: Ty):
     return b.select(cond, b.const(ty, ty.mask), b.const(ty, 0))
 
 
-# -- arithmetic: xmm = fn(xmm, xmm/mem) lane by lane; fn gives (lane result, its flags) ------
+# -- arithmetic: xmm = fn(xmm, xmm/mem) lane by lane; fn gives (lane result, its raiser) ----
 
-def raise_flags(ctx, flags: list) -> None:
-    """OR the exception flags (i32 values, IE..PE) into MXCSR's sticky bits 0-5."""
+def raise_flags(ctx, raisers: list) -> None:
+    """MXCSR's sticky flags (bits 0-5) after the float ops of `raisers`, (result, signaling)
+    pairs in instruction order (fexc)."""
     b = ctx.b
-    if flags:
-        total = flags[0]
-        for f in flags[1:]:
-            total = b.or_(total, f)
-        b.put("mxcsr", b.or_(b.get("mxcsr", Ty.I32), total))
+    mxcsr = b.get("mxcsr", Ty.I32)
+    sticky = b.and_(mxcsr, 0x3F)
+    for result, signaling in raisers:
+        sticky = b.fexc(result, sticky, signaling)
+    b.put("mxcsr", b.or_(b.and_(mxcsr, ~0x3F & 0xFFFFFFFF), sticky))
 
 
 def _rounding(name: str):
     def fn(b, fmt, a, s, rc):
         r = b.fsqrt(fmt, s, rc) if name == "fsqrt" else b.fbinary(name, fmt, a, s, rc)
-        return r, b.fexc(r)
+        return r, (r, False)
     fn.rounds = True
     return fn
 
@@ -99,7 +100,7 @@ def _rounding(name: str):
 def _minmax(name: str):
     def fn(b, fmt, a, s, rc):
         r = b.fmin(fmt, a, s) if name == "fmin" else b.fmax(fmt, a, s)
-        return r, b.fexc(r)
+        return r, (r, True)
     return fn
 
 
@@ -107,7 +108,7 @@ def _compare(pred: str):
     """cmpXX: all-ones lanes; the predicates lt le nlt nle signal on a QNaN (IE), the others not."""
     def fn(b, fmt, a, s, rc):
         c = b.fcmp(pred, fmt, a, s)
-        return _all_ones(b, c, FLOAT_FORMATS[fmt]), b.fexc(c, signaling=pred in ("lt", "le", "nlt", "nle"))
+        return _all_ones(b, c, FLOAT_FORMATS[fmt]), (c, pred in ("lt", "le", "nlt", "nle"))
     return fn
 
 
@@ -182,7 +183,7 @@ def _compare_flags(fmt: str, signaling: bool):
         zf = b.or_(unordered, b.fcmp("eq", fmt, a, src))
         cf = b.or_(unordered, b.fcmp("lt", fmt, a, src))
         ctx.set_eflags(pack_flags(b, {"ZF": zf, "PF": unordered, "CF": cf}))
-        raise_flags(ctx, [b.fexc(unordered, signaling)])
+        raise_flags(ctx, [(unordered, signaling)])
     return lift
 
 
@@ -196,7 +197,7 @@ def _from_int(fmt: str):
         old = ctx.get_xmm(n)
         r = b.fcvt_from_int(fmt, value, mxcsr_rc(ctx))
         put_low(ctx, n, old, r)
-        raise_flags(ctx, [b.fexc(r)])
+        raise_flags(ctx, [(r, False)])
     return lift
 
 
@@ -208,7 +209,7 @@ def _to_int(fmt: str, truncate: bool):
         rc = b.const(Ty.I64, TOWARD_ZERO) if truncate else mxcsr_rc(ctx)
         r = b.fcvt_to_int(fmt, ctx.op(0).size * 8, value, rc)
         ctx.store(0, r)
-        raise_flags(ctx, [b.fexc(r)])
+        raise_flags(ctx, [(r, False)])
     return lift
 
 
@@ -220,7 +221,7 @@ def _scalar_convert(from_fmt: str, fmt: str, exact: bool):
         old = ctx.get_xmm(n)
         r = b.fcvt(from_fmt, fmt, value, NEAREST if exact else mxcsr_rc(ctx))
         put_low(ctx, n, old, r)
-        raise_flags(ctx, [b.fexc(r)])
+        raise_flags(ctx, [(r, False)])
     return lift
 
 
@@ -233,7 +234,7 @@ def _packed_convert(src_bits: int, lane: int, fn, rounds: bool):
         rc = mxcsr_rc(ctx) if rounds else b.const(Ty.I64, NEAREST)
         results = [fn(b, x, rc) for x in split(b, src, lane)]
         ctx.put_xmm(n, join(b, results))
-        raise_flags(ctx, [b.fexc(r) for r in results])
+        raise_flags(ctx, [(r, False) for r in results])
     return lift
 
 

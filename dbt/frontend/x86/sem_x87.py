@@ -93,13 +93,22 @@ def raise_flags(ctx, flags: list) -> None:
     b.put("fpu_sw", with_summary(ctx, sw, b.get("fpu_cw", I16)))
 
 
-def merge_load_flags(ctx, op_flags, load_flags, x, y):
+def fexc(ctx, result, signaling: bool = False, sticky=None):
+    """The status word's flags (i32) after the float op that gave `result` (IR op fexc): those
+    of `sticky` (by default the status word's own) and those the op raises."""
+    b = ctx.b
+    if sticky is None:
+        sticky = b.zext(b.and_(b.get("fpu_sw", I16), 0x3F), I32)
+    return b.fexc(result, sticky, signaling)
+
+
+def merge_load_flags(ctx, op_flags, load_flags, decided):
     """The flags of an op on ST(0) and a memory real: the load's IE, and its DE (a denormal
-    m32/m64) unless a NaN operand, IE or ZE decided the result, as the CPU reports them."""
+    m32/m64) unless `decided` (i1: a NaN operand, an invalid operation or a division by zero
+    decided the result), as the CPU reports them."""
     if load_flags is None:
         return op_flags
     b = ctx.b
-    decided = b.or_(b.fcmp("unord", "f80", x, y), b.ne(b.and_(op_flags, 0x5), 0))     # IE | ZE
     load = b.and_(load_flags, b.select(decided, b.const(I32, 0x1), b.const(I32, 0x3)))
     return b.or_(op_flags, load)
 
@@ -245,10 +254,10 @@ def _memory_float(ctx, index: int, keep_snan: bool):
         snan = b.and_(b.eq(b.and_(raw, exp_mask), exp_mask),
                       b.and_(b.eq(b.and_(raw, 1 << (frac_bits - 1)), 0),
                              b.ne(b.and_(raw, (1 << (frac_bits - 1)) - 1), 0)))
-        flags = b.fexc(value)
+        flags = fexc(ctx, value)
         value = b.select(snan, b.and_(value, ~QUIET80 & I128.mask), value)
         return value, flags
-    return value, b.fexc(value)
+    return value, fexc(ctx, value)
 
 
 def _memory_int(ctx, index: int):
@@ -304,33 +313,35 @@ def _fst(do_pop: bool):
             fmt, x = {4: "f32", 8: "f64"}[op.size], st(ctx, 0)
             r, c1 = _rounded(ctx, lambda rc: b.fcvt("f80", fmt, x, rc))
             b.store(ctx.address(op), r)
-            raise_flags(ctx, [b.fexc(r)])
+            raise_flags(ctx, [fexc(ctx, r)])
         set_c(ctx, c1=c1)
         if do_pop:
             pop(ctx)
     return lift
 
 
-def _to_int(b, value, size: int, rc):
-    """(fist's integer, its flags): m16 converts to 32 bits and saturates to the 16-bit
-    indefinite (IE alone)."""
+def _to_int(ctx, value, size: int, rc):
+    """(fist's integer, the flags after it): m16 converts to 32 bits and saturates to the
+    16-bit indefinite (IE alone)."""
+    b = ctx.b
     r = b.fcvt_to_int("f80", 64 if size == 8 else 32, value, rc)
     if size != 2:
-        return r, b.fexc(r)
+        return r, fexc(ctx, r)
     low = b.trunc(r, I16)
     fits = b.eq(b.sext(low, I32), r)
-    return b.select(fits, low, b.const(I16, 0x8000)), b.select(fits, b.fexc(r), b.const(I32, 1))
+    sticky = b.zext(b.and_(b.get("fpu_sw", I16), 0x3F), I32)
+    return b.select(fits, low, b.const(I16, 0x8000)), b.select(fits, fexc(ctx, r), b.or_(sticky, 1))
 
 
 def _fist(do_pop: bool, truncate: bool):
     def lift(ctx, insn):
         b, op = ctx.b, ctx.op(0)
         value = st(ctx, 0)
-        r, flags = _to_int(b, value, op.size, b.const(I64, TOWARD_ZERO) if truncate else rounding(ctx))
+        r, flags = _to_int(ctx, value, op.size, b.const(I64, TOWARD_ZERO) if truncate else rounding(ctx))
         if truncate:
             c1 = 0
         else:                    # rounded up, unless the result is the indefinite of an invalid
-            rt, _ = _to_int(b, value, op.size, b.const(I64, TOWARD_ZERO))
+            rt, _ = _to_int(ctx, value, op.size, b.const(I64, TOWARD_ZERO))
             low = 1 << (r.ty.value - 1)
             c1 = b.and_(b.ne(r, rt), b.or_(b.ne(r, low), b.eq(rt, low + 1)))
         b.store(ctx.address(op), r)
@@ -405,7 +416,10 @@ def lift_arith(ctx, insn):
     r, c1 = _rounded(ctx, lambda rc: b.fbinary(name, "f80", x, y, rc))
     set_st(ctx, dest, r)
     set_c(ctx, c1=c1)
-    raise_flags(ctx, [merge_load_flags(ctx, b.fexc(r), load_flags, x, y)])
+    decided = b.or_(b.fcmp("unord", "f80", x, y), b.fcmp("unord", "f80", r, r))   # NaN in or out
+    if name == "fdiv":
+        decided = b.or_(decided, b.eq(b.and_(y, ~SIGN80 & I128.mask), 0))           # x / 0
+    raise_flags(ctx, [merge_load_flags(ctx, fexc(ctx, r), load_flags, decided)])
     if opcode == 0xDE and modrm >= 0xC0:
         pop(ctx)
 
@@ -425,7 +439,7 @@ def lift_fsqrt(ctx, insn):
     r, c1 = _rounded(ctx, lambda rc: b.fsqrt("f80", x, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
-    raise_flags(ctx, [b.fexc(r)])
+    raise_flags(ctx, [fexc(ctx, r)])
 
 
 def lift_frndint(ctx, insn):
@@ -433,7 +447,7 @@ def lift_frndint(ctx, insn):
     r, c1 = _rounded(ctx, lambda rc: b.fround("f80", x, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
-    raise_flags(ctx, [b.fexc(r)])
+    raise_flags(ctx, [fexc(ctx, r)])
 
 
 def lift_fxtract(ctx, insn):
@@ -505,7 +519,7 @@ def lift_fscale(ctx, insn):
     r, c1 = _rounded(ctx, lambda rc: b.fmul("f80", a, c, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
-    product = b.and_(b.fexc(r), ~0x2 & 0xFFFFFFFF)     # DE comes from ST0 and ST1, not the stand-ins
+    product = b.and_(fexc(ctx, r, sticky=b.const(I32, 0)), ~0x2 & 0xFFFFFFFF)   # DE: of ST0 and ST1
     _, de = _class_flags(ctx, [cx, cy], [x, y])
     de = b.and_(de, b.eq(b.and_(product, 1), 0))
     raise_flags(ctx, [b.or_(product, b.shl(b.zext(de, I32), 1))])
@@ -587,7 +601,8 @@ def _set_compare(ctx, a, c, signaling: bool, load_flags=None) -> None:
     b = ctx.b
     lt, eq, un = _compare(b, a, c)
     set_c(ctx, c0=b.or_(lt, un), c2=un, c3=b.or_(eq, un), c1=0)
-    raise_flags(ctx, [merge_load_flags(ctx, b.fexc(un, signaling), load_flags, a, c)])
+    decided = b.fcmp("unord", "f80", a, c)
+    raise_flags(ctx, [merge_load_flags(ctx, fexc(ctx, un, signaling), load_flags, decided)])
 
 
 def _fcom(pops: int, signaling: bool):
@@ -608,7 +623,7 @@ def _fcomi(do_pop: bool, signaling: bool):
     def lift(ctx, insn):
         b = ctx.b
         lt, eq, un = _compare(b, st(ctx, 0), st(ctx, _register(ctx, insn)))
-        raise_flags(ctx, [b.fexc(un, signaling)])
+        raise_flags(ctx, [fexc(ctx, un, signaling)])
         bits = {"ZF": b.or_(eq, un), "PF": un, "CF": b.or_(lt, un)}
         flags = b.const(I64, 0)
         for name, v in bits.items():
