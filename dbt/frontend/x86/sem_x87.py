@@ -14,9 +14,9 @@ following the control word's masks. Not modelled, by design: unmasked exceptions
 (their flag is set, ES and B too, but nothing traps), stack overflow and underflow
 (a read of an empty register returns its stale contents; the CPU would give the
 indefinite QNaN; SF is never set), precision control other than 64 bits, and the last-instruction pointers (fnstenv stores FIP/FDP/FOP as zeros).
-fprem/fprem1 reduce partially as Intel CPUs do (by 32 + D mod 32 bits when the
-exponent difference D >= 64). The transcendentals (fsin fcos fsincos fptan fpatan f2xm1
-fyl2x fyl2xp1) are in sem_x87_transcendental.py.
+fxtract, fscale, fprem and fprem1 (exact, in integers) are in sem_x87_exact.py; the
+transcendentals (fsin fcos fsincos fptan fpatan f2xm1 fyl2x fyl2xp1) in
+sem_x87_transcendental.py.
 """
 from capstone import x86_const as X
 
@@ -201,13 +201,13 @@ def store80(ctx, addr, value) -> None:
     b.store(addr, b.trunc(value, I64))
 
 
-def _fields(b, x):
+def fields(b, x):
     """(biased exponent as i32, significand as i64, sign as i1) of an f80."""
     return (b.zext(b.and_(b.trunc(b.lshr(x, 64), I16), 0x7FFF), I32), b.trunc(x, I64),
             b.bit(x, 79))
 
 
-def _normalized(b, exp, sig):
+def normalized(b, exp, sig):
     """(unbiased exponent of the leading bit, significand shifted to bit 63) of a finite
     non-zero f80; denormals and pseudo-denormals are normalized."""
     lz = b.trunc(b.ctlz(sig), I32)
@@ -216,9 +216,9 @@ def _normalized(b, exp, sig):
     return e, b.select(denormal, b.shl(sig, b.zext(lz, I64)), sig)
 
 
-def _classes(b, x) -> dict:
+def classes(b, x) -> dict:
     """i1 class predicates of an f80, as fxam sees them (unsupported: unnormals, pseudo-NaN/inf)."""
-    exp, sig, _ = _fields(b, x)
+    exp, sig, _ = fields(b, x)
     has_int = b.msb(sig)
     zero_exp, max_exp = b.eq(exp, 0), b.eq(exp, 0x7FFF)
     frac_zero = b.eq(b.shl(sig, 1), 0)
@@ -230,7 +230,7 @@ def _classes(b, x) -> dict:
             "normal": b.and_(b.and_(b.not_(zero_exp), b.not_(max_exp)), has_int)}
 
 
-def _rounded(ctx, make, rc=None):
+def rounded(ctx, make, rc=None):
     """(make(rc), C1): C1 = 1 when rounding increased the magnitude (the magnitude differs
     from the same op's rounded toward zero; an exact zero's sign may depend on RC)."""
     b = ctx.b
@@ -311,7 +311,7 @@ def _fst(do_pop: bool):
             store80(ctx, ctx.address(op), st(ctx, 0))
         else:
             fmt, x = {4: "f32", 8: "f64"}[op.size], st(ctx, 0)
-            r, c1 = _rounded(ctx, lambda rc: b.fcvt("f80", fmt, x, rc))
+            r, c1 = rounded(ctx, lambda rc: b.fcvt("f80", fmt, x, rc))
             b.store(ctx.address(op), r)
             raise_flags(ctx, [fexc(ctx, r)])
         set_c(ctx, c1=c1)
@@ -413,7 +413,7 @@ def lift_arith(ctx, insn):
         other, load_flags = _source(ctx, insn, integer=opcode in (0xDA, 0xDE), keep_snan=True)
     mine = st(ctx, dest)
     x, y = (other, mine) if reverse else (mine, other)
-    r, c1 = _rounded(ctx, lambda rc: b.fbinary(name, "f80", x, y, rc))
+    r, c1 = rounded(ctx, lambda rc: b.fbinary(name, "f80", x, y, rc))
     set_st(ctx, dest, r)
     set_c(ctx, c1=c1)
     decided = b.or_(b.fcmp("unord", "f80", x, y), b.fcmp("unord", "f80", r, r))   # NaN in or out
@@ -436,7 +436,7 @@ def _sign_op(op: str):
 
 def lift_fsqrt(ctx, insn):
     b, x = ctx.b, st(ctx, 0)
-    r, c1 = _rounded(ctx, lambda rc: b.fsqrt("f80", x, rc))
+    r, c1 = rounded(ctx, lambda rc: b.fsqrt("f80", x, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
     raise_flags(ctx, [fexc(ctx, r)])
@@ -444,150 +444,10 @@ def lift_fsqrt(ctx, insn):
 
 def lift_frndint(ctx, insn):
     b, x = ctx.b, st(ctx, 0)
-    r, c1 = _rounded(ctx, lambda rc: b.fround("f80", x, rc))
+    r, c1 = rounded(ctx, lambda rc: b.fround("f80", x, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
     raise_flags(ctx, [fexc(ctx, r)])
-
-
-def lift_fxtract(ctx, insn):
-    """ST0 -> exponent (an integer-valued f80), then push the significand (exponent 0, same
-    sign); denormals are normalized first. Zero gives -inf and the zero; infinity gives
-    +inf and itself; a NaN both quieted; an unsupported encoding both the default NaN."""
-    b = ctx.b
-    x = st(ctx, 0)
-    c = _classes(b, x)
-    exp, sig, sign = _fields(b, x)
-    e, m = _normalized(b, exp, sig)
-    sig_part = b.or_(b.or_(b.const(I128, 0x3FFF << 64), b.zext(m, I128)), b.shl(b.zext(sign, I128), 79))
-    exp_part = b.fcvt_from_int("f80", e, 0)
-    specials = (("zero", INF80 | SIGN80, x), ("inf", INF80, x), ("nan", None, b.or_(x, QUIET80)),
-                ("unsupported", DEFAULT_NAN80, b.const(I128, DEFAULT_NAN80)))
-    for name, exponent, significand in specials:
-        exp_part = b.select(c[name], significand if exponent is None else b.const(I128, exponent), exp_part)
-        sig_part = b.select(c[name], significand, sig_part)
-    set_st(ctx, 0, exp_part)
-    push(ctx, sig_part)
-    set_c(ctx, c1=0)
-    ie, de = _class_flags(ctx, [c], [x])             # and ZE for a zero
-    flags = b.or_(b.or_(b.zext(ie, I32), b.shl(b.zext(de, I32), 1)), b.shl(b.zext(c["zero"], I32), 2))
-    raise_flags(ctx, [flags])
-
-
-def _class_flags(ctx, classes: list, x_values: list):
-    """Flags of an op whose exceptions depend on operand classes only (fxtract, fprem): IE for
-    an SNaN or unsupported operand, else DE for a denormal operand unless a NaN is present."""
-    b = ctx.b
-    snan = [b.and_(c["nan"], b.eq(b.and_(x, QUIET80), 0)) for c, x in zip(classes, x_values)]
-    ie, nan, de = b.const(I1, 0), b.const(I1, 0), b.const(I1, 0)
-    for c, s_ in zip(classes, snan):
-        ie, nan, de = b.or_(b.or_(ie, s_), c["unsupported"]), b.or_(nan, c["nan"]), b.or_(de, c["denormal"])
-    return ie, b.and_(de, b.not_(nan))
-
-
-def _clamp(b, v, lo: int, hi: int):
-    v = b.select(b.slt(v, b.const(I32, lo)), b.const(I32, lo), v)
-    return b.select(b.sgt(v, b.const(I32, hi)), b.const(I32, hi), v)
-
-
-def lift_fscale(ctx, insn):
-    """ST0 * 2**trunc(ST1) rounded once: ST0's significand with an exponent built in integers,
-    times a representable power of two; specials go through fmul with a stand-in for ST1."""
-    b = ctx.b
-    x, y = st(ctx, 0), st(ctx, 1)
-    cx, cy = _classes(b, x), _classes(b, y)
-    ex, sx, sign = _fields(b, x)
-    ey, _, ysign = _fields(b, y)
-    x_plain = b.or_(cx["normal"], cx["denormal"])
-    y_finite = b.or_(b.or_(cy["normal"], cy["denormal"]), cy["zero"])
-    special = b.not_(b.and_(x_plain, y_finite))
-    stand_in = b.select(y_finite, b.const(I128, ONE80),
-                        b.select(b.eq(y, INF80), b.const(I128, INF80),
-                                 b.select(b.eq(y, INF80 | SIGN80), b.const(I128, 0), y)))
-    big = b.sge(ey, b.const(I32, 16383 + 16))                   # |ST1| >= 2**16: clamp
-    n = b.select(big, b.select(ysign, b.const(I32, -65536), b.const(I32, 65536)),
-                 b.fcvt_to_int("f80", 32, y, TOWARD_ZERO))
-    e, m = _normalized(b, ex, sx)
-    total = _clamp(b, b.add(e, n), -32827, 32766)
-    f = _clamp(b, total, -16445, 16383)                          # 2**f is representable
-    scaled = b.or_(b.shl(b.zext(b.add(b.sub(total, f), 16383), I128), 64), b.zext(m, I128))
-    scaled = b.or_(scaled, b.shl(b.zext(sign, I128), 79))
-    normal_pow = b.or_(b.shl(b.zext(b.add(f, 16383), I128), 64), b.const(I128, INT_BIT))
-    denormal_pow = b.shl(b.const(I128, 1), b.zext(b.add(f, 16445), I128))
-    power = b.select(b.sge(f, b.const(I32, -16382)), normal_pow, denormal_pow)
-    a, c = b.select(special, x, scaled), b.select(special, stand_in, power)
-    r, c1 = _rounded(ctx, lambda rc: b.fmul("f80", a, c, rc))
-    set_st(ctx, 0, r)
-    set_c(ctx, c1=c1)
-    product = b.and_(fexc(ctx, r, sticky=b.const(I32, 0)), ~0x2 & 0xFFFFFFFF)   # DE: of ST0 and ST1
-    _, de = _class_flags(ctx, [cx, cy], [x, y])
-    de = b.and_(de, b.eq(b.and_(product, 1), 0))
-    raise_flags(ctx, [b.or_(product, b.shl(b.zext(de, I32), 1))])
-
-
-def _pack_exact(b, sign, r, lsb):
-    """The f80 of +-r * 2**lsb (r: i128 with at most 64 significant bits; the value is
-    known to be exactly representable, denormal or not)."""
-    lz = b.trunc(b.ctlz(r), I32)
-    biased = b.add(lsb, b.sub(b.const(I32, 127 + 16383), lz))      # of the leading bit
-    top = b.lshr(b.shl(r, b.zext(lz, I128)), 64)
-    normal = b.or_(b.shl(b.zext(biased, I128), 64), top)
-    k = b.add(lsb, 16445)
-    denormal = b.select(b.sge(k, b.const(I32, 0)), b.shl(r, b.zext(k, I128)),
-                        b.lshr(r, b.zext(b.neg(k), I128)))
-    mag = b.select(b.eq(r, 0), b.const(I128, 0),
-                   b.select(b.sgt(biased, b.const(I32, 0)), normal, denormal))
-    return b.or_(mag, b.shl(b.zext(sign, I128), 79))
-
-
-def _fprem(nearest: bool):
-    """fprem (quotient truncated) / fprem1 (rounded to nearest even): exact remainders in
-    integers. Exponent difference D >= 64 reduces by 32 + D mod 32 bits only and sets C2
-    (C0 C1 C3 then 0); a NaN or invalid result clears C2 only (host-checked)."""
-    def lift(ctx, insn):
-        b = ctx.b
-        x, y = st(ctx, 0), st(ctx, 1)
-        cx, cy = _classes(b, x), _classes(b, y)
-        ex, sx, sign = _fields(b, x)
-        ey, sy, _ = _fields(b, y)
-        nan_in = b.or_(b.or_(cx["nan"], cy["nan"]), b.or_(cx["unsupported"], cy["unsupported"]))
-        invalid = b.or_(cx["inf"], cy["zero"])
-        x_plain, y_plain = b.or_(cx["normal"], cx["denormal"]), b.or_(cy["normal"], cy["denormal"])
-        e1, m1 = _normalized(b, ex, sx)
-        e2, m2 = _normalized(b, ey, sy)
-        d = b.sub(e1, e2)
-        compute = b.and_(x_plain, b.or_(y_plain, cy["inf"]))
-        keep = b.or_(b.slt(d, b.const(I32, -1)), cy["inf"])      # remainder x (re-encoded), quotient 0
-        active = b.and_(compute, b.not_(keep))
-        partial = b.and_(active, b.sge(d, b.const(I32, 64)))
-        s = b.add(b.select(partial, b.add(b.and_(d, 31), 32), d), 1)
-        s = b.select(active, s, b.const(I32, 0))                     # 0..64
-        num = b.shl(b.zext(m1, I128), b.zext(s, I128))
-        den = b.select(active, b.shl(b.zext(m2, I128), 1), b.const(I128, 1))
-        q = b.select(active, b.udiv(num, den), b.const(I128, 0))
-        r = b.select(active, b.urem(num, den), num)
-        if nearest:
-            twice = b.shl(r, 1)
-            up = b.and_(b.and_(active, b.not_(partial)),
-                        b.or_(b.ugt(twice, den), b.and_(b.eq(twice, den), b.bit(q, 0))))
-            q = b.select(up, b.add(q, 1), q)
-            r = b.select(up, b.sub(den, r), r)
-            sign = b.xor(sign, up)
-        lsb = b.sub(b.sub(e1, 63), s)
-        result = b.select(compute, _pack_exact(b, sign, r, lsb), x)
-        result = b.select(invalid, b.const(I128, DEFAULT_NAN80), result)
-        result = b.select(nan_in, b.fadd("f80", x, y, 0), result)     # the x87's NaN choice
-        set_st(ctx, 0, result)
-        sw, qbits = b.get("fpu_sw", I16), b.not_(partial)
-        unchanged = b.or_(nan_in, invalid)                  # the CPU leaves C0 C1 C3 then
-
-        def quotient_bit(k: int, name: str):
-            return b.select(unchanged, b.bit(sw, C_POS[name]), b.and_(qbits, b.bit(q, k)))
-        set_c(ctx, c0=quotient_bit(2, "c0"), c3=quotient_bit(1, "c3"), c1=quotient_bit(0, "c1"), c2=partial)
-        ie, de = _class_flags(ctx, [cx, cy], [x, y])      # and IE for an infinite x or a zero y
-        ie = b.or_(ie, b.and_(invalid, b.not_(nan_in)))
-        raise_flags(ctx, [b.or_(b.zext(ie, I32), b.shl(b.zext(b.and_(de, b.not_(ie)), I32), 1))])
-    return lift
 
 
 # -- comparisons -------------------------------------------------------------------------------
@@ -643,7 +503,7 @@ def lift_fxam(ctx, insn):
     110 denormal; C1 = the sign bit (of the stale contents too, for an empty register)."""
     b = ctx.b
     x = st(ctx, 0)
-    c = _classes(b, x)
+    c = classes(b, x)
     empty = _is_empty(ctx, 0)
     c2 = b.and_(b.not_(empty), b.or_(b.or_(c["normal"], c["inf"]), c["denormal"]))
     set_c(ctx, c0=b.or_(empty, b.or_(c["nan"], c["inf"])), c2=c2,
@@ -709,7 +569,7 @@ def tag_word(ctx):
     b = ctx.b
     stack = b.const(I16, 0)
     for i in range(8):
-        c = _classes(b, st(ctx, i))
+        c = classes(b, st(ctx, i))
         special = b.or_(b.or_(c["denormal"], c["unsupported"]), b.or_(c["inf"], c["nan"]))
         code = b.or_(b.zext(c["zero"], I16), b.shl(b.zext(special, I16), 1))
         stack = b.or_(stack, b.shl(code, 2 * i))
@@ -783,10 +643,6 @@ LIFTERS = {
     X.X86_INS_FABS: _sign_op("abs"),
     X.X86_INS_FSQRT: lift_fsqrt,
     X.X86_INS_FRNDINT: lift_frndint,
-    X.X86_INS_FSCALE: lift_fscale,
-    X.X86_INS_FXTRACT: lift_fxtract,
-    X.X86_INS_FPREM: _fprem(nearest=False),
-    X.X86_INS_FPREM1: _fprem(nearest=True),
     X.X86_INS_FCOM: _fcom(0, True),
     X.X86_INS_FCOMP: _fcom(1, True),
     X.X86_INS_FCOMPP: _fcom(2, True),
