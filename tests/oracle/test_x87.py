@@ -415,8 +415,8 @@ def test_fxsave_fxrstor_and_fninit():
 
 def test_every_state_instruction_sees_the_exception_flags():
     """Flags raised by x87 (1/0: ZE; fst m32 of 1e-4000: UE PE) and SSE (divsd 0/0: IE;
-    addsd of a denormal: DE) reach fnstsw, fnstenv, fxsave and stmxcsr; fnclex, fninit,
-    fldenv, fxrstor and ldmxcsr set them. Pointer fields (not modelled) are zeroed; the
+    addsd of a denormal: DE) reach fnstsw, fnstenv, fnsave, fxsave and stmxcsr; fnclex,
+    fninit, fnsave, fldenv, frstor, fxrstor and ldmxcsr set them. Pointer fields (not modelled) are zeroed; the
     x87 registers start as zeros (fxsave stores empty ones too)."""
     fxsave_scrub = ("mov qword ptr [rdi+{0}+8], 0; mov qword ptr [rdi+{0}+16], 0; "
                     "mov qword ptr [rdi+{0}+0xa0], 0")
@@ -431,6 +431,8 @@ def test_every_state_instruction_sees_the_exception_flags():
         "fninit; fnstsw word ptr [rdi+0x66]; ldmxcsr dword ptr [rdi+8]; stmxcsr dword ptr [rdi+0x68]",
         "fxrstor [rdi+0x200]; fnstsw word ptr [rdi+0x6c]; stmxcsr dword ptr [rdi+0x70]",
         "fxsave [rdi+0x400]", fxsave_scrub.format(0x400),
+        "fnsave [rdi+0x600]", env_scrub.format(0x600), "fnstsw word ptr [rdi+0x74]; fnstcw word ptr [rdi+0x76]",
+        "fld1; fldpi; frstor [rdi+0x600]; fnstsw word ptr [rdi+0x78]; fstp tbyte ptr [rdi+0x80]",
         "fstp st(0); fninit; ldmxcsr dword ptr [rdi]"])
     data = bytearray(0x800)
     data[0:10] = le(0x1F80, 4) + le(0x037F, 2) + bytes(2) + le(0x1F80 | 0x2A, 2)

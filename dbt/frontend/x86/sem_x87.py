@@ -621,6 +621,30 @@ def lift_fldenv(ctx, insn):
     b.put("fpu_top", top)
 
 
+ENV_BYTES = 28                      # the protected-mode environment; fnsave's registers follow
+
+
+def lift_fnsave(ctx, insn):
+    """108 bytes: fnstenv's environment, then ST0-ST7 (10 bytes each, in stack order); then
+    fninit, as the CPU does."""
+    b = ctx.b
+    addr = _env_checked(ctx, insn)
+    for i in reversed(range(8)):
+        store80(ctx, b.add(addr, ENV_BYTES + 10 * i), st(ctx, i))
+    lift_fnstenv(ctx, insn)
+    lift_fninit(ctx, insn)
+
+
+def lift_frstor(ctx, insn):
+    """fnsave's image back: the environment (fldenv) and ST0-ST7 in the new stack order."""
+    b = ctx.b
+    addr = _env_checked(ctx, insn)
+    values = [load80(ctx, b.add(addr, ENV_BYTES + 10 * i)) for i in range(8)]
+    lift_fldenv(ctx, insn)
+    for i, value in enumerate(values):
+        set_st(ctx, i, value)
+
+
 LIFTERS = {
     X.X86_INS_FLD: lift_fld,
     X.X86_INS_FILD: lift_fild,
@@ -673,6 +697,8 @@ LIFTERS = {
     X.X86_INS_FINCSTP: _move_top(1),
     X.X86_INS_FNSTENV: lift_fnstenv,
     X.X86_INS_FLDENV: lift_fldenv,
+    X.X86_INS_FNSAVE: lift_fnsave,
+    X.X86_INS_FRSTOR: lift_frstor,
     X.X86_INS_FCMOVB: _fcmov(2),
     X.X86_INS_FCMOVNB: _fcmov(3),
     X.X86_INS_FCMOVE: _fcmov(4),
