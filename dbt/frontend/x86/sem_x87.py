@@ -13,7 +13,8 @@ Every op ORs the exception flags it raises (IR op fexc) into fpu_sw, with ES and
 following the control word's masks. Not modelled, by design: unmasked exceptions
 (their flag is set, ES and B too, but nothing traps), stack overflow and underflow
 (a read of an empty register returns its stale contents; the CPU would give the
-indefinite QNaN; SF is never set), precision control other than 64 bits, and the last-instruction pointers (fnstenv stores FIP/FDP/FOP as zeros).
+indefinite QNaN; SF is never set), precision control other than 64 bits, and the
+last-instruction pointers (fnstenv stores FIP/FDP/FOP as zeros).
 fxtract, fscale, fprem and fprem1 (exact, in integers) are in sem_x87_exact.py; the
 transcendentals (fsin fcos fsincos fptan fpatan f2xm1 fyl2x fyl2xp1) in
 sem_x87_transcendental.py.
@@ -23,7 +24,7 @@ from capstone import x86_const as X
 from dbt.frontend.x86.flags import FLAG_BIT
 from dbt.ir.ops import Ty
 
-I1, I16, I32, I64, I128 = Ty.I1, Ty.I16, Ty.I32, Ty.I64, Ty.I128
+I16, I32, I64, I128 = Ty.I16, Ty.I32, Ty.I64, Ty.I128
 F80_MASK = (1 << 80) - 1
 SIGN80 = 1 << 79
 INT_BIT = 1 << 63
@@ -461,8 +462,7 @@ def _set_compare(ctx, a, c, signaling: bool, load_flags=None) -> None:
     b = ctx.b
     lt, eq, un = _compare(b, a, c)
     set_c(ctx, c0=b.or_(lt, un), c2=un, c3=b.or_(eq, un), c1=0)
-    decided = b.fcmp("unord", "f80", a, c)
-    raise_flags(ctx, [merge_load_flags(ctx, fexc(ctx, un, signaling), load_flags, decided)])
+    raise_flags(ctx, [merge_load_flags(ctx, fexc(ctx, un, signaling), load_flags, un)])
 
 
 def _fcom(pops: int, signaling: bool):

@@ -8,9 +8,12 @@ when the exponent difference D >= 64). tests/oracle/test_x87.py checks them.
 """
 from capstone import x86_const as X
 
-from dbt.frontend.x86.sem_x87 import (C_POS, DEFAULT_NAN80, I1, I16, I32, I128, INF80, INT_BIT, ONE80,
-                                      QUIET80, SIGN80, TOWARD_ZERO, classes, fexc, fields, normalized, push,
-                                      raise_flags, rounded, set_c, set_st, st)
+from dbt.frontend.x86.sem_x87 import (C_POS, DEFAULT_NAN80, I16, I32, I128, INF80, INT_BIT, ONE80, QUIET80,
+                                      SIGN80, TOWARD_ZERO, classes, fexc, fields, normalized, push, raise_flags,
+                                      rounded, set_c, set_st, st)
+from dbt.ir.ops import Ty
+
+I1 = Ty.I1
 
 
 def lift_fxtract(ctx, insn):
