@@ -172,6 +172,47 @@ def test_conversions(engines, src):
 
 
 @pytest.mark.parametrize("fmt", FMTS)
+@pytest.mark.parametrize("sticky", [0, 0x21])
+def test_exception_flags(engines, fmt, sticky):
+    """fexc: the LLVM lowering runs the host instruction, the interpreter softfloat; the sticky
+    flags given are kept."""
+    F, ty = sf.FORMATS[fmt], FLOAT_FORMATS[fmt]
+    ops2, ops1 = pairs(F, seed=11), [(v,) for v in singles(F, seed=12)]
+    modes = ("dynamic", 2)
+
+    def flags(b, r, signaling=False):
+        return b.fexc(r, b.const(Ty.I32, sticky), signaling)
+    for name in ("fadd", "fsub", "fmul", "fdiv"):
+        agree(engines, lambda b, x, rc: flags(b, b.fbinary(name, fmt, x[0], x[1], rc)), (ty, ty), ops2,
+              f"fexc {name} {fmt}", modes)
+    agree(engines, lambda b, x, rc: flags(b, b.fsqrt(fmt, x[0], rc)), (ty,), ops1, f"fexc fsqrt {fmt}", modes)
+    agree(engines, lambda b, x, rc: flags(b, b.fround(fmt, x[0], rc)), (ty,), ops1, f"fexc fround {fmt}", modes)
+    for signaling in (False, True):
+        agree(engines, lambda b, x, rc: flags(b, b.fcmp("lt", fmt, x[0], x[1]), signaling), (ty, ty), ops2,
+              f"fexc fcmp {fmt} signaling={signaling}", (0,))
+    agree(engines, lambda b, x, rc: flags(b, b.fmax(fmt, x[0], x[1])), (ty, ty), ops2, f"fexc fmax {fmt}", (0,))
+    for dst in FMTS:
+        if dst != fmt:
+            agree(engines, lambda b, x, rc: flags(b, b.fcvt(fmt, dst, x[0], rc)), (ty,), ops1,
+                  f"fexc fcvt {fmt}->{dst}", modes)
+    for bits in (32, 64):
+        agree(engines, lambda b, x, rc: flags(b, b.fcvt_to_int(fmt, bits, x[0], rc)), (ty,), ops1,
+              f"fexc fcvt_to_int {fmt} i{bits}", modes)
+        agree(engines, lambda b, x, rc: flags(b, b.fcvt_from_int(fmt, x[0], rc)), (Ty(bits),),
+              [(v,) for v in ints(bits, seed=bits)], f"fexc fcvt_from_int i{bits} {fmt}", modes)
+
+
+@pytest.mark.parametrize("insn", ["fsin", "fcos", "fsincos", "fptan", "fpatan", "f2xm1", "fyl2x", "fyl2xp1"])
+def test_transcendentals(engines, insn):
+    """ftrans: both engines run the host's instruction (the LLVM lowering inline, the
+    interpreter through host_x87's thunk); value, ST1 and status word must agree."""
+    ty, ops = FLOAT_FORMATS["f80"], pairs(sf.F80, seed=13)[::3]
+    for slot in (0, 1):
+        agree(engines, lambda b, x, rc: b.ftrans(insn, slot, x[0], x[1], rc), (ty, ty), ops,
+              f"ftrans {insn} slot {slot}", ("dynamic",))
+
+
+@pytest.mark.parametrize("fmt", FMTS)
 def test_constant_operands_fold_like_the_interpreter(engines, fmt):
     """Operands LLVM can see: its constant folding must not change a NaN or a rounding."""
     F = sf.FORMATS[fmt]

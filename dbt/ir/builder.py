@@ -5,7 +5,7 @@ Operand types are checked here so that a lifter bug fails at translation, not
 as a wrong answer at run time.
 """
 from dbt.ir.ops import BINARY, COMPARE, VECTOR_SHIFT, Block, Op, Ty, Value
-from dbt.ir.ops import FLOAT_BINARY, FLOAT_FORMATS, FLOAT_PREDICATES
+from dbt.ir.ops import FLOAT_BINARY, FLOAT_FORMATS, FLOAT_OPS, FLOAT_PREDICATES
 from dbt.ir.exits import ExitReason
 
 
@@ -176,6 +176,24 @@ class Builder:
         if a.ty not in (Ty.I32, Ty.I64) or fmt not in FLOAT_FORMATS:
             raise IRError(f"fcvt_from_int: {a.ty.name} to {fmt!r}")
         return self.emit("fcvt_from_int", [a, self._rc("fcvt_from_int", rc)], FLOAT_FORMATS[fmt], fmt=fmt)
+
+    def fexc(self, result: Value, sticky: Value, signaling: bool = False) -> Value:
+        """The sticky exception flags (i32, IE DE ZE OE UE PE in bits 0-5) after the float op that
+        gave `result`: those of `sticky` (i32) and those the op raises. `signaling`: an fcmp that
+        raises IE on a QNaN too (comisd, cmpltsd, fcom); fmin/fmax (minsd/maxsd) always do."""
+        op = result.op
+        if op is None or op.opcode not in FLOAT_OPS or op.opcode in ("fexc", "ftrans"):
+            raise IRError("fexc: not the result of a float op")
+        if sticky.ty != Ty.I32:
+            raise IRError(f"fexc: sticky flags must be I32, not {sticky.ty.name}")
+        signaling = signaling or op.opcode in ("fmin", "fmax")
+        return self.emit("fexc", list(op.args) + [sticky], Ty.I32, **op.attrs, of=op.opcode, signaling=signaling)
+
+    def ftrans(self, insn: str, slot: int, st0: Value, st1: Value, rc: Value | int) -> Value:
+        """The host's x87 `insn` on ST0, ST1 (f80 in i128): ST(slot) after it in bits 0-79, its
+        status word in bits 80-95."""
+        self._float_args("ftrans", "f80", st0, st1)
+        return self.emit("ftrans", [st0, st1, self._rc("ftrans", rc)], Ty.I128, insn=insn, slot=slot)
 
     # -- guest state and memory ---------------------------------------------
     def get(self, slot: str, ty: Ty) -> Value:

@@ -66,16 +66,22 @@ VECTOR_SHIFT = ("vshl", "vlshr", "vashr")
 # low 80 bits of an i128 (attrs: fmt, naming the operands' format). Operand rc is an i64
 # x86 rounding control (0 nearest-even, 1 down, 2 up, 3 toward zero; only rc & 3 counts).
 # dbt/backend/softfloat.py is the definition: correctly rounded, subnormals, x86 NaN rules
-# (SSE's for f32/f64, the x87's for f80); no exception flags. fmin/fmax are minsd/maxsd
+# (SSE's for f32/f64, the x87's for f80). fmin/fmax are minsd/maxsd
 # (a if a < b (a > b) else b, so a NaN or two zeros give b); fcmp (attrs pred) is cmpsd's
 # predicate -> i1; fcvt (attrs from_fmt) rounds when narrowing; fcvt_to_int (attrs bits)
 # gives the integer indefinite on NaN or overflow; fcvt_from_int takes a signed i32/i64;
-# fround rounds to an integral value in the same format.
+# fround rounds to an integral value in the same format. fexc (attrs: of, the float op it
+# describes, with that op's attrs; signaling for fcmp/fmin/fmax; args: that op's, then an i32
+# sticky) gives (sticky & 0x3F) | the exception flags IE DE ZE OE UE PE (bits 0-5, MXCSR's and
+# the x87 status word's order) that op raises: the guest's sticky flags after it.
+# ftrans (attrs: insn, an x87 transcendental of dbt/backend/host_x87.py; slot 0/1) runs the host's
+# instruction from ST0 = a, ST1 = b (f80 in i128) under rc -> i128: ST(slot) after it in bits 0-79
+# and the status word it leaves (C0-C3, the flags) in bits 80-95.
 FLOAT_FORMATS = {"f32": Ty.I32, "f64": Ty.I64, "f80": Ty.I128}
 FLOAT_PREDICATES = ("eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord")   # cmpsd imm 0-7
 FLOAT_BINARY = ("fadd", "fsub", "fmul", "fdiv")                        # (a, b, rc)
 FLOAT_ROUNDED = ("fsqrt", "fcvt", "fcvt_to_int", "fcvt_from_int", "fround")   # (a, rc)
-FLOAT_OPS = FLOAT_BINARY + FLOAT_ROUNDED + ("fmin", "fmax", "fcmp")     # fmin/fmax/fcmp: (a, b)
+FLOAT_OPS = FLOAT_BINARY + FLOAT_ROUNDED + ("fmin", "fmax", "fcmp", "fexc", "ftrans")   # fmin/fmax/fcmp: (a, b)
 
 OPS: dict[str, OpDef] = _defs(
     OpDef("const", 0, True, pure=True),              # attrs: value
@@ -89,6 +95,8 @@ OPS: dict[str, OpDef] = _defs(
     OpDef("vshuffle", 2, True, pure=True),    # attrs: lane, indices into lanes of (a, b); -1: zero
     *(OpDef(n, 3, True, pure=True) for n in FLOAT_BINARY),
     *(OpDef(n, 2, True, pure=True) for n in FLOAT_ROUNDED + ("fmin", "fmax", "fcmp")),
+    OpDef("fexc", -1, True, pure=True),       # (args of the float op attrs["of"], sticky) -> i32 flags
+    OpDef("ftrans", 3, True, pure=True),      # (st0, st1, rc) -> i128: value and status word
     OpDef("get", 0, True),                 # attrs: slot; reads guest state
     OpDef("put", 1, False),                # attrs: slot; writes guest state
     OpDef("load", 1, True, side_exit=True),   # guest memory; result type given

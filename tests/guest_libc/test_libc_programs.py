@@ -7,22 +7,7 @@ import pytest
 import libcbuild
 from libc_cases import CASES
 
-
-# Known gaps of the Linux user mode (open work of its issue), each a strict xfail:
-# the test fails loudly the day the gap closes, so the mark must then go.
-KNOWN_GAPS = {
-    "fenv_fp": (("jit", "interp"), "x87 transcendentals (fpatan, f2xm1, fyl2x, fyl2xp1) and the "
-                                   "SSE/x87 exception flags fetestexcept reads are not modelled"),
-}
-
-
-def cases_for(engine: str):
-    params = []
-    for case in CASES:
-        engines, reason = KNOWN_GAPS.get(case.name, ((), ""))
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if engine in engines else []
-        params.append(pytest.param(case, id=case.name, marks=marks))
-    return params
+CASE_PARAMS = [pytest.param(case, id=case.name) for case in CASES]
 
 
 def test_every_program_has_a_case():
@@ -30,12 +15,12 @@ def test_every_program_has_a_case():
 
 
 @pytest.mark.parametrize("libc", libcbuild.LIBCS)
-@pytest.mark.parametrize("case", cases_for("jit"))
+@pytest.mark.parametrize("case", CASE_PARAMS)
 def test_jit_matches_native(case, libc, guest_outcome):
     libcbuild.check(guest_outcome)
 
 
 @pytest.mark.parametrize("libc", libcbuild.LIBCS)
-@pytest.mark.parametrize("case", cases_for("interp"))
+@pytest.mark.parametrize("case", CASE_PARAMS)
 def test_interp_matches_native(case, libc, guest_outcome):
     libcbuild.check(guest_outcome)

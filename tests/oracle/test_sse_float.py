@@ -8,7 +8,8 @@ are not compared by the harness), to GPRs (cvt*2si) or, for ucomis/comis, throug
 lahf/seto. Every sequence runs at each MXCSR rounding control (ldmxcsr of a value
 placed in the data; 0x1F80 is restored at the end), in register-register,
 register-memory and same-register forms. Scalar destinations start with a garbage
-upper part, so a lost merge shows. Faults (#GP on misaligned m128, #UD for the
+upper part, so a lost merge shows. The sticky exception flags in MXCSR are stored
+and cleared after every instruction checked. Faults (#GP on misaligned m128, #UD for the
 approximations rcpps/rsqrtps/rcpss/rsqrtss) run under dbt only.
 """
 from __future__ import annotations
@@ -92,15 +93,27 @@ def random_floats(lane: int, n: int, seed) -> list[int]:
 
 
 class FloatBatch(XmmBatch):
-    """An XmmBatch whose cases run under a chosen MXCSR; run() restores the default."""
+    """An XmmBatch whose cases run under a chosen MXCSR; run() restores the default. Every
+    save() also stores MXCSR, whose sticky exception flags (bits 0-5) are those raised since
+    the previous save, and clears them."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.default = self.slot(DEFAULT_MXCSR, 4, "mxcsr 0x1f80")
+        self.default = self.current = self.slot(DEFAULT_MXCSR, 4, "mxcsr 0x1f80")
+        self.add(f"ldmxcsr dword ptr [rdi + {self.default:#x}]")        # no flags from the host
 
     def rounding(self, rc: int) -> None:
         value = DEFAULT_MXCSR | rc << 13
-        self.add(f"ldmxcsr dword ptr [rdi + {self.slot(value, 4, f'mxcsr {value:#x}'):#x}]")
+        self.current = self.slot(value, 4, f"mxcsr {value:#x}")
+        self.add(f"ldmxcsr dword ptr [rdi + {self.current:#x}]")
+
+    def save(self, reg: str, what: str) -> None:
+        super().save(reg, what)
+        self.flags(what)
+
+    def flags(self, what: str) -> None:
+        self.add(f"stmxcsr dword ptr [rdi + {self.out(f'MXCSR flags of {what}', 4):#x}]",
+                 f"ldmxcsr dword ptr [rdi + {self.current:#x}]")
 
     def unaligned(self, value: int, size: int, what: str) -> int:
         """A data slot at an odd address (scalar memory operands take any alignment)."""
@@ -281,6 +294,7 @@ def test_ucomis_comis(name):
         out = batch.slot(0x5A5A, 2, f"#{i}: lahf, seto after {name} {d}, {src}")
         batch.add("mov eax, 0x7fffffff", "add eax, 1", f"{name} {d}, {src}", "lahf",
                   f"mov byte ptr [rdi + {out:#x}], ah", f"seto byte ptr [rdi + {out + 1:#x}]")
+        batch.flags(f"#{i}: {name} {d}, {src}")
     batch.run()
 
 
@@ -323,6 +337,7 @@ def test_cvts2si(name):
             for dst, src in ((r32, s), (r64, s), (r32, mem), (r64, mem)):
                 out = batch.slot(0x5A5A5A5A5A5A5A5A, 8, f"rc={rc}: {name} {dst}, {src}")
                 batch.add(f"mov {r64}, -1", f"{name} {dst}, {src}", f"mov qword ptr [rdi + {out:#x}], {r64}")
+                batch.flags(f"rc={rc}: {name} {dst}, {src}")
     batch.run()
 
 

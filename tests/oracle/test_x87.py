@@ -4,7 +4,8 @@ Each check runs a loop natively and under both engines over records in the data
 region (rsi points at the current record): the body loads a record's operands
 (fld tbyte/qword/dword, fild), computes, and stores results and the status word
 back into the record; the harness compares the whole region. Status words are
-masked to C0-C3 and TOP (0x7F00): exception flags are not modelled. Every sequence
+stored whole (C0-C3, TOP, the exception flags, ES and B), then the flags cleared
+(fnclex), so each store holds the flags of the instructions since the last one. Every sequence
 leaves the x87 stack empty and the control word 0x037F. Rounding control comes from
 a control word placed at the start of the data ([rdi]; [rdi+2] holds the default).
 """
@@ -18,7 +19,7 @@ from .native import DATA_ADDR, assemble
 RCS = (0, 1, 2, 3)
 HEADER = 16
 ROOM = 0xE000                 # record bytes per check (the stack lives at the region's end)
-SW = "fnstsw ax; and ax, 0x7f00; mov word ptr [rsi+{}], ax"
+SW = "fnstsw ax; fnclex; mov word ptr [rsi+{}], ax"      # the whole word; the flags then cleared
 ZERO_XMM = "; ".join(f"pxor xmm{i}, xmm{i}" for i in range(16))      # fxsave stores them too
 
 
@@ -97,7 +98,7 @@ def run(body: str, records: list[bytes], rec_size: int, cw: int = 0x037F) -> Non
         for i, rec in enumerate(chunk):
             assert len(rec) <= rec_size
             data[HEADER + i * rec_size:HEADER + i * rec_size + len(rec)] = rec
-        check(f"fldcw word ptr [rdi]; lea rsi, [rdi+{HEADER}]; mov ecx, {len(chunk)}; "
+        check(f"fnclex; fldcw word ptr [rdi]; lea rsi, [rdi+{HEADER}]; mov ecx, {len(chunk)}; "
               f"top: {body}; add rsi, {rec_size}; dec ecx; jnz top; fldcw word ptr [rdi+2]",
               regs={"rdi": DATA_ADDR}, data=bytes(data))
 
@@ -412,6 +413,34 @@ def test_fxsave_fxrstor_and_fninit():
     check(asm, regs={"rdi": DATA_ADDR}, data=bytes(data))
 
 
+def test_every_state_instruction_sees_the_exception_flags():
+    """Flags raised by x87 (1/0: ZE; fst m32 of 1e-4000: UE PE) and SSE (divsd 0/0: IE;
+    addsd of a denormal: DE) reach fnstsw, fnstenv, fnsave, fxsave and stmxcsr; fnclex,
+    fninit, fnsave, fldenv, frstor, fxrstor and ldmxcsr set them. Pointer fields (not modelled) are zeroed; the
+    x87 registers start as zeros (fxsave stores empty ones too)."""
+    fxsave_scrub = ("mov qword ptr [rdi+{0}+8], 0; mov qword ptr [rdi+{0}+16], 0; "
+                    "mov qword ptr [rdi+{0}+0xa0], 0")
+    env_scrub = "mov dword ptr [rdi+{0}+12], 0; mov qword ptr [rdi+{0}+16], 0"
+    asm = "; ".join([
+        ZERO_XMM, "fninit; ldmxcsr dword ptr [rdi]", "; ".join(["fldz"] * 8 + ["fstp st(0)"] * 8),
+        "fld1; fldz; fdivp st(1), st(0); fld tbyte ptr [rdi+0x10]; fstp dword ptr [rdi+0x20]",
+        "fnstsw word ptr [rdi+0x30]; fnstenv [rdi+0x40]", env_scrub.format(0x40), "fldcw word ptr [rdi+4]",
+        "movsd xmm0, qword ptr [rdi+0x28]; addsd xmm0, xmm0; pxor xmm1, xmm1; divsd xmm1, xmm1",
+        "stmxcsr dword ptr [rdi+0x60]; fxsave [rdi+0x200]", fxsave_scrub.format(0x200),
+        "fnclex; fnstsw word ptr [rdi+0x62]; fldenv [rdi+0x40]; fnstsw word ptr [rdi+0x64]",
+        "fninit; fnstsw word ptr [rdi+0x66]; ldmxcsr dword ptr [rdi+8]; stmxcsr dword ptr [rdi+0x68]",
+        "fxrstor [rdi+0x200]; fnstsw word ptr [rdi+0x6c]; stmxcsr dword ptr [rdi+0x70]",
+        "fxsave [rdi+0x400]", fxsave_scrub.format(0x400),
+        "fnsave [rdi+0x600]", env_scrub.format(0x600), "fnstsw word ptr [rdi+0x74]; fnstcw word ptr [rdi+0x76]",
+        "fld1; fldpi; frstor [rdi+0x600]; fnstsw word ptr [rdi+0x78]; fstp tbyte ptr [rdi+0x80]",
+        "fstp st(0); fninit; ldmxcsr dword ptr [rdi]"])
+    data = bytearray(0x800)
+    data[0:10] = le(0x1F80, 4) + le(0x037F, 2) + bytes(2) + le(0x1F80 | 0x2A, 2)
+    data[0x10:0x20] = le(f80(0, 0x3FFF - 4000, 1 << 63), 16)
+    data[0x28:0x30] = le(1, 8)
+    check(asm, regs={"rdi": DATA_ADDR}, data=bytes(data))
+
+
 @pytest.mark.parametrize("top", range(8))
 def test_fldenv_moves_top(top):
     """fldenv with another TOP renumbers the registers; its tag word's empty marks are kept."""
@@ -425,15 +454,41 @@ def test_fldenv_moves_top(top):
     run(body, [b"".join(le(v, 16) for v in STACK_VALUES)], 704)
 
 
-@pytest.mark.parametrize("asm", ["fsin", "fcos", "fsincos", "fptan", "fpatan", "f2xm1", "fyl2x", "fyl2xp1"])
-def test_transcendentals_are_unsupported(asm):
-    from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
-    from dbt.frontend.x86.decode import new_decoder
-    from dbt.frontend.x86.lifters import LIFTERS
-    from dbt.ir.builder import new_block
+# -- transcendentals: the host's results, the stack moves, C0-C3 and the flags -------------------
+TRANSCENDENTAL = {"fsin": 2, "fcos": 2, "f2xm1": 2, "fpatan": 1, "fyl2x": 1, "fyl2xp1": 1,
+                  "fptan": 3, "fsincos": 3}      # registers left (fptan/fsincos: 2 when C2 = 1)
 
-    insn = next(new_decoder().disasm(assemble(asm), 0))
-    ctx = LiftContext(new_block(0)[1])
-    ctx.start(insn, 0)
-    with pytest.raises(UnsupportedInstruction, match="not modelled"):
-        LIFTERS[insn.id](ctx, insn)
+
+def transcendental_body() -> str:
+    """Record: ST0 @0, ST1 @16; per instruction the status word and two results, 22 bytes from 32."""
+    parts = []
+    for k, (insn, left) in enumerate(TRANSCENDENTAL.items()):
+        at = 32 + 22 * k
+        stores = f"fstp tbyte ptr [rsi+{at + 2}]" + (f"; fstp tbyte ptr [rsi+{at + 12}]" if left > 1 else "")
+        parts.append(f"fld tbyte ptr [rsi+16]; fld tbyte ptr [rsi]; {insn}; {SW.format(at)}; {stores}"
+                     + ("; fninit; fldcw word ptr [rdi]" if left == 3 else ""))
+    return "; ".join(parts)
+
+
+def transcendental_operands(rng: random.Random) -> list[tuple[int, int]]:
+    """Edge pairs, random pairs, and each function's domain: |x| <= 1 (f2xm1), |x| < 0.29
+    (fyl2xp1), up to and past 2**63 (the reduction of fsin fcos fptan; C2 beyond), near
+    multiples of pi/2, and y > 0 for fyl2x."""
+    pairs = edge_pairs(rng, 60, 30)
+    for _ in range(24):
+        small = f80(rng.getrandbits(1), 0x3FFF - rng.randint(0, 70), 1 << 63 | rng.getrandbits(63))
+        big = f80(rng.getrandbits(1), 0x3FFF + rng.randint(0, 64), 1 << 63 | rng.getrandbits(63))
+        pairs += [(small, big), (big, small), (f80(0, 0x3FFF + rng.randint(-3, 3), 1 << 63 | rng.getrandbits(63)),
+                                               small)]
+    pi_half = 0xC90FDAA22168C235
+    pairs += [(f80(s, 0x3FFF + k, pi_half + d), ONE) for s in (0, 1) for k in (0, 1, 2, 10) for d in (-1, 0, 1)]
+    pairs += [(f80(s, 0x403E, 1 << 63), ONE) for s in (0, 1)]                          # 2**63: C2
+    pairs += [(f80(s, 0x403D, (1 << 64) - 1), ONE) for s in (0, 1)]                    # just below
+    return pairs
+
+
+@pytest.mark.parametrize("rc", RCS)
+def test_transcendentals(rc):
+    rng = random.Random(f"transcendental-{rc}")
+    recs = [le(a, 16) + le(b, 16) for a, b in transcendental_operands(rng)]
+    run(transcendental_body(), recs, 32 + 22 * len(TRANSCENDENTAL), cw_of(rc))

@@ -17,6 +17,7 @@ them. Assumed: the host runs in its default mode between ops (MXCSR RC
 nearest, no FTZ/DAZ, exceptions masked; x87 CW 0x037F), as Linux starts it.
 """
 from dbt.backend import softfloat as sf
+from dbt.backend.llvm.lower_float_host import lower_fexc, lower_ftrans
 from dbt.ir.ops import Op, Value
 
 _FTY = {"f32": "float", "f64": "double", "f80": "x86_fp80"}
@@ -385,7 +386,7 @@ def _minmax(e: _Emit, op: Op, a: list[str]) -> str:
     return e.select(less, _ITY[fmt], a[0], a[1])
 
 
-_LOWER = {"fadd": _binary, "fsub": _binary, "fmul": _binary, "fdiv": _binary, "fsqrt": _sqrt,
+_LOWER = {"fexc": lower_fexc, "ftrans": lower_ftrans, "fadd": _binary, "fsub": _binary, "fmul": _binary, "fdiv": _binary, "fsqrt": _sqrt,
           "fcvt": _fcvt, "fcvt_from_int": _from_int, "fcvt_to_int": _to_int, "fround": _fround,
           "fcmp": _fcmp, "fmin": _minmax, "fmax": _minmax}
 

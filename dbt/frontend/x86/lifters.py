@@ -5,7 +5,8 @@ function and one row in its family's table.
 """
 from dbt.frontend.x86 import (sem_alu, sem_bits, sem_branch, sem_flags, sem_move, sem_muldiv,
                               sem_privileged, sem_shift, sem_sse_float, sem_sse_int, sem_sse_move,
-                              sem_string, sem_system, sem_x87, sem_xchg)
+                              sem_string, sem_system, sem_x87, sem_x87_exact, sem_x87_transcendental,
+                              sem_xchg)
 
 
 def _merge(*modules) -> dict:
@@ -20,4 +21,4 @@ def _merge(*modules) -> dict:
 
 LIFTERS = _merge(sem_move, sem_alu, sem_branch, sem_system, sem_shift, sem_muldiv,
                  sem_bits, sem_flags, sem_xchg, sem_string, sem_privileged, sem_sse_move,
-                 sem_sse_int, sem_sse_float, sem_x87)
+                 sem_sse_int, sem_sse_float, sem_x87, sem_x87_exact, sem_x87_transcendental)

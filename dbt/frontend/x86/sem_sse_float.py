@@ -2,11 +2,12 @@
 (cmp*, ucomis/comis), and conversions between f32, f64 and signed integers.
 
 Every lane is one IR float op on bit patterns (dbt/backend/softfloat.py defines them),
-rounded per MXCSR.RC read at run time (cvtt* truncate). Scalar forms (ss/sd) write the
+rounded per MXCSR.RC read at run time (cvtt* truncate), and ORs the exception flags it
+raises (fexc) into MXCSR bits 0-5. Scalar forms (ss/sd) write the
 low lane and keep the rest of the destination; packed sources (xmm/m128) must be 16-byte
 aligned (#GP), scalar and 64-bit sources (m32/m64) need not be. Not modelled, as in
-softfloat: exception flags in MXCSR, DAZ/FTZ, unmasked exceptions (comis and ucomis
-therefore agree). rcpps/rcpss/rsqrtps/rsqrtss are approximations whose bits differ
+softfloat: DAZ/FTZ and unmasked exceptions (an unmasked exception sets its flag and
+never traps). rcpps/rcpss/rsqrtps/rsqrtss are approximations whose bits differ
 between CPU models: they raise UnsupportedInstruction rather than guess. The MMX
 conversions (cvtpi2ps, cvtps2pi, ...) are not lifted.
 
@@ -75,57 +76,57 @@ def _all_ones(b, cond, ty: Ty):
     return b.select(cond, b.const(ty, ty.mask), b.const(ty, 0))
 
 
-# -- arithmetic: xmm = fn(xmm, xmm/mem) lane by lane ---------------------------------------
+# -- arithmetic: xmm = fn(xmm, xmm/mem) lane by lane; fn gives (lane result, its raiser) ----
 
-def _add(b, fmt, a, s, rc):
-    return b.fadd(fmt, a, s, rc)
-
-
-def _sub(b, fmt, a, s, rc):
-    return b.fsub(fmt, a, s, rc)
-
-
-def _mul(b, fmt, a, s, rc):
-    return b.fmul(fmt, a, s, rc)
-
-
-def _div(b, fmt, a, s, rc):
-    return b.fdiv(fmt, a, s, rc)
+def raise_flags(ctx, raisers: list) -> None:
+    """MXCSR's sticky flags (bits 0-5) after the float ops of `raisers`, (result, signaling)
+    pairs in instruction order (fexc)."""
+    b = ctx.b
+    mxcsr = b.get("mxcsr", Ty.I32)
+    sticky = b.and_(mxcsr, 0x3F)
+    for result, signaling in raisers:
+        sticky = b.fexc(result, sticky, signaling)
+    b.put("mxcsr", b.or_(b.and_(mxcsr, ~0x3F & 0xFFFFFFFF), sticky))
 
 
-def _sqrt(b, fmt, a, s, rc):
-    return b.fsqrt(fmt, s, rc)
-
-
-def _min(b, fmt, a, s, rc):
-    return b.fmin(fmt, a, s)
-
-
-def _max(b, fmt, a, s, rc):
-    return b.fmax(fmt, a, s)
-
-
-def _compare(pred: str):
+def _rounding(name: str):
     def fn(b, fmt, a, s, rc):
-        return _all_ones(b, b.fcmp(pred, fmt, a, s), FLOAT_FORMATS[fmt])
+        r = b.fsqrt(fmt, s, rc) if name == "fsqrt" else b.fbinary(name, fmt, a, s, rc)
+        return r, (r, False)
+    fn.rounds = True
     return fn
 
 
-ROUNDING = frozenset({_add, _sub, _mul, _div, _sqrt})
+def _minmax(name: str):
+    def fn(b, fmt, a, s, rc):
+        r = b.fmin(fmt, a, s) if name == "fmin" else b.fmax(fmt, a, s)
+        return r, (r, True)
+    return fn
+
+
+def _compare(pred: str):
+    """cmpXX: all-ones lanes; the predicates lt le nlt nle signal on a QNaN (IE), the others not."""
+    def fn(b, fmt, a, s, rc):
+        c = b.fcmp(pred, fmt, a, s)
+        return _all_ones(b, c, FLOAT_FORMATS[fmt]), (c, pred in ("lt", "le", "nlt", "nle"))
+    return fn
 
 
 def _apply(ctx, fmt: str, scalar: bool, fn) -> None:
-    """xmm0 = fn(xmm0, src) on the low lane (scalar) or on every lane (packed)."""
+    """xmm0 = fn(xmm0, src) on the low lane (scalar) or on every lane (packed); flags raised."""
     b, n = ctx.b, xmm_dest(ctx, 0)
     ty = FLOAT_FORMATS[fmt]
     src = scalar_src(ctx, 1, ty) if scalar else load128(ctx, 1)
     old = ctx.get_xmm(n)
-    rc = mxcsr_rc(ctx) if fn in ROUNDING else None
+    rc = mxcsr_rc(ctx) if getattr(fn, "rounds", False) else None
     if scalar:
-        put_low(ctx, n, old, fn(b, fmt, b.trunc(old, ty), src, rc))
+        r, flags = fn(b, fmt, b.trunc(old, ty), src, rc)
+        put_low(ctx, n, old, r)
+        raise_flags(ctx, [flags])
     else:
-        lanes = zip(split(b, old, ty.value), split(b, src, ty.value))
-        ctx.put_xmm(n, join(b, [fn(b, fmt, a, s, rc) for a, s in lanes]))
+        lanes = [fn(b, fmt, a, s, rc) for a, s in zip(split(b, old, ty.value), split(b, src, ty.value))]
+        ctx.put_xmm(n, join(b, [r for r, _ in lanes]))
+        raise_flags(ctx, [f for _, f in lanes])
 
 
 def _arith(fmt: str, scalar: bool, fn):
@@ -169,8 +170,9 @@ def lift_cmp_float(ctx, insn):
 
 # -- compares into RFLAGS ------------------------------------------------------------------
 
-def _compare_flags(fmt: str):
-    """ucomis/comis: unordered ZF=PF=CF=1, less CF=1, equal ZF=1; OF SF AF cleared."""
+def _compare_flags(fmt: str, signaling: bool):
+    """ucomis/comis: unordered ZF=PF=CF=1, less CF=1, equal ZF=1; OF SF AF cleared. comis
+    raises IE on a QNaN operand too, ucomis on an SNaN only."""
     ty = FLOAT_FORMATS[fmt]
 
     def lift(ctx, insn):
@@ -181,6 +183,7 @@ def _compare_flags(fmt: str):
         zf = b.or_(unordered, b.fcmp("eq", fmt, a, src))
         cf = b.or_(unordered, b.fcmp("lt", fmt, a, src))
         ctx.set_eflags(pack_flags(b, {"ZF": zf, "PF": unordered, "CF": cf}))
+        raise_flags(ctx, [(unordered, signaling)])
     return lift
 
 
@@ -192,7 +195,9 @@ def _from_int(fmt: str):
         b, n = ctx.b, xmm_dest(ctx, 0)
         value = ctx.load(1)
         old = ctx.get_xmm(n)
-        put_low(ctx, n, old, b.fcvt_from_int(fmt, value, mxcsr_rc(ctx)))
+        r = b.fcvt_from_int(fmt, value, mxcsr_rc(ctx))
+        put_low(ctx, n, old, r)
+        raise_flags(ctx, [(r, False)])
     return lift
 
 
@@ -202,7 +207,9 @@ def _to_int(fmt: str, truncate: bool):
         b = ctx.b
         value = scalar_src(ctx, 1, FLOAT_FORMATS[fmt])
         rc = b.const(Ty.I64, TOWARD_ZERO) if truncate else mxcsr_rc(ctx)
-        ctx.store(0, b.fcvt_to_int(fmt, ctx.op(0).size * 8, value, rc))
+        r = b.fcvt_to_int(fmt, ctx.op(0).size * 8, value, rc)
+        ctx.store(0, r)
+        raise_flags(ctx, [(r, False)])
     return lift
 
 
@@ -212,7 +219,9 @@ def _scalar_convert(from_fmt: str, fmt: str, exact: bool):
         b, n = ctx.b, xmm_dest(ctx, 0)
         value = scalar_src(ctx, 1, FLOAT_FORMATS[from_fmt])
         old = ctx.get_xmm(n)
-        put_low(ctx, n, old, b.fcvt(from_fmt, fmt, value, NEAREST if exact else mxcsr_rc(ctx)))
+        r = b.fcvt(from_fmt, fmt, value, NEAREST if exact else mxcsr_rc(ctx))
+        put_low(ctx, n, old, r)
+        raise_flags(ctx, [(r, False)])
     return lift
 
 
@@ -223,7 +232,9 @@ def _packed_convert(src_bits: int, lane: int, fn, rounds: bool):
         b, n = ctx.b, xmm_dest(ctx, 0)
         src = load128(ctx, 1) if src_bits == 128 else scalar_src(ctx, 1, Ty(src_bits))
         rc = mxcsr_rc(ctx) if rounds else b.const(Ty.I64, NEAREST)
-        ctx.put_xmm(n, join(b, [fn(b, x, rc) for x in split(b, src, lane)]))
+        results = [fn(b, x, rc) for x in split(b, src, lane)]
+        ctx.put_xmm(n, join(b, results))
+        raise_flags(ctx, [(r, False) for r in results])
     return lift
 
 
@@ -247,14 +258,14 @@ def lift_approximation(ctx, insn):
 
 
 LIFTERS = {
-    **_family("ADD", _add), **_family("SUB", _sub), **_family("MUL", _mul),
-    **_family("DIV", _div), **_family("SQRT", _sqrt),
-    **_family("MIN", _min), **_family("MAX", _max),
+    **_family("ADD", _rounding("fadd")), **_family("SUB", _rounding("fsub")),
+    **_family("MUL", _rounding("fmul")), **_family("DIV", _rounding("fdiv")),
+    **_family("SQRT", _rounding("fsqrt")), **_family("MIN", _minmax("fmin")), **_family("MAX", _minmax("fmax")),
     # 0F C2: capstone's ids for the compare aliases (the string-compare ids go through sem_string)
     X.X86_INS_CMPPD: lift_cmp_float, X.X86_INS_CMPPS: lift_cmp_float,
     X.X86_INS_CMPSS: lift_cmp_float, X.X86_INS_CMPXCHG16B: lift_cmp_float,
-    X.X86_INS_UCOMISS: _compare_flags("f32"), X.X86_INS_COMISS: _compare_flags("f32"),
-    X.X86_INS_UCOMISD: _compare_flags("f64"), X.X86_INS_COMISD: _compare_flags("f64"),
+    X.X86_INS_UCOMISS: _compare_flags("f32", False), X.X86_INS_COMISS: _compare_flags("f32", True),
+    X.X86_INS_UCOMISD: _compare_flags("f64", False), X.X86_INS_COMISD: _compare_flags("f64", True),
     X.X86_INS_CVTSI2SS: _from_int("f32"), X.X86_INS_CVTSI2SD: _from_int("f64"),
     X.X86_INS_CVTSS2SI: _to_int("f32", truncate=False), X.X86_INS_CVTSD2SI: _to_int("f64", truncate=False),
     X.X86_INS_CVTTSS2SI: _to_int("f32", truncate=True), X.X86_INS_CVTTSD2SI: _to_int("f64", truncate=True),

@@ -9,13 +9,15 @@ as the CPU does. fpu_sw holds C0-C3 and the exception bits; its TOP field is ign
 (fnstsw merges fpu_top in). Arithmetic goes through the IR's f80 float ops under the
 rounding control in fpu_cw; C1 reports "rounded up" (magnitude) as the CPU does.
 
-Not modelled, by design: exception flags (never raised; unmasked exceptions never
-trap), stack overflow and underflow (a read of an empty register returns its stale
-contents; the CPU would give the indefinite QNaN), precision control other than
-64 bits, and the last-instruction pointers (fnstenv stores FIP/FDP/FOP as zeros).
-fprem/fprem1 reduce partially as Intel CPUs do (by 32 + D mod 32 bits when the
-exponent difference D >= 64). Transcendentals (fsin fcos fsincos fptan fpatan f2xm1
-fyl2x fyl2xp1) are unsupported: their results are not one rounding of a simple op.
+Every op ORs the exception flags it raises (IR op fexc) into fpu_sw, with ES and B
+following the control word's masks. Not modelled, by design: unmasked exceptions
+(their flag is set, ES and B too, but nothing traps), stack overflow and underflow
+(a read of an empty register returns its stale contents; the CPU would give the
+indefinite QNaN; SF is never set), precision control other than 64 bits, and the
+last-instruction pointers (fnstenv stores FIP/FDP/FOP as zeros).
+fxtract, fscale, fprem and fprem1 (exact, in integers) are in sem_x87_exact.py; the
+transcendentals (fsin fcos fsincos fptan fpatan f2xm1 fyl2x fyl2xp1) in
+sem_x87_transcendental.py.
 """
 from capstone import x86_const as X
 
@@ -77,6 +79,41 @@ def with_summary(ctx, sw, cw):
     return b.or_(b.and_(sw, 0x7F7F), b.mul(b.zext(pending, I16), 0x8080))
 
 
+def raise_flags(ctx, flags: list) -> None:
+    """OR exception flags (i32 values, IE..PE: dbt.ir fexc) into the status word; ES and B
+    follow (set only when a flag is unmasked in the control word: such an exception would trap,
+    which is not modelled)."""
+    b = ctx.b
+    flags = [f for f in flags if f is not None]
+    if not flags:
+        return
+    total = flags[0]
+    for f in flags[1:]:
+        total = b.or_(total, f)
+    sw = b.or_(b.get("fpu_sw", I16), b.trunc(total, I16))
+    b.put("fpu_sw", with_summary(ctx, sw, b.get("fpu_cw", I16)))
+
+
+def fexc(ctx, result, signaling: bool = False, sticky=None):
+    """The status word's flags (i32) after the float op that gave `result` (IR op fexc): those
+    of `sticky` (by default the status word's own) and those the op raises."""
+    b = ctx.b
+    if sticky is None:
+        sticky = b.zext(b.and_(b.get("fpu_sw", I16), 0x3F), I32)
+    return b.fexc(result, sticky, signaling)
+
+
+def merge_load_flags(ctx, op_flags, load_flags, decided):
+    """The flags of an op on ST(0) and a memory real: the load's IE, and its DE (a denormal
+    m32/m64) unless `decided` (i1: a NaN operand, an invalid operation or a division by zero
+    decided the result), as the CPU reports them."""
+    if load_flags is None:
+        return op_flags
+    b = ctx.b
+    load = b.and_(load_flags, b.select(decided, b.const(I32, 0x1), b.const(I32, 0x3)))
+    return b.or_(op_flags, load)
+
+
 def control_word(ctx, value):
     """A control word as fldcw/fldenv/fxrstor load it."""
     return ctx.b.or_(ctx.b.and_(value, CW_WRITABLE), CW_FIXED)
@@ -127,6 +164,22 @@ def push(ctx, value) -> None:
     _tag(ctx, top, empty=False)
 
 
+def push_unless(ctx, cond, st0, st1) -> None:
+    """fptan/fsincos: unless cond (i1, C2: operand out of range), ST0 := st1 and push st0; the
+    stack is unchanged when cond holds."""
+    b = ctx.b
+    old = [st(ctx, i) for i in range(8)]
+    pushed = [st0, st1] + old[1:7]
+    for i in range(8):
+        set_st(ctx, i, b.select(cond, old[i], pushed[i]))
+    top = b.get("fpu_top", I16)
+    new_top = b.and_(b.sub(top, 1), 7)
+    tag = b.get("fpu_tag", I16)
+    valid = b.and_(tag, b.not_(b.shl(b.const(I16, 3), b.shl(new_top, 1))))
+    b.put("fpu_top", b.select(cond, top, new_top))
+    b.put("fpu_tag", b.select(cond, tag, valid))
+
+
 def pop(ctx) -> None:
     b = ctx.b
     top = b.get("fpu_top", I16)
@@ -149,13 +202,13 @@ def store80(ctx, addr, value) -> None:
     b.store(addr, b.trunc(value, I64))
 
 
-def _fields(b, x):
+def fields(b, x):
     """(biased exponent as i32, significand as i64, sign as i1) of an f80."""
     return (b.zext(b.and_(b.trunc(b.lshr(x, 64), I16), 0x7FFF), I32), b.trunc(x, I64),
             b.bit(x, 79))
 
 
-def _normalized(b, exp, sig):
+def normalized(b, exp, sig):
     """(unbiased exponent of the leading bit, significand shifted to bit 63) of a finite
     non-zero f80; denormals and pseudo-denormals are normalized."""
     lz = b.trunc(b.ctlz(sig), I32)
@@ -164,9 +217,9 @@ def _normalized(b, exp, sig):
     return e, b.select(denormal, b.shl(sig, b.zext(lz, I64)), sig)
 
 
-def _classes(b, x) -> dict:
+def classes(b, x) -> dict:
     """i1 class predicates of an f80, as fxam sees them (unsupported: unnormals, pseudo-NaN/inf)."""
-    exp, sig, _ = _fields(b, x)
+    exp, sig, _ = fields(b, x)
     has_int = b.msb(sig)
     zero_exp, max_exp = b.eq(exp, 0), b.eq(exp, 0x7FFF)
     frac_zero = b.eq(b.shl(sig, 1), 0)
@@ -178,7 +231,7 @@ def _classes(b, x) -> dict:
             "normal": b.and_(b.and_(b.not_(zero_exp), b.not_(max_exp)), has_int)}
 
 
-def _rounded(ctx, make, rc=None):
+def rounded(ctx, make, rc=None):
     """(make(rc), C1): C1 = 1 when rounding increased the magnitude (the magnitude differs
     from the same op's rounded toward zero; an exact zero's sign may depend on RC)."""
     b = ctx.b
@@ -189,8 +242,9 @@ def _rounded(ctx, make, rc=None):
 
 
 def _memory_float(ctx, index: int, keep_snan: bool):
-    """An m32/m64 real operand widened to f80 (exact). With keep_snan, an SNaN stays
-    signalling (the x87 picks a QNaN operand over it), as arithmetic sees it."""
+    """(value, flags): an m32/m64 real operand widened to f80 (exact), and the flags its load
+    raises (IE for an SNaN, DE for a denormal). With keep_snan, an SNaN stays signalling (the
+    x87 picks a QNaN operand over it), as arithmetic sees it."""
     b = ctx.b
     size = ctx.op(index).size
     fmt, ty, frac_bits, exp_bits = {4: ("f32", I32, 23, 8), 8: ("f64", I64, 52, 11)}[size]
@@ -201,8 +255,10 @@ def _memory_float(ctx, index: int, keep_snan: bool):
         snan = b.and_(b.eq(b.and_(raw, exp_mask), exp_mask),
                       b.and_(b.eq(b.and_(raw, 1 << (frac_bits - 1)), 0),
                              b.ne(b.and_(raw, (1 << (frac_bits - 1)) - 1), 0)))
+        flags = fexc(ctx, value)
         value = b.select(snan, b.and_(value, ~QUIET80 & I128.mask), value)
-    return value
+        return value, flags
+    return value, fexc(ctx, value)
 
 
 def _memory_int(ctx, index: int):
@@ -218,21 +274,25 @@ def _register(ctx, insn) -> int:
 
 
 def _source(ctx, insn, integer: bool, keep_snan: bool = False):
-    """The second operand of a compare or arithmetic op: ST(i), m32/m64 real or m16/m32 int."""
+    """(the second operand of a compare or arithmetic op: ST(i), m32/m64 real or m16/m32 int,
+    the flags its load raises or None)."""
     if insn.operands and ctx.op(0).type == X.X86_OP_MEM:
-        return _memory_int(ctx, 0) if integer else _memory_float(ctx, 0, keep_snan)
-    return st(ctx, _register(ctx, insn) if insn.operands else 1)
+        return (_memory_int(ctx, 0), None) if integer else _memory_float(ctx, 0, keep_snan)
+    return st(ctx, _register(ctx, insn) if insn.operands else 1), None
 
 
 # -- loads and stores --------------------------------------------------------------------------
 def lift_fld(ctx, insn):
-    op = ctx.op(0)
-    if op.type == X.X86_OP_MEM:
-        value = load80(ctx, ctx.address(op)) if op.size == 10 else _memory_float(ctx, 0, False)
+    op, flags = ctx.op(0), None
+    if op.type == X.X86_OP_MEM and op.size != 10:
+        value, flags = _memory_float(ctx, 0, False)
+    elif op.type == X.X86_OP_MEM:
+        value = load80(ctx, ctx.address(op))
     else:
         value = st(ctx, _register(ctx, insn))
     push(ctx, value)
     set_c(ctx, c1=0)
+    raise_flags(ctx, [flags])
 
 
 def lift_fild(ctx, insn):
@@ -252,36 +312,42 @@ def _fst(do_pop: bool):
             store80(ctx, ctx.address(op), st(ctx, 0))
         else:
             fmt, x = {4: "f32", 8: "f64"}[op.size], st(ctx, 0)
-            r, c1 = _rounded(ctx, lambda rc: b.fcvt("f80", fmt, x, rc))
+            r, c1 = rounded(ctx, lambda rc: b.fcvt("f80", fmt, x, rc))
             b.store(ctx.address(op), r)
+            raise_flags(ctx, [fexc(ctx, r)])
         set_c(ctx, c1=c1)
         if do_pop:
             pop(ctx)
     return lift
 
 
-def _to_int(b, value, size: int, rc):
-    """fist's integer: m16 converts to 32 bits and saturates to the 16-bit indefinite."""
+def _to_int(ctx, value, size: int, rc):
+    """(fist's integer, the flags after it): m16 converts to 32 bits and saturates to the
+    16-bit indefinite (IE alone)."""
+    b = ctx.b
     r = b.fcvt_to_int("f80", 64 if size == 8 else 32, value, rc)
     if size != 2:
-        return r
+        return r, fexc(ctx, r)
     low = b.trunc(r, I16)
-    return b.select(b.eq(b.sext(low, I32), r), low, b.const(I16, 0x8000))
+    fits = b.eq(b.sext(low, I32), r)
+    sticky = b.zext(b.and_(b.get("fpu_sw", I16), 0x3F), I32)
+    return b.select(fits, low, b.const(I16, 0x8000)), b.select(fits, fexc(ctx, r), b.or_(sticky, 1))
 
 
 def _fist(do_pop: bool, truncate: bool):
     def lift(ctx, insn):
         b, op = ctx.b, ctx.op(0)
         value = st(ctx, 0)
-        r = _to_int(b, value, op.size, b.const(I64, TOWARD_ZERO) if truncate else rounding(ctx))
+        r, flags = _to_int(ctx, value, op.size, b.const(I64, TOWARD_ZERO) if truncate else rounding(ctx))
         if truncate:
             c1 = 0
         else:                    # rounded up, unless the result is the indefinite of an invalid
-            rt = _to_int(b, value, op.size, b.const(I64, TOWARD_ZERO))
+            rt, _ = _to_int(ctx, value, op.size, b.const(I64, TOWARD_ZERO))
             low = 1 << (r.ty.value - 1)
             c1 = b.and_(b.ne(r, rt), b.or_(b.ne(r, low), b.eq(rt, low + 1)))
         b.store(ctx.address(op), r)
         set_c(ctx, c1=c1)
+        raise_flags(ctx, [flags])
         if do_pop:
             pop(ctx)
     return lift
@@ -336,7 +402,7 @@ def lift_arith(ctx, insn):
     b = ctx.b
     opcode, modrm = insn.opcode[0], insn.modrm
     name, reverse = ARITH[(modrm >> 3) & 7]
-    dest = 0
+    dest, load_flags = 0, None
     if modrm >= 0xC0:
         i = modrm & 7
         if opcode in (0xDC, 0xDE):
@@ -345,12 +411,16 @@ def lift_arith(ctx, insn):
         else:
             other = st(ctx, i)
     else:
-        other = _source(ctx, insn, integer=opcode in (0xDA, 0xDE), keep_snan=True)
+        other, load_flags = _source(ctx, insn, integer=opcode in (0xDA, 0xDE), keep_snan=True)
     mine = st(ctx, dest)
     x, y = (other, mine) if reverse else (mine, other)
-    r, c1 = _rounded(ctx, lambda rc: b.fbinary(name, "f80", x, y, rc))
+    r, c1 = rounded(ctx, lambda rc: b.fbinary(name, "f80", x, y, rc))
     set_st(ctx, dest, r)
     set_c(ctx, c1=c1)
+    decided = b.or_(b.fcmp("unord", "f80", x, y), b.fcmp("unord", "f80", r, r))   # NaN in or out
+    if name == "fdiv":
+        decided = b.or_(decided, b.eq(b.and_(y, ~SIGN80 & I128.mask), 0))           # x / 0
+    raise_flags(ctx, [merge_load_flags(ctx, fexc(ctx, r), load_flags, decided)])
     if opcode == 0xDE and modrm >= 0xC0:
         pop(ctx)
 
@@ -367,135 +437,18 @@ def _sign_op(op: str):
 
 def lift_fsqrt(ctx, insn):
     b, x = ctx.b, st(ctx, 0)
-    r, c1 = _rounded(ctx, lambda rc: b.fsqrt("f80", x, rc))
+    r, c1 = rounded(ctx, lambda rc: b.fsqrt("f80", x, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
+    raise_flags(ctx, [fexc(ctx, r)])
 
 
 def lift_frndint(ctx, insn):
     b, x = ctx.b, st(ctx, 0)
-    r, c1 = _rounded(ctx, lambda rc: b.fround("f80", x, rc))
+    r, c1 = rounded(ctx, lambda rc: b.fround("f80", x, rc))
     set_st(ctx, 0, r)
     set_c(ctx, c1=c1)
-
-
-def lift_fxtract(ctx, insn):
-    """ST0 -> exponent (an integer-valued f80), then push the significand (exponent 0, same
-    sign); denormals are normalized first. Zero gives -inf and the zero; infinity gives
-    +inf and itself; a NaN both quieted; an unsupported encoding both the default NaN."""
-    b = ctx.b
-    x = st(ctx, 0)
-    c = _classes(b, x)
-    exp, sig, sign = _fields(b, x)
-    e, m = _normalized(b, exp, sig)
-    sig_part = b.or_(b.or_(b.const(I128, 0x3FFF << 64), b.zext(m, I128)), b.shl(b.zext(sign, I128), 79))
-    exp_part = b.fcvt_from_int("f80", e, 0)
-    specials = (("zero", INF80 | SIGN80, x), ("inf", INF80, x), ("nan", None, b.or_(x, QUIET80)),
-                ("unsupported", DEFAULT_NAN80, b.const(I128, DEFAULT_NAN80)))
-    for name, exponent, significand in specials:
-        exp_part = b.select(c[name], significand if exponent is None else b.const(I128, exponent), exp_part)
-        sig_part = b.select(c[name], significand, sig_part)
-    set_st(ctx, 0, exp_part)
-    push(ctx, sig_part)
-    set_c(ctx, c1=0)
-
-
-def _clamp(b, v, lo: int, hi: int):
-    v = b.select(b.slt(v, b.const(I32, lo)), b.const(I32, lo), v)
-    return b.select(b.sgt(v, b.const(I32, hi)), b.const(I32, hi), v)
-
-
-def lift_fscale(ctx, insn):
-    """ST0 * 2**trunc(ST1) rounded once: ST0's significand with an exponent built in integers,
-    times a representable power of two; specials go through fmul with a stand-in for ST1."""
-    b = ctx.b
-    x, y = st(ctx, 0), st(ctx, 1)
-    cx, cy = _classes(b, x), _classes(b, y)
-    ex, sx, sign = _fields(b, x)
-    ey, _, ysign = _fields(b, y)
-    x_plain = b.or_(cx["normal"], cx["denormal"])
-    y_finite = b.or_(b.or_(cy["normal"], cy["denormal"]), cy["zero"])
-    special = b.not_(b.and_(x_plain, y_finite))
-    stand_in = b.select(y_finite, b.const(I128, ONE80),
-                        b.select(b.eq(y, INF80), b.const(I128, INF80),
-                                 b.select(b.eq(y, INF80 | SIGN80), b.const(I128, 0), y)))
-    big = b.sge(ey, b.const(I32, 16383 + 16))                   # |ST1| >= 2**16: clamp
-    n = b.select(big, b.select(ysign, b.const(I32, -65536), b.const(I32, 65536)),
-                 b.fcvt_to_int("f80", 32, y, TOWARD_ZERO))
-    e, m = _normalized(b, ex, sx)
-    total = _clamp(b, b.add(e, n), -32827, 32766)
-    f = _clamp(b, total, -16445, 16383)                          # 2**f is representable
-    scaled = b.or_(b.shl(b.zext(b.add(b.sub(total, f), 16383), I128), 64), b.zext(m, I128))
-    scaled = b.or_(scaled, b.shl(b.zext(sign, I128), 79))
-    normal_pow = b.or_(b.shl(b.zext(b.add(f, 16383), I128), 64), b.const(I128, INT_BIT))
-    denormal_pow = b.shl(b.const(I128, 1), b.zext(b.add(f, 16445), I128))
-    power = b.select(b.sge(f, b.const(I32, -16382)), normal_pow, denormal_pow)
-    a, c = b.select(special, x, scaled), b.select(special, stand_in, power)
-    r, c1 = _rounded(ctx, lambda rc: b.fmul("f80", a, c, rc))
-    set_st(ctx, 0, r)
-    set_c(ctx, c1=c1)
-
-
-def _pack_exact(b, sign, r, lsb):
-    """The f80 of +-r * 2**lsb (r: i128 with at most 64 significant bits; the value is
-    known to be exactly representable, denormal or not)."""
-    lz = b.trunc(b.ctlz(r), I32)
-    biased = b.add(lsb, b.sub(b.const(I32, 127 + 16383), lz))      # of the leading bit
-    top = b.lshr(b.shl(r, b.zext(lz, I128)), 64)
-    normal = b.or_(b.shl(b.zext(biased, I128), 64), top)
-    k = b.add(lsb, 16445)
-    denormal = b.select(b.sge(k, b.const(I32, 0)), b.shl(r, b.zext(k, I128)),
-                        b.lshr(r, b.zext(b.neg(k), I128)))
-    mag = b.select(b.eq(r, 0), b.const(I128, 0),
-                   b.select(b.sgt(biased, b.const(I32, 0)), normal, denormal))
-    return b.or_(mag, b.shl(b.zext(sign, I128), 79))
-
-
-def _fprem(nearest: bool):
-    """fprem (quotient truncated) / fprem1 (rounded to nearest even): exact remainders in
-    integers. Exponent difference D >= 64 reduces by 32 + D mod 32 bits only and sets C2
-    (C0 C1 C3 then 0); a NaN or invalid result clears C2 only (host-checked)."""
-    def lift(ctx, insn):
-        b = ctx.b
-        x, y = st(ctx, 0), st(ctx, 1)
-        cx, cy = _classes(b, x), _classes(b, y)
-        ex, sx, sign = _fields(b, x)
-        ey, sy, _ = _fields(b, y)
-        nan_in = b.or_(b.or_(cx["nan"], cy["nan"]), b.or_(cx["unsupported"], cy["unsupported"]))
-        invalid = b.or_(cx["inf"], cy["zero"])
-        x_plain, y_plain = b.or_(cx["normal"], cx["denormal"]), b.or_(cy["normal"], cy["denormal"])
-        e1, m1 = _normalized(b, ex, sx)
-        e2, m2 = _normalized(b, ey, sy)
-        d = b.sub(e1, e2)
-        compute = b.and_(x_plain, b.or_(y_plain, cy["inf"]))
-        keep = b.or_(b.slt(d, b.const(I32, -1)), cy["inf"])      # remainder x (re-encoded), quotient 0
-        active = b.and_(compute, b.not_(keep))
-        partial = b.and_(active, b.sge(d, b.const(I32, 64)))
-        s = b.add(b.select(partial, b.add(b.and_(d, 31), 32), d), 1)
-        s = b.select(active, s, b.const(I32, 0))                     # 0..64
-        num = b.shl(b.zext(m1, I128), b.zext(s, I128))
-        den = b.select(active, b.shl(b.zext(m2, I128), 1), b.const(I128, 1))
-        q = b.select(active, b.udiv(num, den), b.const(I128, 0))
-        r = b.select(active, b.urem(num, den), num)
-        if nearest:
-            twice = b.shl(r, 1)
-            up = b.and_(b.and_(active, b.not_(partial)),
-                        b.or_(b.ugt(twice, den), b.and_(b.eq(twice, den), b.bit(q, 0))))
-            q = b.select(up, b.add(q, 1), q)
-            r = b.select(up, b.sub(den, r), r)
-            sign = b.xor(sign, up)
-        lsb = b.sub(b.sub(e1, 63), s)
-        result = b.select(compute, _pack_exact(b, sign, r, lsb), x)
-        result = b.select(invalid, b.const(I128, DEFAULT_NAN80), result)
-        result = b.select(nan_in, b.fadd("f80", x, y, 0), result)     # the x87's NaN choice
-        set_st(ctx, 0, result)
-        sw, qbits = b.get("fpu_sw", I16), b.not_(partial)
-        unchanged = b.or_(nan_in, invalid)                  # the CPU leaves C0 C1 C3 then
-
-        def quotient_bit(k: int, name: str):
-            return b.select(unchanged, b.bit(sw, C_POS[name]), b.and_(qbits, b.bit(q, k)))
-        set_c(ctx, c0=quotient_bit(2, "c0"), c3=quotient_bit(1, "c3"), c1=quotient_bit(0, "c1"), c2=partial)
-    return lift
+    raise_flags(ctx, [fexc(ctx, r)])
 
 
 # -- comparisons -------------------------------------------------------------------------------
@@ -505,27 +458,32 @@ def _compare(b, a, c) -> tuple:
     return b.fcmp("lt", "f80", a, c), b.fcmp("eq", "f80", a, c), unordered
 
 
-def _set_compare(ctx, a, c) -> None:
+def _set_compare(ctx, a, c, signaling: bool, load_flags=None) -> None:
     b = ctx.b
     lt, eq, un = _compare(b, a, c)
     set_c(ctx, c0=b.or_(lt, un), c2=un, c3=b.or_(eq, un), c1=0)
+    raise_flags(ctx, [merge_load_flags(ctx, fexc(ctx, un, signaling), load_flags, un)])
 
 
-def _fcom(pops: int):
-    """fcom/fucom (+p, pp) and ficom(p): C3 C2 C0 = 000 >, 001 <, 100 =, 111 unordered."""
+def _fcom(pops: int, signaling: bool):
+    """fcom/fucom (+p, pp) and ficom(p): C3 C2 C0 = 000 >, 001 <, 100 =, 111 unordered;
+    fcom and ficom raise IE on a QNaN too, fucom on an SNaN only."""
     def lift(ctx, insn):
         integer = insn.opcode[0] in (0xDA, 0xDE) and insn.modrm < 0xC0
-        _set_compare(ctx, st(ctx, 0), _source(ctx, insn, integer))
+        other, load_flags = _source(ctx, insn, integer)
+        _set_compare(ctx, st(ctx, 0), other, signaling, load_flags)
         for _ in range(pops):
             pop(ctx)
     return lift
 
 
-def _fcomi(do_pop: bool):
-    """fcomi/fucomi (+p): ZF PF CF as ucomisd sets them; C1 is left as the CPU leaves it."""
+def _fcomi(do_pop: bool, signaling: bool):
+    """fcomi/fucomi (+p): ZF PF CF as ucomisd sets them (and IE as comisd/ucomisd raise it);
+    C1 is left as the CPU leaves it."""
     def lift(ctx, insn):
         b = ctx.b
         lt, eq, un = _compare(b, st(ctx, 0), st(ctx, _register(ctx, insn)))
+        raise_flags(ctx, [fexc(ctx, un, signaling)])
         bits = {"ZF": b.or_(eq, un), "PF": un, "CF": b.or_(lt, un)}
         flags = b.const(I64, 0)
         for name, v in bits.items():
@@ -537,7 +495,7 @@ def _fcomi(do_pop: bool):
 
 
 def lift_ftst(ctx, insn):
-    _set_compare(ctx, st(ctx, 0), ctx.b.const(I128, 0))
+    _set_compare(ctx, st(ctx, 0), ctx.b.const(I128, 0), signaling=True)
 
 
 def lift_fxam(ctx, insn):
@@ -545,7 +503,7 @@ def lift_fxam(ctx, insn):
     110 denormal; C1 = the sign bit (of the stale contents too, for an empty register)."""
     b = ctx.b
     x = st(ctx, 0)
-    c = _classes(b, x)
+    c = classes(b, x)
     empty = _is_empty(ctx, 0)
     c2 = b.and_(b.not_(empty), b.or_(b.or_(c["normal"], c["inf"]), c["denormal"]))
     set_c(ctx, c0=b.or_(empty, b.or_(c["nan"], c["inf"])), c2=c2,
@@ -611,7 +569,7 @@ def tag_word(ctx):
     b = ctx.b
     stack = b.const(I16, 0)
     for i in range(8):
-        c = _classes(b, st(ctx, i))
+        c = classes(b, st(ctx, i))
         special = b.or_(b.or_(c["denormal"], c["unsupported"]), b.or_(c["inf"], c["nan"]))
         code = b.or_(b.zext(c["zero"], I16), b.shl(b.zext(special, I16), 1))
         stack = b.or_(stack, b.shl(code, 2 * i))
@@ -663,10 +621,28 @@ def lift_fldenv(ctx, insn):
     b.put("fpu_top", top)
 
 
-def _unsupported(what: str):
-    def lift(ctx, insn):
-        raise ctx.unsupported(f"x87 {what} is not modelled (no exact result from one rounding)")
-    return lift
+ENV_BYTES = 28                      # the protected-mode environment; fnsave's registers follow
+
+
+def lift_fnsave(ctx, insn):
+    """108 bytes: fnstenv's environment, then ST0-ST7 (10 bytes each, in stack order); then
+    fninit, as the CPU does."""
+    b = ctx.b
+    addr = _env_checked(ctx, insn)
+    for i in reversed(range(8)):
+        store80(ctx, b.add(addr, ENV_BYTES + 10 * i), st(ctx, i))
+    lift_fnstenv(ctx, insn)
+    lift_fninit(ctx, insn)
+
+
+def lift_frstor(ctx, insn):
+    """fnsave's image back: the environment (fldenv) and ST0-ST7 in the new stack order."""
+    b = ctx.b
+    addr = _env_checked(ctx, insn)
+    values = [load80(ctx, b.add(addr, ENV_BYTES + 10 * i)) for i in range(8)]
+    lift_fldenv(ctx, insn)
+    for i, value in enumerate(values):
+        set_st(ctx, i, value)
 
 
 LIFTERS = {
@@ -691,22 +667,18 @@ LIFTERS = {
     X.X86_INS_FABS: _sign_op("abs"),
     X.X86_INS_FSQRT: lift_fsqrt,
     X.X86_INS_FRNDINT: lift_frndint,
-    X.X86_INS_FSCALE: lift_fscale,
-    X.X86_INS_FXTRACT: lift_fxtract,
-    X.X86_INS_FPREM: _fprem(nearest=False),
-    X.X86_INS_FPREM1: _fprem(nearest=True),
-    X.X86_INS_FCOM: _fcom(0),
-    X.X86_INS_FCOMP: _fcom(1),
-    X.X86_INS_FCOMPP: _fcom(2),
-    X.X86_INS_FUCOM: _fcom(0),
-    X.X86_INS_FUCOMP: _fcom(1),
-    X.X86_INS_FUCOMPP: _fcom(2),
-    X.X86_INS_FICOM: _fcom(0),
-    X.X86_INS_FICOMP: _fcom(1),
-    X.X86_INS_FCOMI: _fcomi(False),
-    X.X86_INS_FCOMPI: _fcomi(True),
-    X.X86_INS_FUCOMI: _fcomi(False),
-    X.X86_INS_FUCOMPI: _fcomi(True),
+    X.X86_INS_FCOM: _fcom(0, True),
+    X.X86_INS_FCOMP: _fcom(1, True),
+    X.X86_INS_FCOMPP: _fcom(2, True),
+    X.X86_INS_FUCOM: _fcom(0, False),
+    X.X86_INS_FUCOMP: _fcom(1, False),
+    X.X86_INS_FUCOMPP: _fcom(2, False),
+    X.X86_INS_FICOM: _fcom(0, True),
+    X.X86_INS_FICOMP: _fcom(1, True),
+    X.X86_INS_FCOMI: _fcomi(False, True),
+    X.X86_INS_FCOMPI: _fcomi(True, True),
+    X.X86_INS_FUCOMI: _fcomi(False, False),
+    X.X86_INS_FUCOMPI: _fcomi(True, False),
     X.X86_INS_FTST: lift_ftst,
     X.X86_INS_FXAM: lift_fxam,
     X.X86_INS_FLDCW: lift_fldcw,
@@ -725,6 +697,8 @@ LIFTERS = {
     X.X86_INS_FINCSTP: _move_top(1),
     X.X86_INS_FNSTENV: lift_fnstenv,
     X.X86_INS_FLDENV: lift_fldenv,
+    X.X86_INS_FNSAVE: lift_fnsave,
+    X.X86_INS_FRSTOR: lift_frstor,
     X.X86_INS_FCMOVB: _fcmov(2),
     X.X86_INS_FCMOVNB: _fcmov(3),
     X.X86_INS_FCMOVE: _fcmov(4),
@@ -734,8 +708,4 @@ LIFTERS = {
     X.X86_INS_FCMOVU: _fcmov(10),
     X.X86_INS_FCMOVNU: _fcmov(11),
     X.X86_INS_FCMOVNP: _fcmov(11),
-    **{ins: _unsupported(name) for ins, name in (
-        (X.X86_INS_FSIN, "fsin"), (X.X86_INS_FCOS, "fcos"), (X.X86_INS_FSINCOS, "fsincos"),
-        (X.X86_INS_FPTAN, "fptan"), (X.X86_INS_FPATAN, "fpatan"), (X.X86_INS_F2XM1, "f2xm1"),
-        (X.X86_INS_FYL2X, "fyl2x"), (X.X86_INS_FYL2XP1, "fyl2xp1"))},
 }
