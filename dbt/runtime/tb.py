@@ -4,6 +4,8 @@ A block is translated once (frontend), compiled once (engine), and linked:
 each of its direct exits is patched to its target as soon as both exist.
 A write to a page holding code drops every block on that page, unlinks the
 exits that jumped into them and clears their jump-cache entries.
+At a stop point the cached block is a stop block; its real code (`body`) is
+run by the executor after whatever the stop asks for (hooks).
 """
 import time
 from collections import defaultdict
@@ -24,10 +26,15 @@ class TranslationBlock:
     ir: Block
     code: object                                        # engine product
     incoming: list[int] = field(default_factory=list)   # slots patched to jump here
+    stop: bool = False                                  # a stop block (dbt/frontend/stops.py)
+    body: "TranslationBlock | None" = None              # a stop block's real code, unlinked
 
     @property
     def pages(self) -> range:
         return range(self.pc >> PAGE_SHIFT, ((self.pc + self.size - 1) >> PAGE_SHIFT) + 1)
+
+    def all_pages(self) -> set[int]:
+        return set(self.pages) | (set(self.body.pages) if self.body is not None else set())
 
 
 class TBCache:
@@ -61,8 +68,9 @@ class TBCache:
         return TranslationBlock(pc, block.size, block.ninsns, block, code)
 
     def translate(self, pc: int) -> TranslationBlock:
-        stop = pc in self.translator.stops
+        stop = self.translator.stops.enters(pc)
         tb = self.build(pc, stop=stop)
+        tb.stop = stop
         self.stats.count("blocks_translated")
         self.blocks[pc] = tb
         if not stop:
@@ -82,11 +90,22 @@ class TBCache:
         self.engine.jc_set(pc, tb.code)
         return tb
 
+    def body(self, tb: TranslationBlock) -> TranslationBlock:
+        """The real code behind stop block `tb`, translated on first use. Its exits are never
+        linked (each returns to the executor, which meets the stop blocks again)."""
+        if tb.body is None:
+            tb.body = self.build(tb.pc)
+            self.stats.count("blocks_translated")
+            self.mem.mark_code(tb.pc, tb.body.size)
+            for page in tb.body.pages:
+                self.by_page[page].add(tb)
+        return tb.body
+
     def remove(self, tb: TranslationBlock) -> None:
         if self.blocks.get(tb.pc) is not tb:
             return
         del self.blocks[tb.pc]
-        for page in tb.pages:
+        for page in tb.all_pages():
             self.by_page[page].discard(tb)
         for slot in tb.incoming:
             self.engine.link(slot, None)
@@ -97,4 +116,10 @@ class TBCache:
 
     def invalidate_page(self, page: int) -> None:
         for tb in list(self.by_page.get(page, ())):
+            self.remove(tb)
+
+    def drop(self, begin: int, end: int) -> None:
+        """Drop the blocks whose code overlaps [begin, end) (retranslated on next use)."""
+        for tb in [tb for tb in self.blocks.values()
+                   if tb.pc < end and begin < tb.pc + max(tb.size, tb.body.size if tb.body else 0)]:
             self.remove(tb)

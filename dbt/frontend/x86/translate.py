@@ -5,6 +5,7 @@ at a page boundary, or at MAX_BLOCK_INSNS. An instruction that cannot be
 decoded or lifted ends the block before it; if it is the block's first
 instruction the block raises #UD (the runtime reports it with the bytes).
 """
+from dbt.frontend.stops import StopPoints
 from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
 from dbt.frontend.x86.decode import new_decoder
 from dbt.frontend.x86.lifters import LIFTERS
@@ -23,7 +24,7 @@ class Translator:
         self.fetch = fetch
         self.system = system
         self.cs = new_decoder()
-        self.stops: set[int] = set()     # addresses where blocks must end (stop points)
+        self.stops = StopPoints()        # where blocks must end or exit first (stops.py)
 
     @staticmethod
     def stop_block(pc: int) -> Block:

@@ -11,6 +11,7 @@ Memory layout: program (static-PIE at PIE_BASE), then brk; mmap areas are
 placed top-down below MMAP_GAP under the stack; the stack ends STACK_GUARD
 below the top of the guest space.
 """
+import errno
 import os
 import signal
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from dbt.runtime.linux.elf import PF_R, PF_W, PF_X, load_elf
 from dbt.runtime.linux.fdtable import FdTable
 from dbt.runtime.linux.paths import PathResolver
 from dbt.runtime.linux.signals import SI_USER, SignalState, siginfo
-from dbt.runtime.linux.strace import format_call, format_result
+from dbt.runtime.linux.strace import format_call, format_result, syscall_name
 from dbt.runtime.linux.sys_mem import MMAP_MIN_ADDR
 from dbt.runtime.linux.sys_proc import NR_OPEN, RLIMIT_NOFILE, host_rlimits
 from dbt.runtime.linux.syscalls import ProcessExit, ProcessKilled, dispatch
@@ -167,6 +168,11 @@ class LinuxProcess(Services):
         cpu.rax = result & U64
         if call is not None:
             self._log(f"{call} = {format_result(number, result)}")
+        if result == -errno.ENOSYS and self.emu.trace is not None:
+            self.emu.trace.unimp(f"syscall {number} ({syscall_name(number)}) returned -ENOSYS")
+        return None
+
+    def syscall_return(self, executor) -> Stop | None:
         return self.signals.deliver_pending(self)
 
     def _log(self, line: str | None) -> None:
@@ -175,6 +181,11 @@ class LinuxProcess(Services):
             self.strace.flush()
 
     def fault(self, executor, fault: GuestFault) -> Stop | None:
+        if fault.vector == Vector.UD and self.emu.trace is not None:
+            pc = self.cpu.rip
+            desc, why = self.describe_insn(pc)
+            if why is not None:
+                self.emu.trace.unimp(f"instruction at pc {pc:#x}: {desc}")
         return self.signals.deliver_fault(self, fault)
 
     # -- reporting ----------------------------------------------------------------
