@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="jit: compile with LLVM (default); interp: interpret the IR in Python")
     run.add_argument("--stats", action="store_true", help="print run statistics to stderr at the end")
     run.add_argument("-d", dest="trace", default="", metavar="ITEMS",
-                     help="trace translation: comma-separated in_asm,op,out_asm")
+                     help="trace, comma-separated: in_asm,op,out_asm (per block translated), exec (per block run), "
+                          "int (exceptions, interrupts, signals), unimp (what dbt lacks)")
     run.add_argument("-D", dest="trace_file", metavar="FILE", help="write -d output to FILE (default stderr)")
     run.add_argument("-g", dest="gdb_port", type=int, metavar="PORT",
                      help="wait for gdb on localhost:PORT (0: any free port) and let it debug the guest")

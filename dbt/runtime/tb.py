@@ -63,7 +63,7 @@ class TBCache:
         t2 = time.perf_counter()
         self.stats.add_time("translate", t1 - t0)
         self.stats.add_time("compile", t2 - t1)
-        if self.trace is not None:
+        if self.trace is not None and not stop:
             self.trace.block(block, code, self.engine, self.translator.fetch)
         return TranslationBlock(pc, block.size, block.ninsns, block, code)
 

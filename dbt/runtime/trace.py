@@ -57,8 +57,9 @@ class Trace:
         if "int" not in self.items:
             return
         name = Vector(fault.vector).name if fault.vector in Vector._value2member_map_ else "?"
-        self._line(f"int: v={fault.vector:#04x} ({name}) pc={pc:#x} e={fault.error:#06x} "
-                   f"addr={fault.addr:#x}{' (int n)' if fault.software else ''}")
+        detail = (f"addr={fault.addr:#x} {'write' if fault.write else 'read'}" if fault.vector == Vector.PF
+                  else f"e={fault.error:#06x}")
+        self._line(f"int: v={fault.vector:#04x} ({name}) pc={pc:#x} {detail}{' (int n)' if fault.software else ''}")
 
     def interrupt(self, vector: int, pc: int) -> None:
         """-d int: an external interrupt delivered (pc machine)."""
