@@ -21,5 +21,7 @@ int main(int argc, char **argv)
     long f = fib(n);
     printf("fib(%ld)=%ld fib_calls=%ld total=%ld\n", n, f, fib_calls, total);
     printf("uid=%d\n", (int)getuid());  /* patch_syscall.py changes what getuid returns */
+    fflush(stdout);
+    fprintf(stderr, "done\n");           /* ... and drops this write */
     return 0;
 }
