@@ -50,8 +50,8 @@ class Emulator:
         self.trace, self.process = trace, None
         self.hooks = Hooks(self)
         self.executor.hooks = self.hooks
-        if trace is not None and trace.wants("int"):
-            self.executor.trace = trace
+        if trace is not None and trace.wants("int") and not system:
+            self.executor.trace = trace         # the pc machine logs in interrupts.py
         if trace is not None and trace.wants("exec"):
             self.hook_block(trace.exec_block)
 

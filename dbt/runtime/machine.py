@@ -321,8 +321,6 @@ class PcMachine(Services):
             self.bus.advance(self.clock())
         if self._deliverable():
             vector = self.pic.acknowledge()
-            if self.config.trace is not None:
-                self.config.trace.interrupt(vector, self.cpu.rip)
             return self._deliver(Event(vector, self.cpu.rip, exception=False))
         self._resync()
         return None

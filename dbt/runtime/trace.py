@@ -9,6 +9,7 @@ already slow (faults, signal delivery, a syscall answered -ENOSYS).
 from dbt.frontend.x86.decode import new_decoder
 from dbt.ir.exits import Vector
 from dbt.ir.printer import format_ops
+from dbt.runtime.interrupts import NAMES
 
 TRACE_ITEMS = ("in_asm", "op", "out_asm", "exec", "int", "unimp")
 TRANSLATION_ITEMS = frozenset({"in_asm", "op", "out_asm"})
@@ -53,18 +54,20 @@ class Trace:
         self._line(f"Trace 0: [{pc:016x}] size {size}")
 
     def exception(self, fault, pc: int) -> None:
-        """-d int: an exception on its way to the guest (user mode: as a signal; pc: the IDT)."""
+        """-d int: a user-mode exception, on its way to the guest as a signal."""
         if "int" not in self.items:
             return
-        name = Vector(fault.vector).name if fault.vector in Vector._value2member_map_ else "?"
+        name = NAMES.get(fault.vector, "int n" if fault.software else "?")
         detail = (f"addr={fault.addr:#x} {'write' if fault.write else 'read'}" if fault.vector == Vector.PF
                   else f"e={fault.error:#06x}")
         self._line(f"int: v={fault.vector:#04x} ({name}) pc={pc:#x} {detail}{' (int n)' if fault.software else ''}")
 
-    def interrupt(self, vector: int, pc: int) -> None:
-        """-d int: an external interrupt delivered (pc machine)."""
+    def delivery(self, vector: int, pc: int, error: int | None, cr2: int | None, kind: str) -> None:
+        """-d int: an event the pc machine delivers through its IDT (a fault in delivery too)."""
         if "int" in self.items:
-            self._line(f"int: v={vector:#04x} (external) pc={pc:#x}")
+            name = NAMES.get(vector, kind) if kind != "external" else kind
+            self._line(f"int: v={vector:#04x} ({name}) pc={pc:#x}"
+                       + (f" e={error:#06x}" if error is not None else "") + (f" cr2={cr2:#x}" if cr2 is not None else ""))
 
     def signal(self, name: str, signo: int, pc: int, handler: int) -> None:
         """-d int: a signal delivered to a guest handler (user mode)."""
