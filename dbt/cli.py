@@ -3,8 +3,8 @@
 
 Exit status: the guest's own; 128 + signal when a guest fault kills it
 (137 when gdb kills it); 124 when --max-insns is spent; 1 when the -g port
-cannot be used; 126 for a file that is not a runnable x86-64 ELF; 127 for
-a missing file; 70 for an internal error (with one line, never a traceback
+or the -D file cannot be used; 2 for bad options (e.g. -d items); 126 for
+a file that is not a runnable x86-64 ELF; 127 for a missing file; 70 for an internal error (with one line, never a traceback
 unless DBT_DEBUG=1 is set).
 """
 import argparse
@@ -13,7 +13,7 @@ import sys
 
 from dbt.cli_machine import add_machine_arguments, run_machine
 
-EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_GDB_PORT = 126, 127, 70, 130, 1
+EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_FAILED, EXIT_USAGE = 126, 127, 70, 130, 1, 2
 
 
 class EnvEdit(argparse.Action):
@@ -75,12 +75,18 @@ def run_command(ns) -> int:
     if not os.path.exists(ns.prog):
         print(f"dbt: {ns.prog}: No such file or directory", file=sys.stderr)
         return EXIT_MISSING
-    trace_out = None
+    trace_out = trace = None
+    if ns.trace:
+        try:
+            trace = Trace(set(ns.trace.split(",")), None)
+            trace_out = trace.out = open(ns.trace_file, "w") if ns.trace_file else sys.stderr
+        except ValueError as e:
+            print(f"dbt: -d: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as e:
+            print(f"dbt: -D {ns.trace_file}: {e.strerror}", file=sys.stderr)
+            return EXIT_FAILED
     try:
-        trace = None
-        if ns.trace:
-            trace_out = open(ns.trace_file, "w") if ns.trace_file else sys.stderr
-            trace = Trace(set(ns.trace.split(",")), trace_out)
         if ns.root is not None and not os.path.isdir(ns.root):
             print(f"dbt: --root {ns.root}: not a directory", file=sys.stderr)
             return EXIT_MISSING
@@ -98,7 +104,7 @@ def run_command(ns) -> int:
         error = attach_gdb(proc.emu, ns.gdb_port, user_mode=True)
         if error:
             print(f"dbt: {error}", file=sys.stderr)
-            return EXIT_GDB_PORT
+            return EXIT_FAILED
     try:
         result = proc.run(max_insns=ns.max_insns)
     finally:

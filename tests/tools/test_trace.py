@@ -101,3 +101,10 @@ def test_unimp_names_a_syscall_dbt_lacks(bins, tmp_path):
     run = dbt("interp", "unimp", log, bins["trace_guest"], "syscall", NUMBERS[name])
     assert (run.returncode, run.stdout) == (0, "result=-1 errno=38\n"), run.stderr
     assert f"unimp: syscall {NUMBERS[name]} ({name}) returned -ENOSYS" in log.read_text().splitlines()
+
+
+def test_bad_items_and_files_are_one_line_errors(bins, tmp_path):
+    bad_item = dbt("jit", "exec,bogus", tmp_path / "log", bins["guest"])
+    assert bad_item.returncode == 2 and bad_item.stderr.count("\n") == 1 and "bogus" in bad_item.stderr
+    bad_file = dbt("jit", "exec", tmp_path / "missing" / "log", bins["guest"])
+    assert bad_file.returncode == 1 and bad_file.stderr.count("\n") == 1 and "-D" in bad_file.stderr
