@@ -231,7 +231,7 @@ class Interpreter:
             value = self.mem.load(addr, size)
         except GuestFault as f:
             raise _Fault(Vector.PF, f.addr, 0) from None
-        watched = self.mem.watched_at(addr, size, WATCH_R) if self.watches else None
+        watched = self.mem.watched_at(addr, size, WATCH_R) if self.watches and self.mem.watched else None
         if watched is not None:
             raise _Fault(Vector.PF, watched, 0)
         return value
@@ -242,7 +242,7 @@ class Interpreter:
             self.mem.check(addr, size, W)
         except GuestFault as f:
             raise _Fault(Vector.PF, f.addr, 2) from None
-        watched = self.mem.watched_at(addr, size, WATCH_W) if self.watches else None
+        watched = self.mem.watched_at(addr, size, WATCH_W) if self.watches and self.mem.watched else None
         if watched is not None:
             raise _Fault(Vector.PF, watched, 2)
         if self.mem.holds_code(addr, size):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dbt.backend.interp import Interpreter
 from dbt.ir.exits import SOFTWARE_INTERRUPT, ExitReason, Vector
-from dbt.runtime.memory import PAGE_SHIFT, WATCH_R, WATCH_W, GuestFault
+from dbt.runtime.memory import PAGE_SHIFT, GuestFault
 
 
 @dataclass
@@ -114,8 +114,8 @@ class Executor:
             if cpu.exit_vector == Vector.CODE_WRITE:
                 return self.step_code_write() if self.debugger is None else self.debugger.code_write(self)
             vector = int(cpu.exit_vector)
-            if vector == Vector.PF and self.mem.watched and self.hooks is not None and self.mem.watched_at(
-                    cpu.exit_addr, 1, WATCH_W if cpu.exit_error & 2 else WATCH_R) is not None:
+            if vector == Vector.PF and self.mem.watched and self.hooks is not None and self.mem.watch_hit(
+                    cpu.exit_addr, bool(cpu.exit_error & 2)):
                 return self.hooks.step_access(self)
             return self.deliver(GuestFault(vector, cpu.exit_addr,
                                            vector == Vector.PF and bool(cpu.exit_error & 2), cpu.rip,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dbt.backend.interp import Interpreter
 from dbt.ir.exits import ExitReason
 from dbt.runtime.executor import Stop
-from dbt.runtime.memory import PAGE_SHIFT, WATCH_R, WATCH_W
+from dbt.runtime.memory import PAGE_SHIFT, W, WATCH_R, WATCH_W, GuestFault
 
 U64 = (1 << 64) - 1
 SPACE_END = 1 << 64
@@ -65,9 +65,13 @@ class HookStepper(Interpreter):
         return self.hooks.memory_event("read", addr, size, value)
 
     def _store(self, addr: int, size: int, value: int) -> None:
+        try:
+            self.mem.check(addr, size, W)
+        except GuestFault:
+            return super()._store(addr, size, value)      # the guest's fault, and no hook
         value = self.hooks.memory_event("write", addr, size, value)
         self.mem.invalidate_code(addr >> PAGE_SHIFT, (addr + size - 1) >> PAGE_SHIFT)
-        super()._store(addr, size, value)
+        return super()._store(addr, size, value)
 
 
 class Hooks:

@@ -127,6 +127,12 @@ class GuestMemory:
             self.perms[page] &= ~(WATCH_R | WATCH_W)
         self.watched.clear()
 
+    def watch_hit(self, addr: int, write: bool) -> bool:
+        """Was an access refused at addr only because a hook watches its page (it has the permission)?"""
+        page = addr >> PAGE_SHIFT
+        bit, need = (WATCH_W, W) if write else (WATCH_R, R)
+        return bool(self.watched.get(page, 0) & bit) and self.perms[page] & need == need
+
     def watched_at(self, addr: int, size: int, bit: int) -> int | None:
         """The first address of [addr, addr+size) on a page watched for `bit`, or None."""
         if not self.watched:

@@ -199,3 +199,14 @@ def test_bad_hook_arguments_are_refused():
     emu.remove_hook(hook)
     with pytest.raises(ValueError):
         emu.remove_hook(hook)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_faulting_store_reaches_no_hook_and_faults_as_without(engine):
+    emu, code = emulator(engine, "mov qword ptr [rsi], 1\nmov qword ptr [rsi + 0x1000], 2")
+    emu.mem.protect(DATA + 0x1000, 0x1000, "r")
+    seen = []
+    emu.hook_mem(lambda *event: seen.append(event[1:]), DATA, DATA + 0x2000, "w")
+    stop = emu.run(start=CODE, until=end_of(code))
+    assert stop.reason == "fault" and stop.fault.addr == DATA + 0x1000 and stop.fault.write
+    assert seen == [("write", DATA, 8, 1)] and emu.reg_read("rip") == CODE + len(assemble("mov qword ptr [rsi], 1"))
