@@ -210,3 +210,12 @@ def test_a_faulting_store_reaches_no_hook_and_faults_as_without(engine):
     stop = emu.run(start=CODE, until=end_of(code))
     assert stop.reason == "fault" and stop.fault.addr == DATA + 0x1000 and stop.fault.write
     assert seen == [("write", DATA, 8, 1)] and emu.reg_read("rip") == CODE + len(assemble("mov qword ptr [rsi], 1"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_memory_hook_on_another_page_makes_nothing_exit(engine):
+    emu, code = emulator(engine, LOOP.format(n=N), loop_data())
+    emu.hook_mem(lambda *event: pytest.fail("no access there"), DATA + 0x1000, DATA + 0x1008, "rw")
+    emu.run(start=CODE, until=end_of(code))
+    exits = {name: n for name, n in emu.stats.counters.items() if name.startswith("exit_") and name != "exit_miss"}
+    assert exits == {"exit_stop": 1} and emu.reg_read("rax") == 3 * N
