@@ -11,6 +11,9 @@ from dbt.runtime.linux.strace import syscall_name
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) < 1:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
     emu = Emulator.linux(argv[0], argv)
     counts: Counter = Counter()
     emu.hook_syscall(lambda emu, call: counts.update([syscall_name(call.number)]))

@@ -11,6 +11,9 @@ from trace_function import find_symbol
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
     prog, variable, args = argv[0], argv[1], argv[2:]
     addr, size = find_symbol(prog, variable)
     emu = Emulator.linux(prog, [prog, *args])

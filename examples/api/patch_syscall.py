@@ -22,6 +22,9 @@ def drop_stderr(emu, call):
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) < 1:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
     emu = Emulator.linux(argv[0], argv)
     emu.hook_syscall(patch_uid, after=True)
     emu.hook_syscall(drop_stderr)

@@ -20,6 +20,9 @@ def find_symbol(path: str, name: str) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
     prog, function, args = argv[0], argv[1], argv[2:]
     start, size = find_symbol(prog, function)
     emu = Emulator.linux(prog, [prog, *args])
