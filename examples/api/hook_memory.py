@@ -6,17 +6,14 @@ prints `stores N` and `last VALUE` (signed, as the program would print it).
 """
 import sys
 
-from dbt.api import Emulator
-from trace_function import find_symbol
+from trace_function import load_with_symbol
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    prog, variable, args = argv[0], argv[1], argv[2:]
-    addr, size = find_symbol(prog, variable)
-    emu = Emulator.linux(prog, [prog, *args])
+    emu, addr, size = load_with_symbol(argv)
     stores: list[int] = []
     emu.hook_mem(lambda emu, kind, at, width, value: stores.append(value), addr, addr + size, "w")
     emu.run()

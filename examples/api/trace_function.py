@@ -13,19 +13,20 @@ from elftools.elf.elffile import ELFFile
 from dbt.api import Emulator
 
 
-def find_symbol(path: str, name: str) -> tuple[int, int]:
-    with open(path, "rb") as f:
+def load_with_symbol(argv: list[str]) -> tuple[Emulator, int, int]:
+    """argv = PROG SYMBOL [ARGS...]: the program ready to run PROG ARGS, and SYMBOL's address and size."""
+    prog, name, args = argv[0], argv[1], argv[2:]
+    with open(prog, "rb") as f:
         symbol = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]
-        return symbol["st_value"], symbol["st_size"]
+    return Emulator.linux(prog, [prog, *args]), symbol["st_value"], symbol["st_size"]
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    prog, function, args = argv[0], argv[1], argv[2:]
-    start, size = find_symbol(prog, function)
-    emu = Emulator.linux(prog, [prog, *args])
+    emu, start, size = load_with_symbol(argv)
+    function = argv[1]
     runs: Counter = Counter()
     emu.hook_block(lambda emu, pc, block_size: runs.update([pc]), start, start + size)
     emu.run()
