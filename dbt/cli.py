@@ -7,8 +7,8 @@ Exit status: the guest's own; 128 + signal when a guest fault kills it
 instructions retired, or --timeout SECONDS of wall-clock time; as timeout(1));
 130 on Ctrl-C (SIGINT to dbt, as a shell reports a program SIGINT killed); 126
 for a file that is not a runnable x86-64 ELF (or whose image and stack alone
-exceed --max-memory); 127 for a missing file; 2 for bad options (or a bad DBT_CACHE); 1 when the -g
-port cannot be used; 70 for an internal error (with one line, never a
+exceed --max-memory); 127 for a missing file; 2 for bad options (e.g. -d items, or a bad DBT_CACHE); 1 when the -g
+port or the -D file cannot be used; 70 for an internal error (with one line, never a
 traceback unless DBT_DEBUG=1 is set). Each of these ends with at most one
 line on stderr, and everything the guest wrote before is kept.
 --max-memory BYTES bounds the guest's mappings as RLIMIT_AS would (brk, mmap
@@ -23,8 +23,7 @@ from dbt.backend.llvm.codecache import command_line_choice, environment_setting
 from dbt.bench.command import add_bench_arguments, run_bench
 from dbt.cli_machine import add_machine_arguments, run_machine
 
-EXIT_USAGE, EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 126, 127, 70, 130
-EXIT_GDB_PORT = 1
+EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_FAILED, EXIT_USAGE = 126, 127, 70, 130, 1, 2
 
 
 class EnvEdit(argparse.Action):
@@ -79,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="jit: compile with LLVM (default); interp: interpret the IR in Python")
     run.add_argument("--stats", action="store_true", help="print run statistics to stderr at the end")
     run.add_argument("-d", dest="trace", default="", metavar="ITEMS",
-                     help="trace translation: comma-separated in_asm,op,out_asm")
+                     help="trace, comma-separated: in_asm,op,out_asm (per block translated), exec (per block run), "
+                          "int (exceptions, interrupts, signals), unimp (what dbt lacks)")
     run.add_argument("-D", dest="trace_file", metavar="FILE", help="write -d output to FILE (default stderr)")
     run.add_argument("-g", dest="gdb_port", type=int, metavar="PORT",
                      help="wait for gdb on localhost:PORT (0: any free port) and let it debug the guest")
@@ -117,12 +117,18 @@ def run_command(ns) -> int:
     if not os.path.exists(ns.prog):
         print(f"dbt: {ns.prog}: No such file or directory", file=sys.stderr)
         return EXIT_MISSING
-    trace_out = None
+    trace_out = trace = None
+    if ns.trace:
+        try:
+            trace = Trace(set(ns.trace.split(",")), None)
+            trace_out = trace.out = open(ns.trace_file, "w") if ns.trace_file else sys.stderr
+        except ValueError as e:
+            print(f"dbt: -d: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as e:
+            print(f"dbt: -D {ns.trace_file}: {e.strerror}", file=sys.stderr)
+            return EXIT_FAILED
     try:
-        trace = None
-        if ns.trace:
-            trace_out = open(ns.trace_file, "w") if ns.trace_file else sys.stderr
-            trace = Trace(set(ns.trace.split(",")), trace_out)
         if ns.root is not None and not os.path.isdir(ns.root):
             print(f"dbt: --root {ns.root}: not a directory", file=sys.stderr)
             return EXIT_MISSING
@@ -141,7 +147,7 @@ def run_command(ns) -> int:
         error = attach_gdb(proc.emu, ns.gdb_port, user_mode=True)
         if error:
             print(f"dbt: {error}", file=sys.stderr)
-            return EXIT_GDB_PORT
+            return EXIT_FAILED
     try:
         result = proc.run(max_insns=ns.max_insns, timeout=ns.timeout)
     finally:

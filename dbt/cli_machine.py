@@ -198,7 +198,7 @@ def run_machine(ns) -> int:
             if engine_items:
                 trace = Trace(engine_items, trace_out)
         except ValueError as e:
-            return _error(f"-d: {e} (and {', '.join(MACHINE_TRACE_ITEMS)})", EXIT_USAGE)
+            return _error(f"-d: {e}", EXIT_USAGE)
         log_unimp = _unimp_logger(trace_out) if "unimp" in items else None
         config = MachineConfig(
             kernel=ns.prog, engine=ns.engine, ram_size=ram_size, cmdline=ns.append.encode(),

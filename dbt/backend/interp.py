@@ -12,7 +12,7 @@ from dbt.frontend.x86.flags import cc_all_case
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import FLOAT_OPS, Block, Op, Ty
 from dbt.runtime.cpu import SLOTS
-from dbt.runtime.memory import W, GuestFault
+from dbt.runtime.memory import W, WATCH_R, WATCH_W, GuestFault
 
 
 def _signed(v: int, ty: Ty) -> int:
@@ -175,6 +175,8 @@ def _cell(address: int, ty: Ty):
 class Interpreter:
     """Runs IR blocks against one CPUState and one GuestMemory."""
 
+    watches = True     # a load/store on a page memory hooks watch exits (the hooks' stepper: False)
+
     def __init__(self, cpu, mem):
         self.cpu, self.mem = cpu, mem
         base = ctypes.addressof(cpu)
@@ -224,10 +226,15 @@ class Interpreter:
         raise AssertionError("block without terminator")
 
     def _load(self, addr: int, size: int) -> int:
+        """Load; a load from a page a memory hook watches exits first (PF there), as native code does."""
         try:
-            return self.mem.load(addr, size)
+            value = self.mem.load(addr, size)
         except GuestFault as f:
             raise _Fault(Vector.PF, f.addr, 0) from None
+        watched = self.mem.watched_at(addr, size, WATCH_R) if self.watches and self.mem.watched else None
+        if watched is not None:
+            raise _Fault(Vector.PF, watched, 0)
+        return value
 
     def _store(self, addr: int, size: int, value: int) -> None:
         """Store; a store into a page of translated code exits first (CODE_WRITE), as native code does."""
@@ -235,6 +242,9 @@ class Interpreter:
             self.mem.check(addr, size, W)
         except GuestFault as f:
             raise _Fault(Vector.PF, f.addr, 2) from None
+        watched = self.mem.watched_at(addr, size, WATCH_W) if self.watches and self.mem.watched else None
+        if watched is not None:
+            raise _Fault(Vector.PF, watched, 2)
         if self.mem.holds_code(addr, size):
             raise _Fault(Vector.CODE_WRITE, addr, 2)
         self.mem.store(addr, size, value)

@@ -2,7 +2,9 @@
 
 Python runs here once per exit, not once per block: MISS (translate, link),
 BUDGET, INTERRUPT, SYSCALL/HLT/FAULT (handed to the services of the machine:
-Linux user mode or the pc), STOP (a requested stop address).
+Linux user mode or the pc), STOP (a stop point: the end of a run, or hooks of
+the Python API, dbt/runtime/hooks.py, which also see syscalls and the
+accesses that exit on pages memory hooks watch).
 A store into a page that holds code (CODE_WRITE) drops the page's blocks and
 runs that one instruction through the interpreter before going on.
 Under gdb (`dbt run -g`), `debugger` drives the run and sees each CODE_WRITE
@@ -31,6 +33,10 @@ class Services:
     def syscall(self, executor) -> Stop | None:
         return Stop("syscall")
 
+    def syscall_return(self, executor) -> Stop | None:
+        """Work due as a syscall returns to the guest (Linux: pending signals)."""
+        return None
+
     def fault(self, executor, fault: GuestFault) -> Stop | None:
         return Stop("fault", fault=fault)
 
@@ -58,6 +64,8 @@ class Executor:
         self.services = services or Services()
         self.stepper = Interpreter(cpu, mem)
         self.debugger = None       # a gdb session (gdbstub.session.GdbSession) or None
+        self.hooks = None          # the API's hooks (hooks.Hooks) or None
+        self.trace = None          # a -d trace (trace.Trace) when it logs exceptions, or None
 
     def run(self) -> Stop:
         try:
@@ -92,12 +100,13 @@ class Executor:
         if reason == ExitReason.BUDGET:
             return self.budget_tail()
         if reason == ExitReason.STOP:
-            return Stop("until")
+            return Stop("until") if self.hooks is None else self.hooks.at_stop(self)
         if reason == ExitReason.INTERRUPT:
             cpu.exit_request = 0
             return self.services.interrupt(self)
         if reason == ExitReason.SYSCALL:
-            return self.services.syscall(self)
+            stop = self.services.syscall(self) if self.hooks is None else self.hooks.syscall(self)
+            return stop if stop is not None else self.services.syscall_return(self)
         if reason == ExitReason.HLT:
             return self.services.hlt(self)
         if reason == ExitReason.IO:
@@ -108,6 +117,9 @@ class Executor:
             if cpu.exit_vector == Vector.CODE_WRITE:
                 return self.step_code_write() if self.debugger is None else self.debugger.code_write(self)
             vector = int(cpu.exit_vector)
+            if vector == Vector.PF and self.mem.watched and self.hooks is not None and self.mem.watch_hit(
+                    cpu.exit_addr, bool(cpu.exit_error & 2)):
+                return self.hooks.step_access(self)
             return self.deliver(GuestFault(vector, cpu.exit_addr,
                                            vector == Vector.PF and bool(cpu.exit_error & 2), cpu.rip,
                                            software=bool(cpu.exit_error & SOFTWARE_INTERRUPT),
@@ -115,6 +127,8 @@ class Executor:
         raise RuntimeError(f"unexpected exit {reason!r}")
 
     def deliver(self, fault: GuestFault) -> Stop | None:
+        if self.trace is not None:
+            self.trace.exception(fault, self.cpu.rip if fault.pc is None else fault.pc)
         return self.services.fault(self, fault)
 
     def fault_stop(self, vector: int, addr: int) -> Stop | None:

@@ -108,6 +108,9 @@ def deliver(emu, event: Event) -> None:
 
 def _deliver_once(emu, ev: Event) -> None:
     cpu, mem = emu.cpu, emu.mem
+    if emu.trace is not None:
+        emu.trace.delivery(ev.vector, ev.insn_rip, ev.error, ev.cr2, "exception" if ev.exception else (
+            "int n" if ev.rip != ev.insn_rip else "external"))
     if ev.cr2 is not None:
         cpu.cr2 = ev.cr2 & MASK64
     v = ev.vector

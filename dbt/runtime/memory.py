@@ -9,6 +9,9 @@ translated blocks of that page are dropped before the next instruction.
 A range may be backed by a host file, shared (`map_file`: stores reach the
 file); unmapping puts private anonymous memory back, so the reservation
 never has a hole.
+WATCH_R / WATCH_W mark pages under memory hooks (dbt/runtime/hooks.py): a
+guest load / store there leaves translated code (both engines) so the hook
+can check the exact range; the marks outlive map/protect/unmap.
 """
 import ctypes
 import mmap
@@ -21,6 +24,8 @@ PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = PAGE_SIZE - 1
 
 R, W, X, CODE = 1, 2, 4, 8       # CODE: the page holds translated code
+WATCH_R, WATCH_W = 16, 32        # guest loads / stores on the page exit to memory hooks
+PERMS = R | W | X
 DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not committed
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 MAP_FIXED = 0x10
@@ -66,6 +71,7 @@ class GuestMemory:
         self.perms = (ctypes.c_uint8 * self.npages)()
         self.perms_addr = ctypes.addressof(self.perms)
         self.on_code_write = None     # callable(page_index) set by the TB cache
+        self.watched: dict[int, int] = {}   # page -> WATCH_R | WATCH_W bits (memory hooks)
 
     # -- mapping -------------------------------------------------------------
     def _pages(self, addr: int, size: int) -> range:
@@ -79,6 +85,9 @@ class GuestMemory:
     def _fill(self, pages: range, value: int) -> None:
         """Set the permissions of a page range in one memset (a 4 GiB range is 1M pages)."""
         ctypes.memset(self.perms_addr + pages.start, value, len(pages))
+        for page, bits in self.watched.items():
+            if page in pages:
+                self.perms[page] |= bits
 
     def map(self, addr: int, size: int, perms: str | int = "rw") -> None:
         self._fill(self._pages(addr, size), parse_perms(perms))
@@ -120,7 +129,7 @@ class GuestMemory:
     def _invalidate_code(self, pages: range) -> bool:
         """Drop the CODE mark (and the blocks) of these pages; True if any had code."""
         if not pages or max(ctypes.string_at(self.perms_addr + pages.start, len(pages))) < CODE:
-            return False      # permissions are < 16, so a page holds code iff its value >= CODE
+            return False      # R|W|X < CODE: no page's value reaches CODE, so none holds code
         hit = False
         for page in pages:
             if self.perms[page] & CODE:
@@ -143,7 +152,35 @@ class GuestMemory:
         return bytes(self.view[pc:end])
 
     def is_mapped(self, addr: int) -> bool:
-        return 0 <= addr < self.size and self.perms[addr >> PAGE_SHIFT] != 0
+        return 0 <= addr < self.size and self.perms[addr >> PAGE_SHIFT] & (PERMS | CODE) != 0
+
+    # -- memory hooks ------------------------------------------------------------
+    def watch(self, pages: set[int], bits: int) -> None:
+        """Make guest accesses of kind `bits` (WATCH_R, WATCH_W) on these pages leave native code."""
+        for page in pages:
+            if 0 <= page < self.npages:
+                self.watched[page] = self.watched.get(page, 0) | bits
+                self.perms[page] |= bits
+
+    def unwatch_all(self) -> None:
+        for page in self.watched:
+            self.perms[page] &= ~(WATCH_R | WATCH_W)
+        self.watched.clear()
+
+    def watch_hit(self, addr: int, write: bool) -> bool:
+        """Was an access refused at addr only because a hook watches its page (it has the permission)?"""
+        page = addr >> PAGE_SHIFT
+        bit, need = (WATCH_W, W) if write else (WATCH_R, R)
+        return bool(self.watched.get(page, 0) & bit) and self.perms[page] & need == need
+
+    def watched_at(self, addr: int, size: int, bit: int) -> int | None:
+        """The first address of [addr, addr+size) on a page watched for `bit`, or None."""
+        if not self.watched:
+            return None
+        for page in range(addr >> PAGE_SHIFT, ((addr + max(size, 1) - 1) >> PAGE_SHIFT) + 1):
+            if self.watched.get(page, 0) & bit:
+                return max(addr, page << PAGE_SHIFT)
+        return None
 
     # -- checked access ------------------------------------------------------
     def check(self, addr: int, size: int, need: int) -> None:

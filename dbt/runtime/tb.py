@@ -7,6 +7,8 @@ exits that jumped into them and clears their jump-cache entries.
 With a persistent code cache (the JIT's codecache.py), a block that guest
 memory still holds as an earlier run compiled it is loaded instead: no
 decoding, lifting nor compiling (its IR is lifted again only if asked for).
+At a stop point the cached block is a stop block; its real code (`body`) is
+run by the executor after whatever the stop asks for (hooks).
 """
 import time
 from collections import defaultdict
@@ -27,10 +29,15 @@ class TranslationBlock:
     ir: Block | None                                    # None until asked for, when loaded from the code cache
     code: object                                        # engine product
     incoming: list[int] = field(default_factory=list)   # slots patched to jump here
+    stop: bool = False                                  # a stop block (dbt/frontend/stops.py)
+    body: "TranslationBlock | None" = None              # a stop block's real code, unlinked
 
     @property
     def pages(self) -> range:
         return range(self.pc >> PAGE_SHIFT, ((self.pc + self.size - 1) >> PAGE_SHIFT) + 1)
+
+    def all_pages(self) -> set[int]:
+        return set(self.pages) | (set(self.body.pages) if self.body is not None else set())
 
 
 class TBCache:
@@ -78,7 +85,7 @@ class TBCache:
         self.stats.add_time("compile", t2 - t1)
         if key is not None:
             self.codecache.add(cache_page, key, block, code)
-        if self.trace is not None:
+        if self.trace is not None and not stop:
             self.trace.block(block, code, self.engine, self.translator.fetch)
         return TranslationBlock(pc, block.size, block.ninsns, block, code)
 
@@ -90,7 +97,7 @@ class TBCache:
         return TranslationBlock(cached.pc, cached.size, cached.ninsns, None, code)
 
     def translate(self, pc: int) -> TranslationBlock:
-        stop = pc in self.translator.stops
+        stop = self.translator.stops.enters(pc)
         page = cached = None
         if self.codecache is not None and not stop:
             page, cached = self.codecache.find(self.mem, pc, self.translator.stops)
@@ -101,6 +108,7 @@ class TBCache:
         else:
             tb = self.build(pc, stop=stop, cache_page=page)
             self.stats.count("blocks_translated")
+        tb.stop = stop
         self.stats.count_tier("block")
         self.blocks[pc] = tb
         if not stop:
@@ -125,11 +133,22 @@ class TBCache:
         if self.codecache is not None:
             self.codecache.save()
 
+    def body(self, tb: TranslationBlock) -> TranslationBlock:
+        """The real code behind stop block `tb`, translated on first use. Its exits are never
+        linked (each returns to the executor, which meets the stop blocks again)."""
+        if tb.body is None:
+            tb.body = self.build(tb.pc)
+            self.stats.count("blocks_translated")
+            self.mem.mark_code(tb.pc, tb.body.size)
+            for page in tb.body.pages:
+                self.by_page[page].add(tb)
+        return tb.body
+
     def remove(self, tb: TranslationBlock) -> None:
         if self.blocks.get(tb.pc) is not tb:
             return
         del self.blocks[tb.pc]
-        for page in tb.pages:
+        for page in tb.all_pages():
             self.by_page[page].discard(tb)
         for slot in tb.incoming:
             self.engine.link(slot, None)
@@ -142,4 +161,10 @@ class TBCache:
         if self.codecache is not None:
             self.codecache.volatile.add(page)
         for tb in list(self.by_page.get(page, ())):
+            self.remove(tb)
+
+    def drop(self, begin: int, end: int) -> None:
+        """Drop the blocks whose code overlaps [begin, end) (retranslated on next use)."""
+        for tb in [tb for tb in self.blocks.values()
+                   if tb.pc < end and begin < tb.pc + max(tb.size, tb.body.size if tb.body else 0)]:
             self.remove(tb)

@@ -184,7 +184,7 @@ class CodeCache:
         page = pc & ~PAGE_MASK
         page_digest = self.page_digest(page, mem.peek(page, PAGE_SIZE))
         for block in self.bundle(page_digest).get(pc, ()):
-            if any(pc <= stop < pc + block.size for stop in stops):
+            if any(addr in stops for addr in range(pc, pc + block.size)):   # it would end there
                 continue
             try:
                 data = mem.read(pc, block.size, X)

@@ -15,7 +15,7 @@ from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
-from dbt.runtime.memory import CODE, PAGE_SHIFT, R, W
+from dbt.runtime.memory import CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
 
 JMP_CACHE_BITS = 12
 JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}
@@ -373,6 +373,7 @@ class BlockLowering(FunctionLowering):
 
     def guest_pointer(self, addr: str, size: int, write: bool) -> str:
         """Inline check of [addr, addr+size) against bounds and page permissions; host pointer.
+        A page watched by a memory hook fails the check too: the runtime tells the two apart.
 
         A fault reports the first inaccessible byte, as CR2 does: the access start,
         or the start of the second page when only that one is refused.
@@ -393,14 +394,15 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{first_page} = lshr i64 {addr}, {PAGE_SHIFT}")
         self.emit(f"{last_page} = lshr i64 {last}, {PAGE_SHIFT}")
         need = W if write else R
+        watch = WATCH_W if write else WATCH_R      # a watched page exits as if refused
         oks = []
         perms = []
         for page in (first_page, last_page):
             pp, pv, has, ok = self.fresh(), self.fresh(), self.fresh(), self.fresh()
             self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {page}")
             self.emit(f"{pv} = load i8, ptr {pp}")
-            self.emit(f"{has} = and i8 {pv}, {need}")
-            self.emit(f"{ok} = icmp ne i8 {has}, 0")
+            self.emit(f"{has} = and i8 {pv}, {need | watch}")
+            self.emit(f"{ok} = icmp eq i8 {has}, {need}")
             perms.append(pv)
             oks.append(ok)
         both, second_start, fault_addr = self.fresh(), self.fresh(), self.fresh()

@@ -7,6 +7,7 @@ instruction the block raises #UD (the runtime reports it with the bytes).
 """
 import time
 
+from dbt.frontend.stops import StopPoints
 from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
 from dbt.frontend.x86.decode import new_decoder
 from dbt.frontend.x86.lifters import LIFTERS
@@ -26,7 +27,7 @@ class Translator:
         self.fetch = fetch
         self.system = system
         self.cs = new_decoder()
-        self.stops: set[int] = set()     # addresses where blocks must end (stop points)
+        self.stops = StopPoints()        # where blocks must end or exit first (stops.py)
         self.decode_seconds = 0.0        # time spent in capstone (for --stats)
 
     @staticmethod

@@ -27,7 +27,7 @@ from dbt.runtime.linux.fdtable import FdTable
 from dbt.runtime.linux.itimers import IntervalTimers
 from dbt.runtime.linux.paths import PathResolver
 from dbt.runtime.linux.signals import SI_USER, SignalState, siginfo
-from dbt.runtime.linux.strace import format_call, format_result
+from dbt.runtime.linux.strace import format_call, format_result, syscall_name
 from dbt.runtime.linux.sys_mem import MMAP_MIN_ADDR, memory_limit
 from dbt.runtime.linux.sys_proc import NR_OPEN, RLIMIT_AS, RLIMIT_NOFILE, host_rlimits
 from dbt.runtime.linux.syscalls import ERESTARTSYS, ProcessExit, ProcessKilled, dispatch
@@ -208,6 +208,11 @@ class LinuxProcess(Services):
         cpu.rax = rax & U64
         if call is not None:
             self._log(f"{call} = {format_result(number, result)}")
+        if result == -errno.ENOSYS and self.emu.trace is not None:
+            self.emu.trace.unimp(f"syscall {number} ({syscall_name(number)}) returned -ENOSYS")
+        return None
+
+    def syscall_return(self, executor) -> Stop | None:
         return self.signals.deliver_pending(self)
 
     def _log(self, line: str | None) -> None:
@@ -216,6 +221,11 @@ class LinuxProcess(Services):
             self.strace.flush()
 
     def fault(self, executor, fault: GuestFault) -> Stop | None:
+        if fault.vector == Vector.UD and self.emu.trace is not None:
+            pc = self.cpu.rip
+            desc, why = self.describe_insn(pc)
+            if why is not None:
+                self.emu.trace.unimp(f"instruction at pc {pc:#x}: {desc}")
         return self.signals.deliver_fault(self, fault)
 
     def interrupt(self, executor) -> Stop | None:

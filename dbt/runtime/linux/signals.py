@@ -263,8 +263,11 @@ class SignalState:
             return self._terminate(signo, entry.fault)
         if action.flags & SA_RESETHAND:     # only the handler is reset, as the kernel does
             self.actions[signo] = SigAction(SIG_DFL, action.flags, action.restorer, action.mask)
+        pc = proc.emu.cpu.rip
         if self._setup_frame(proc, entry, action):
             self._after_handler_entry(signo, action)
+            if proc.emu.trace is not None:
+                proc.emu.trace.signal(signal_name(signo), signo, pc, action.handler)
             return None
         return self._frame_failed(proc, entry)
 
