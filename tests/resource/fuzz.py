@@ -58,6 +58,7 @@ def run_engine(engine: str, case: Case) -> dict:
         emu.rflags = case.rflags
         for i, value in enumerate(case.xmm):
             emu.cpu.xmm[i] = value
+        emu.cpu.fpu_cw = case.fpu_cw
         stop = emu.run(start=CODE_ADDR, until=CODE_ADDR + len(case.code), max_insns=case.max_insns)
         out = {"stop": stop.reason}
         if stop.fault is not None:

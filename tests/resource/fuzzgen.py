@@ -42,6 +42,7 @@ class Case:
     rflags: int
     xmm: list[int] = field(default_factory=list)   # 32 quadwords
     max_insns: int = 1000
+    fpu_cw: int = 0x037F          # x87 control word: random rounding and precision control
 
     def describe(self) -> str:
         cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
@@ -157,7 +158,7 @@ class AsmGen:
             return rng.choice(("push", "pop")) + f" {rng.choice((self.reg(64), self.mem(64)))}"
         if choice == 3:
             return rng.choice(("cbw", "cwde", "cdqe", "cwd", "cdq", "cqo", "clc", "stc", "cmc",
-                               "cld", "std", "lahf", "sahf", "pushfq", "popfq", "nop"))
+                               "cld", "std", "lahf", "sahf", "pushfq", "popfq", "nop", "ret", "leave"))
         if choice == 4:
             prefix = rng.choice(("", "rep ", "repne "))
             op = rng.choice(("movs", "stos", "lods", "scas", "cmps"))
@@ -195,8 +196,8 @@ def assemble_sequence(rng: random.Random, ks: Ks) -> bytes:
     lines = []
     for i in range(count):
         if rng.random() < 0.1:
-            cc = rng.choice(CONDITIONS + ("mp", "rcxz", "loop"))
-            op = "loop" if cc == "loop" else f"j{cc}"
+            cc = rng.choice(CONDITIONS + ("mp", "rcxz", "loop", "call"))
+            op = cc if cc in ("loop", "call") else f"j{cc}"
             lines.append(f"L{i}: {op} L{rng.randrange(count + 1)}")
             continue
         line = gen.instruction()
@@ -252,4 +253,5 @@ class CaseMaker:
             data_perms[0] = "rw"
         return Case(number, kind, code, fill, rng.choice(("rwx", "rx", "rx")), rng.randbytes(DATA_SIZE),
                     data_perms, regs, rng.getrandbits(12) & FLAG_BITS,
-                    [rng.getrandbits(64) for _ in range(32)], rng.choice((50, 1000)))
+                    [rng.getrandbits(64) for _ in range(32)], rng.choice((50, 1000)),
+                    0x007F | rng.getrandbits(4) << 8 if rng.random() < 0.3 else 0x037F)
