@@ -176,3 +176,46 @@ def test_sentinels_survive_hostile_accesses(engine):
         assert guard.intact()
     finally:
         guard.close()
+
+
+# -- regressions: the fault address (CR2, si_addr) at the edges, in-process ---------------------
+
+def run_one(engine: str, asm: str, regs: dict[str, int], maps=(), at: int = CODE_ADDR):
+    """Run `asm` placed at `at` on a fresh Emulator; the Stop."""
+    emu = Emulator(engine=engine)
+    for addr, size, perms in ((CODE_ADDR, PAGE, "rx"), *maps):
+        emu.map(addr, size, perms)
+    code = assemble(asm, at) if isinstance(asm, str) else asm
+    emu.mem.poke(at, code)
+    for name, value in regs.items():
+        emu.reg_write(name, value)
+    try:
+        return emu.run(start=at, until=at + len(code), max_insns=100)
+    finally:
+        emu.mem.close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fault_address_crossing_the_space_end(engine):
+    """As on the CPU (see the native run of isolation.c): the first byte that cannot be accessed."""
+    size = DEFAULT_SPACE
+    last_page = (size - PAGE, PAGE, "rw")
+    stop = run_one(engine, "mov rax, qword ptr [rbx]", {"rbx": size - 4})
+    assert (stop.reason, stop.fault.addr) == ("fault", size - 4)       # its own page is unmapped
+    stop = run_one(engine, "mov rax, qword ptr [rbx]", {"rbx": size - 4}, [last_page])
+    assert (stop.reason, stop.fault.addr) == ("fault", size)           # only the part past the end
+    stop = run_one(engine, "mov qword ptr [rbx], rax", {"rbx": (1 << 47) - 4})
+    assert (stop.reason, stop.fault.addr) == ("fault", 1 << 47)        # non-canonical: #GP first
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_instruction_cut_by_a_non_executable_page_faults_there(engine):
+    """movabs rax, imm64 starting 2 bytes before a page that cannot be fetched: #PF on that page."""
+    start = CODE_ADDR + PAGE - 2
+    movabs = bytes.fromhex("48b8") + bytes(range(1, 9))
+    for maps in ([], [(CODE_ADDR + PAGE, PAGE, "rw")]):
+        stop = run_one(engine, movabs, {}, maps, at=start)
+        assert (stop.reason, stop.fault.vector, stop.fault.addr, stop.fault.pc) == \
+            ("fault", 14, CODE_ADDR + PAGE, start)
+    stop = run_one(engine, movabs, {}, [(CODE_ADDR + PAGE, PAGE, "rx")], at=start)
+    assert stop.reason == "until"

@@ -134,6 +134,23 @@ int main(void) {
     mprotect(p, PAGE, PROT_READ | PROT_EXEC);
     PROBE("call after mprotect READ|EXEC", call(base));
 
+    /* An instruction that starts on an executable page and ends on one that is not (or is gone). */
+    uint8_t *q = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    static const uint8_t movabs_ret[] = {0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 0xc3};  /* movabs rax, imm; ret */
+    memcpy(q + PAGE - 2, movabs_ret, sizeof movabs_ret);
+    mprotect(q, PAGE, PROT_READ | PROT_EXEC);
+    mprotect(q + PAGE, PAGE, PROT_READ);
+    base = (uintptr_t)q;
+    PROBE("insn straddling x|r pages", call(base + PAGE - 2));
+    munmap(q + PAGE, PAGE);
+    PROBE("insn straddling x|unmapped pages", call(base + PAGE - 2));
+    mprotect(q, PAGE, PROT_READ | PROT_WRITE);
+    q[PAGE - 3] = 0x90;                   /* nop; then the movabs cut by the page end */
+    q[PAGE - 2] = 0x48;
+    q[PAGE - 1] = 0xb8;
+    mprotect(q, PAGE, PROT_READ | PROT_EXEC);
+    PROBE("nop then insn cut by unmapped page", call(base + PAGE - 3));
+
     /* MAP_FIXED over the program's own code. */
     uintptr_t code = (uintptr_t)victim;
     printf("%-34s %d\n", "victim before", victim());
