@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from fuzzgen import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, EDGE_ADDR, Case, CaseMaker  # noqa: E402
+from fuzzgen import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, EDGE_ADDR, SPACE, Case, CaseMaker  # noqa: E402
 
 BATCH = 200                  # cases per worker process
 CASE_TIMEOUT = 60.0          # seconds one case may take under both engines (a shared, slow machine)
@@ -42,7 +42,7 @@ def run_engine(engine: str, case: Case) -> dict:
     from dbt.ir.exits import Vector
     from dbt.runtime.cpu import GPR_NAMES
 
-    emu = Emulator(engine=engine)
+    emu = Emulator(engine=engine, memory_size=SPACE)
     try:
         emu.map(CODE_ADDR, CODE_SIZE, "rw")
         emu.write(CODE_ADDR, case.code + case.fill)
