@@ -167,8 +167,10 @@ def run_batch(first: int, count: int, seed: int) -> tuple[dict[str, int], list[s
     return stops, failures
 
 
-def campaign(cases: int, first: int = 0, jobs: int = 1, seed: int = 0) -> tuple[dict[str, int], list[str]]:
-    """Run `cases` cases in batches on `jobs` worker processes; (stop counts, failures)."""
+def campaign(cases: int, first: int = 0, jobs: int = 1, seed: int = 0,
+             progress=None) -> tuple[dict[str, int], list[str]]:
+    """Run `cases` cases in batches on `jobs` worker processes; (stop counts, failures).
+    `progress(text)`, if given, hears after each batch how many cases have run."""
     batches = [(start, min(BATCH, first + cases - start), seed) for start in range(first, first + cases, BATCH)]
     stops: dict[str, int] = {}
     failures: list[str] = []
@@ -177,6 +179,8 @@ def campaign(cases: int, first: int = 0, jobs: int = 1, seed: int = 0) -> tuple[
             for reason, n in batch_stops.items():
                 stops[reason] = stops.get(reason, 0) + n
             failures += batch_failures
+            if progress is not None:
+                progress(f"fuzz: {sum(stops.values())} cases run, {len(failures)} failures so far")
     return stops, failures
 
 
@@ -192,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         worker(ns.first, ns.cases, ns.seed)
         return 0
     t0 = time.monotonic()
-    stops, failures = campaign(ns.cases, ns.first, ns.jobs, ns.seed)
+    stops, failures = campaign(ns.cases, ns.first, ns.jobs, ns.seed,
+                               progress=lambda text: print(text, file=sys.stderr, flush=True))
     for failure in failures:
         print(failure)
     counts = ", ".join(f"{reason} {n}" for reason, n in sorted(stops.items()))
