@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -111,10 +112,17 @@ def check_case(case: Case) -> tuple[str, list[str]]:
 
 
 def worker(first: int, count: int, seed: int) -> None:
-    """Run cases first..first+count-1, one JSON line before and after each (for the supervisor)."""
+    """Run cases first..first+count-1, one JSON line before and after each (for the supervisor).
+    DBT_FUZZ_SELFTEST=crash:N or hang:N makes case N crash or hang the worker (to test the
+    supervisor)."""
     maker = CaseMaker(seed)
+    selftest, _, at = os.environ.get("DBT_FUZZ_SELFTEST", "").partition(":")
     for number in range(first, first + count):
         print(json.dumps({"begin": number}), flush=True)
+        if at and number == int(at) and selftest == "crash":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if at and number == int(at) and selftest == "hang":
+            time.sleep(3600)
         case = maker.make(number)
         stop, problems = check_case(case)
         line = {"case": number, "stop": stop}

@@ -37,6 +37,17 @@ def test_compare_reports_every_difference():
     assert "fault vector 99" in "\n".join(fuzz.compare(base | {"bad_vector": 99}, base | {"bad_vector": 99}))
 
 
+@pytest.mark.parametrize("selftest, want", [("crash:3", "case 3: host crash (status -11)"),
+                                            ("hang:2", "case 2: hang (no result after 2 s)")])
+def test_supervisor_reports_crashes_and_hangs(monkeypatch, selftest, want):
+    """A worker killed by a signal or stuck in a case is a failure naming the case; the rest run."""
+    monkeypatch.setenv("DBT_FUZZ_SELFTEST", selftest)
+    monkeypatch.setattr(fuzz, "CASE_TIMEOUT", 2.0)
+    stops, failures = fuzz.campaign(6)
+    assert len(failures) == 1 and failures[0].startswith(want), failures
+    assert sum(stops.values()) == 5
+
+
 def test_fuzz_both_engines():
     stops, failures = fuzz.campaign(CASES, jobs=2)
     assert not failures, f"{len(failures)} failing cases:\n" + "\n".join(failures[:20])
