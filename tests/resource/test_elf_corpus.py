@@ -45,15 +45,18 @@ MAX_SECONDS = 60
 
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory):
-    """The valid originals: a C program (R, RX, R segments), the asm hello, and a pc kernel."""
+    """The valid originals: a C program (R, RX, R segments), the asm hello (also as a static PIE),
+    and a pc kernel."""
     out = tmp_path_factory.mktemp("elfcorpus")
     srcs = guestbuild.sources()
     kernel_src = out / "kernel.S"
     kernel_src.write_text(KERNEL_SOURCE)
-    subprocess.run([shutil.which("gcc") or "gcc", *KERNEL_LINK, "-o", str(out / "kernel"), str(kernel_src)],
+    gcc = shutil.which("gcc") or "gcc"
+    subprocess.run([gcc, *KERNEL_LINK, "-o", str(out / "kernel"), str(kernel_src)], check=True)
+    subprocess.run([gcc, "-nostdlib", "-static-pie", "-o", str(out / "hello-pie"), str(srcs["hello"])],
                    check=True)
     return {"calls": guestbuild.build(srcs["calls"], out), "hello": guestbuild.build(srcs["hello"], out),
-            "kernel": out / "kernel"}
+            "hello-pie": out / "hello-pie", "kernel": out / "kernel"}
 
 
 def dbt_in_process(capfd, path, machine=False):
@@ -81,12 +84,13 @@ def check_refused(status, err, name):
 
 def test_originals_run(programs, capfd):
     """The unmodified files load: the corpus differs from a runnable file by one edit."""
-    assert dbt_in_process(capfd, programs["hello"])[0] == guestbuild.status(
-        guestbuild.run_native(programs["hello"]).returncode)
+    for name in ("hello", "hello-pie"):
+        assert dbt_in_process(capfd, programs[name])[0] == guestbuild.status(
+            guestbuild.run_native(programs[name]).returncode)
     assert dbt_in_process(capfd, programs["kernel"], machine=True)[0] == KERNEL_STATUS
 
 
-@pytest.mark.parametrize("original", ["calls", "hello"])
+@pytest.mark.parametrize("original", ["calls", "hello", "hello-pie"])
 def test_linux_loader_refuses_corpus(programs, capfd, tmp_path, original):
     data = programs[original].read_bytes()
     path = tmp_path / "prog"
