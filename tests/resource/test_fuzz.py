@@ -5,7 +5,8 @@ engines: it must end as a stop, budget, guest fault or syscall exit, with
 both engines agreeing on every register, flag and byte. DBT_FUZZ_CASES sets
 the number of cases (default 2000 here, about a minute). A few cases also go
 through `dbt run` as tiny ELF programs: one clear line, a signal status,
-the same result under both engines, never a traceback.
+the same result under both engines, never a traceback; and programs of
+random syscalls run confined to a --root directory.
 """
 import os
 import re
@@ -16,10 +17,12 @@ import pytest
 
 import fuzz
 from fuzzgen import CaseMaker
+from sysfuzz import syscall_program
 from tinyelf import tiny_elf
 
 CASES = int(os.environ.get("DBT_FUZZ_CASES", "2000"))
 CLI_CASES = 12
+SYSCALL_PROGRAMS = 8
 CLI_TIMEOUT = 120
 # A guest fault's status is 128 + SIGILL, SIGTRAP, SIGBUS, SIGFPE or SIGSEGV; 124 is a spent budget.
 SIGNAL_STATUSES = {132, 133, 135, 136, 139}
@@ -78,3 +81,24 @@ def test_fuzz_through_cli(tmp_path, number):
     jit, interp = results
     assert (jit.returncode, jit.stdout, jit.stderr) == (interp.returncode, interp.stdout, interp.stderr), \
         case.describe()
+
+
+@pytest.mark.parametrize("number", range(SYSCALL_PROGRAMS))
+def test_random_syscalls(tmp_path, number):
+    """40 random syscalls with hostile arguments (sysfuzz.py) under --root: the program runs to its
+    exit (or dies of a signal when a call unmapped its own code), never an internal error, and
+    nothing appears outside the root."""
+    elf, calls = syscall_program(number)
+    prog, root = tmp_path / "prog", tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    prog.write_bytes(elf)
+    prog.chmod(0o755)
+    engine = ("jit", "interp")[number % 2]
+    got = subprocess.run([sys.executable, "-m", "dbt", "run", "--engine", engine, "--root", str(root),
+                          "--max-insns", "100000", str(prog)], capture_output=True, cwd=root,
+                         timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL)
+    err = got.stderr.decode(errors="replace")
+    what = f"case {number}: calls {[tuple(hex(v) for v in call) for call in calls]}\n{err}"
+    assert "Traceback" not in err and "internal error" not in err, what
+    assert got.returncode == 0 or got.returncode in SIGNAL_STATUSES and err.count("\n") == 1, what
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prog", "root"], what
