@@ -1,18 +1,23 @@
 """Reads and checks an ELF64 x86-64 executable: the one ELF parser (pyelftools) behind both
 the Linux loader (places segments by p_vaddr) and the pc machine (by p_paddr).
 
-It checks what any loader needs: ELF magic, class 64, machine x86-64,
-type EXEC or DYN, and PT_LOAD segments that lie inside the file with
-p_filesz <= p_memsz. Placement rules are the loaders' own. Every problem is
-one line in the exception class the caller names (exit status 126).
+It checks what any loader needs: ELF magic, class 64, little endian,
+version 1, machine x86-64, type EXEC or DYN, program headers of the ELF64
+size inside the file, and PT_LOAD segments that lie inside the file with
+p_filesz <= p_memsz and do not overlap (`overlapping`, by the address the
+loader places them at). Placement rules are the loaders' own. Every problem
+is one line in the exception class the caller names (exit status 126).
 """
 import io
+import struct
 from dataclasses import dataclass
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 PF_X, PF_W, PF_R = 1, 2, 4
+EHDR_SIZE, PHDR_SIZE = 64, 56
+MAX_PHDR_BYTES = 65536        # Linux refuses a larger program header table
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,34 @@ class ElfImage:
         return [s for s in self.segments if s.type == "PT_LOAD" and s.memsz]
 
 
+def check_header(path: str, data: bytes, error: type[Exception]) -> None:
+    """The ELF header fields pyelftools trusts: identification, version and the program header table."""
+    if len(data) < EHDR_SIZE:
+        raise error(f"{path}: truncated ELF header ({len(data)} of {EHDR_SIZE} bytes)")
+    ei_class, ei_data, ei_version = data[4:7]
+    if ei_class != 2 or ei_data != 1:
+        raise error(f"{path}: not a little-endian ELF64 file (class {ei_class}, data encoding {ei_data})")
+    version, phoff = struct.unpack_from("<I8xQ", data, 20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    if ei_version != 1 or version != 1:
+        raise error(f"{path}: unknown ELF version {ei_version}/{version}")
+    if phnum and phentsize != PHDR_SIZE:
+        raise error(f"{path}: program header size {phentsize}, not {PHDR_SIZE}")
+    if phnum * PHDR_SIZE > MAX_PHDR_BYTES:
+        raise error(f"{path}: {phnum} program headers is too many")
+    if phoff + phnum * PHDR_SIZE > len(data):
+        raise error(f"{path}: program headers at {phoff:#x} lie beyond the end of the file")
+
+
+def overlapping(segments: list[Segment], address) -> tuple[Segment, Segment] | None:
+    """Two segments whose [address(s), address(s) + p_memsz) ranges intersect, if any."""
+    ordered = sorted(segments, key=address)
+    for a, b in zip(ordered, ordered[1:]):
+        if address(a) + a.memsz > address(b):
+            return a, b
+    return None
+
+
 def read_elf(path: str, error: type[Exception]) -> ElfImage:
     """Parse `path`; raise `error(one line)` for anything no loader could use."""
     try:
@@ -50,6 +83,7 @@ def read_elf(path: str, error: type[Exception]) -> ElfImage:
         raise error(f"{path}: is a directory") from None
     if data[:4] != b"\x7fELF":
         raise error(f"{path}: not an ELF file")
+    check_header(path, data, error)
     try:
         elf = ELFFile(io.BytesIO(data))
         header = elf.header
@@ -66,7 +100,9 @@ def read_elf(path: str, error: type[Exception]) -> ElfImage:
         raise error(f"{path}: malformed ELF ({type(e).__name__}: {e})") from None
     segments = []
     for p_type, flags, offset, vaddr, paddr, filesz, memsz in raw:
-        if p_type == "PT_LOAD" and (filesz > memsz or offset + filesz > len(data)):
+        if p_type == "PT_LOAD" and filesz > memsz:
+            raise error(f"{path}: segment at {vaddr:#x} has file size {filesz:#x} above its memory size {memsz:#x}")
+        if p_type == "PT_LOAD" and offset + filesz > len(data):
             raise error(f"{path}: segment at {vaddr:#x} extends beyond the file")
         body = data[offset:offset + filesz] if p_type == "PT_LOAD" else b""
         segments.append(Segment(p_type, flags, offset, vaddr, paddr, filesz, memsz, body))

@@ -81,8 +81,8 @@ class Executor:
         while True:
             try:
                 tb = self.tbs.lookup(cpu.rip)
-            except GuestFault:                # the pc is not executable
-                result = self.deliver(GuestFault(Vector.PF, cpu.rip, False, cpu.rip))
+            except GuestFault as fault:       # the pc (or the rest of its instruction) is not executable
+                result = self.deliver(GuestFault(Vector.PF, fault.addr, False, cpu.rip))
                 if result is not None:
                     return result
                 continue

@@ -1,15 +1,16 @@
 """The pc machine's boot protocol (MACHINE.md "Boot protocol"): RAM size, kernel ELF, boot info, entry state.
 
 Everything about the kernel file is checked before the guest starts: a file
-that is not an ELF64 x86-64 executable, or a segment outside RAM or over the
-boot area below 0x8000, raises BadKernel with one line (exit status 126).
+that is not an ELF64 x86-64 executable, a segment outside RAM, over the boot
+area below 0x8000 or over another segment, or an entry point outside the
+segments raises BadKernel with one line (exit status 126).
 Nothing here runs guest code or knows about devices.
 """
 import struct
 from dataclasses import dataclass
 
 from dbt.runtime.cpu import FLAGS_FIXED
-from dbt.runtime.elf_image import read_elf
+from dbt.runtime.elf_image import overlapping, read_elf
 from dbt.runtime.memory import PAGE_MASK
 
 BOOT_INFO = 0x7000            # boot info block; RDI points here at entry
@@ -81,15 +82,19 @@ def read_kernel(path: str, ram_size: int) -> Kernel:
             raise BadKernel(f"{path}: segment at {paddr:#x} size {memsz:#x} overlaps the boot area "
                             f"below {BOOT_AREA_END:#x}")
         segments.append(Segment(paddr, seg.data, memsz))
-    if image.entry >= ram_size:
-        raise BadKernel(f"{path}: entry point {image.entry:#x} is outside RAM")
+    clash = overlapping(image.loads, lambda s: s.paddr)
+    if clash:
+        raise BadKernel(f"{path}: segments at {clash[0].paddr:#x} and {clash[1].paddr:#x} overlap")
+    if not any(s.paddr <= image.entry < s.paddr + s.memsz for s in image.loads):
+        raise BadKernel(f"{path}: entry point {image.entry:#x} is not in a loaded segment")
     return Kernel(image.entry, segments)
 
 
 def load_kernel(kernel: Kernel, mem) -> None:
-    """Copy each PT_LOAD to its physical address, zeroing the rest of p_memsz."""
+    """Copy each PT_LOAD to its physical address into fresh (all-zero) RAM: the rest of p_memsz
+    is already zero, and stays uncommitted however large it is."""
     for seg in kernel.segments:
-        mem.poke(seg.paddr, seg.data + bytes(seg.memsz - len(seg.data)))
+        mem.poke(seg.paddr, seg.data)
 
 
 def write_boot_info(mem, ram_size: int, cmdline: bytes) -> None:

@@ -41,6 +41,7 @@ def _host_mmap_fixed(addr: int, size: int, prot: int, flags: int, fd: int, offse
     if _LIBC.mmap(addr, size, prot, flags | MAP_FIXED, fd, offset) != addr:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
+CANONICAL_LOW, CANONICAL_HIGH = 1 << 47, (1 << 64) - (1 << 47)   # [low, high) is non-canonical
 
 
 class GuestFault(Exception):
@@ -184,13 +185,20 @@ class GuestMemory:
 
     # -- checked access ------------------------------------------------------
     def check(self, addr: int, size: int, need: int) -> None:
-        """Raise GuestFault unless every byte of [addr, addr+size) has `need`."""
+        """Raise GuestFault unless every byte of [addr, addr+size) has `need`.
+
+        The fault address is the first inaccessible byte, as CR2 holds it; an access that
+        runs from canonical into non-canonical addresses reports the first non-canonical
+        byte (the CPU raises #GP for it before any page fault)."""
         end = addr + size
-        if addr < 0 or end > self.size:     # report the first inaccessible byte, as CR2 does
-            raise GuestFault(Vector.PF, self.size if 0 <= addr < self.size else addr, bool(need & W))
-        for page in range(addr >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+        if addr < 0 or addr >= self.size:
+            bad = CANONICAL_LOW if addr < CANONICAL_LOW < end else addr
+            raise GuestFault(Vector.PF, bad, bool(need & W))
+        for page in range(addr >> PAGE_SHIFT, ((min(end, self.size) - 1) >> PAGE_SHIFT) + 1):
             if self.perms[page] & need != need:
                 raise GuestFault(Vector.PF, max(addr, page << PAGE_SHIFT), bool(need & W))
+        if end > self.size:
+            raise GuestFault(Vector.PF, self.size, bool(need & W))
 
     def read(self, addr: int, size: int, need: int = R) -> bytes:
         self.check(addr, size, need)

@@ -15,7 +15,7 @@ from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
-from dbt.runtime.memory import CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
+from dbt.runtime.memory import CANONICAL_LOW, CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
 
 JMP_CACHE_BITS = 12
 JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}
@@ -356,11 +356,14 @@ class BlockLowering(FunctionLowering):
         value = op.args[0]
         self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {self.slot_ptr(op.attrs['slot'])}, align 8")
 
-    def fault_landing(self, vector: int, addr: str = "0", error: int = 0) -> str:
-        """An out-of-line block that records a fault at the current instruction and exits."""
+    def fault_landing(self, vector: int, addr="0", error: int = 0) -> str:
+        """An out-of-line block that records a fault at the current instruction and exits.
+        `addr` is a value, or a function emitting (inside the landing) the code computing it."""
         name = self.fresh("fault").lstrip("%")
         saved, self.lines = self.lines, []
         self.label(name)
+        if callable(addr):
+            addr = addr()
         self.store_field("rip", str(self.pc))
         self.retire(self.index)
         self.store_field("exit_vector", str(int(vector)))
@@ -371,6 +374,28 @@ class BlockLowering(FunctionLowering):
         self.lines = saved
         return name
 
+    def bounds_fault_address(self, addr: str, size: int, need: int) -> str:
+        """The CR2 of an access that leaves the guest space, as GuestMemory.check computes it:
+        the end of the space when its first page is accessible, the first non-canonical byte
+        when it runs into non-canonical addresses, else its start."""
+        below, page, index, pp, pv, has, first_ok = (self.fresh() for _ in range(7))
+        self.emit(f"{below} = icmp ult i64 {addr}, %memsize")
+        self.emit(f"{page} = lshr i64 {addr}, {PAGE_SHIFT}")
+        self.emit(f"{index} = select i1 {below}, i64 {page}, i64 0")     # never read past the table
+        self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {index}")
+        self.emit(f"{pv} = load i8, ptr {pp}")
+        self.emit(f"{has} = and i8 {pv}, {need}")
+        self.emit(f"{first_ok} = icmp ne i8 {has}, 0")
+        inside, last, low, crosses, into_nc, nc_or_start, bad = (self.fresh() for _ in range(7))
+        self.emit(f"{inside} = and i1 {below}, {first_ok}")
+        self.emit(f"{last} = add i64 {addr}, {size - 1}")
+        self.emit(f"{low} = icmp ult i64 {addr}, {CANONICAL_LOW}")
+        self.emit(f"{crosses} = icmp uge i64 {last}, {CANONICAL_LOW}")
+        self.emit(f"{into_nc} = and i1 {low}, {crosses}")
+        self.emit(f"{nc_or_start} = select i1 {into_nc}, i64 {CANONICAL_LOW}, i64 {addr}")
+        self.emit(f"{bad} = select i1 {inside}, i64 %memsize, i64 {nc_or_start}")
+        return bad
+
     def guest_pointer(self, addr: str, size: int, write: bool) -> str:
         """Inline check of [addr, addr+size) against bounds and page permissions; host pointer.
         A page watched by a memory hook fails the check too: the runtime tells the two apart.
@@ -379,13 +404,11 @@ class BlockLowering(FunctionLowering):
         or the start of the second page when only that one is refused.
         """
         error = 2 if write else 0
+        need = W if write else R
         limit, inb = self.fresh(), self.fresh()
         self.emit(f"{limit} = sub i64 %memsize, {size}")
         self.emit(f"{inb} = icmp ule i64 {addr}, {limit}")
-        below, bad_addr = self.fresh(), self.fresh()
-        self.emit(f"{below} = icmp ult i64 {addr}, %memsize")
-        self.emit(f"{bad_addr} = select i1 {below}, i64 %memsize, i64 {addr}")
-        bounds_fault = self.fault_landing(Vector.PF, bad_addr, error)
+        bounds_fault = self.fault_landing(Vector.PF, lambda: self.bounds_fault_address(addr, size, need), error)
         checked = self.fresh("ok").lstrip("%")
         self.emit(f"br i1 {inb}, label %{checked}, label %{bounds_fault}")
         self.label(checked)
@@ -393,7 +416,6 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{last} = add i64 {addr}, {size - 1}")
         self.emit(f"{first_page} = lshr i64 {addr}, {PAGE_SHIFT}")
         self.emit(f"{last_page} = lshr i64 {last}, {PAGE_SHIFT}")
-        need = W if write else R
         watch = WATCH_W if write else WATCH_R      # a watched page exits as if refused
         oks = []
         perms = []

@@ -3,7 +3,8 @@
 A block ends at a control transfer, at an instruction that needs the runtime,
 at a page boundary, or at MAX_BLOCK_INSNS. An instruction that cannot be
 decoded or lifted ends the block before it; if it is the block's first
-instruction the block raises #UD (the runtime reports it with the bytes).
+instruction the block raises #UD (the runtime reports it with the bytes), unless it
+is cut short by a page it cannot be fetched from: then fetching it faults.
 """
 import time
 
@@ -41,6 +42,16 @@ class Translator:
     def decode_one(self, pc: int):
         """The instruction at pc, or None when the bytes are not a valid instruction."""
         return next(self.cs.disasm(self.fetch(pc)[:15], pc, 1), None)
+
+    def fetch_rest(self, pc: int) -> None:
+        """When the instruction at pc runs past its last fetchable byte (into a page that is not
+        executable, or off the guest space), fetch that byte: the fetch raises the runtime's
+        fault for it, as the CPU faults on the page it cannot fetch from rather than raise #UD."""
+        code = self.fetch(pc)[:15]
+        if len(code) < 15:
+            padded = next(self.cs.disasm(code + bytes(15 - len(code)), pc, 1), None)
+            if padded is not None and padded.size > len(code):
+                self.fetch(pc + len(code))
 
     def diagnose(self, pc: int):
         """(instruction at pc or None, why dbt cannot lift it or None) for fault reports."""
@@ -99,7 +110,8 @@ class Translator:
             if ctx.ended:
                 break
         if not ctx.ended:
-            if block.ninsns == 0:        # the first instruction is invalid or unsupported
+            if block.ninsns == 0:        # the first instruction is invalid, unsupported or cut short
+                self.fetch_rest(pc)
                 b.insn_start(pc, 0)
                 ctx.pc = pc
                 ctx.fault(Vector.UD)

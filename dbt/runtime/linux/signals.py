@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from dbt.ir.exits import Vector
 from dbt.runtime.cpu import AC, AF, CF, DF, OF, PF, SF, TF, ZF
 from dbt.runtime.executor import Stop
-from dbt.runtime.memory import GuestFault
+from dbt.runtime.memory import CANONICAL_HIGH, CANONICAL_LOW, GuestFault
 
 NSIG = 64
 SIGNAL_NAMES = ("", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
@@ -66,7 +66,6 @@ SC_FORMAT = "<17QQHHHHQQQQQ64x"      # regs, eflags, cs gs fs ss, err trapno old
 FIX_EFLAGS = AC | OF | DF | TF | SF | ZF | AF | PF | CF | (1 << 16)    # what rt_sigreturn may change (RF too)
 ENTRY_CLEAR_FLAGS = DF | TF | (1 << 16)                                 # DF, TF, RF cleared for the handler
 UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
-CANONICAL_LOW, CANONICAL_HIGH = 1 << 47, (1 << 64) - (1 << 47)
 U64 = (1 << 64) - 1
 
 
