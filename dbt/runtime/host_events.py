@@ -83,7 +83,7 @@ class WallClockLimit:
             return self
         self.old_handler = signal.signal(TIMEOUT_SIGNAL, self._expired)
         main = threading.main_thread().ident
-        self.alarm = HostAlarm(self.cpu, time.monotonic_ns(), lambda: signal.pthread_kill(main, TIMEOUT_SIGNAL))
+        self.alarm = HostAlarm(self.cpu, time.monotonic_ns(), ring=lambda: signal.pthread_kill(main, TIMEOUT_SIGNAL))
         self.alarm.set(int(self.seconds * 1e9))
         return self
 
