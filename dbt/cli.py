@@ -160,7 +160,7 @@ def run_command(ns) -> int:
         return EXIT_DIVERGED
     finally:
         if ns.stats:
-            print(proc.emu.stats.report(proc.emu.cpu, ns.engine), file=sys.stderr)
+            print(proc.emu.stats.report(proc.emu.cpu, "jit+interp" if ns.check else ns.engine), file=sys.stderr)
         if trace_out is not None and trace_out is not sys.stderr:
             trace_out.close()
     if result.message:
