@@ -57,19 +57,21 @@ BROKEN = {
 }
 
 
-def broken_translator(insn_id: int, wrong_id: int):
-    """A Translator that lifts insn_id with the lifter of wrong_id (the test's deliberate bug)."""
+def broken_translator(insn_id: int, wrong_id: int, min_insns: int):
+    """A Translator that lifts insn_id with the lifter of wrong_id (the test's deliberate bug)
+    in blocks of at least min_insns instructions."""
     class BrokenTranslator(Translator):
         def translate(self, pc, max_insns=translate_module.MAX_BLOCK_INSNS):
             table = translate_module.LIFTERS
-            with mock.patch.dict(table, {insn_id: table[wrong_id]}):
+            wrong = {insn_id: table[wrong_id]} if max_insns >= min_insns else {}
+            with mock.patch.dict(table, wrong):
                 return super().translate(pc, max_insns)
     return BrokenTranslator
 
 
-def break_jit_side(checker, insn_id: int, wrong_id: int) -> None:
+def break_jit_side(checker, insn_id: int, wrong_id: int, min_insns: int = 1) -> None:
     side = checker.jit.tbs
-    translator = broken_translator(insn_id, wrong_id)(checker.mem.fetch_code, side.translator.system)
+    translator = broken_translator(insn_id, wrong_id, min_insns)(checker.mem.fetch_code, side.translator.system)
     translator.stops = side.translator.stops
     side.translator = translator
 
@@ -78,10 +80,8 @@ def program(middle: str) -> list[str]:
     return [*HEAD, "top: " + LOOP[0], *LOOP[1:], *TAIL, middle]
 
 
-def parse_report(report: str):
-    head, *lines = report.splitlines()
-    match = HEADLINE.fullmatch(head)
-    assert match, f"unexpected headline: {head!r}"
+def parse_differences(lines: list[str]):
+    """The report's lines: {register: (interp, jit)}, {address: (interp byte, jit byte)}."""
     registers, memory = {}, {}
     for line in lines:
         reg, mem = REGISTER_LINE.fullmatch(line), MEMORY_LINE.fullmatch(line)
@@ -92,37 +92,13 @@ def parse_report(report: str):
             start = int(mem[1], 16)
             for i, (a, b) in enumerate(zip(bytes.fromhex(mem[3]), bytes.fromhex(mem[4]))):
                 memory[start + i] = (a, b)
-    return match, registers, memory
+    return registers, memory
 
 
-@pytest.mark.parametrize("case", BROKEN, ids=list(BROKEN))
-def test_broken_lifter_is_named_with_host_values(case):
-    insn, insn_id, wrong_id, wrong_text = BROKEN[case]
-    regs, data = default_regs(), default_data()
-    code = assemble(";".join(program(insn) + AFTER))
-    right = run_native(assemble(";".join(program(insn))), regs, 0x2, data)
-    wrong = run_native(assemble(";".join(program(wrong_text))), regs, 0x2, data)
-
-    emu = Emulator(engine="interp", code_cache=False)
-    emu.map(CODE_ADDR, CODE_SIZE, "rwx")
-    emu.map(DATA_ADDR, DATA_SIZE, "rw")
-    emu.write(CODE_ADDR, code)
-    emu.write(DATA_ADDR, data)
-    for name in GPRS:
-        emu.reg_write(name, regs[name])
-    break_jit_side(lockstep.Lockstep(emu), insn_id, wrong_id)
-    with pytest.raises(lockstep.EngineDivergence) as raised:
-        emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code), max_insns=1000)
-
-    match, registers, memory = parse_report(str(raised.value))
-    pc = CODE_ADDR + len(assemble(";".join(program(insn)[:-1])))
-    insn_bytes = assemble(insn, addr=pc)
-    decoded = next(capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64).disasm(insn_bytes, pc))
-    assert int(match[1], 16) == pc
-    assert match[2] == insn_bytes.hex(" ")
-    assert match[3] == f"{decoded.mnemonic} {decoded.op_str}"
-    assert int(match[4]) == len(HEAD) + ITERATIONS * len(LOOP) + len(TAIL)
-
+def assert_host_differences(lines: list[str], right, wrong) -> None:
+    """The report lists exactly what differs between the host's right and wrong runs, with
+    the right values as the interpreter's and the wrong ones as the JIT's."""
+    registers, memory = parse_differences(lines)
     want = {name: (right.regs[name], wrong.regs[name]) for name in GPRS if right.regs[name] != wrong.regs[name]}
     if (right.rflags ^ wrong.rflags) & STATUS_FLAGS:
         interp_flags, jit_flags = registers.pop("rflags")
@@ -133,6 +109,57 @@ def test_broken_lifter_is_named_with_host_values(case):
     assert differing <= memory.keys()
     for addr, values in memory.items():
         assert values == (right.data[addr - DATA_ADDR], wrong.data[addr - DATA_ADDR])
+
+
+def host_runs(insn: str, wrong_text: str, after=()):
+    """The host CPU's final state for the program with the right and with the wrong instruction."""
+    return (run_native(assemble(";".join(program(text) + list(after))), default_regs(), 0x2, default_data())
+            for text in (insn, wrong_text))
+
+
+def run_broken(insn: str, insn_id: int, wrong_id: int, min_insns: int = 1) -> str:
+    """The --check report of program(insn) + AFTER with insn lifted wrongly on the JIT's side."""
+    regs, data = default_regs(), default_data()
+    code = assemble(";".join(program(insn) + AFTER))
+    emu = Emulator(engine="interp", code_cache=False)
+    emu.map(CODE_ADDR, CODE_SIZE, "rwx")
+    emu.map(DATA_ADDR, DATA_SIZE, "rw")
+    emu.write(CODE_ADDR, code)
+    emu.write(DATA_ADDR, data)
+    for name in GPRS:
+        emu.reg_write(name, regs[name])
+    break_jit_side(lockstep.Lockstep(emu), insn_id, wrong_id, min_insns)
+    with pytest.raises(lockstep.EngineDivergence) as raised:
+        emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code), max_insns=1000)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=list(BROKEN))
+def test_broken_lifter_is_named_with_host_values(case):
+    insn, insn_id, wrong_id, wrong_text = BROKEN[case]
+    head, *lines = run_broken(insn, insn_id, wrong_id).splitlines()
+    match = HEADLINE.fullmatch(head)
+    assert match, f"unexpected headline: {head!r}"
+    pc = CODE_ADDR + len(assemble(";".join(program(insn)[:-1])))
+    insn_bytes = assemble(insn, addr=pc)
+    decoded = next(capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64).disasm(insn_bytes, pc))
+    assert int(match[1], 16) == pc
+    assert match[2] == insn_bytes.hex(" ")
+    assert match[3] == f"{decoded.mnemonic} {decoded.op_str}"
+    assert int(match[4]) == len(HEAD) + ITERATIONS * len(LOOP) + len(TAIL)
+    assert_host_differences(lines, *host_runs(insn, wrong_text))
+
+
+def test_a_block_that_differs_only_as_a_whole_is_reported_so():
+    """Wrong only in blocks of several instructions: no single instruction is blamed, and
+    the block's differences are given (the host's, for the right and wrong blocks)."""
+    insn, insn_id, wrong_id, wrong_text = BROKEN["register only"]
+    head, *lines = run_broken(insn, insn_id, wrong_id, min_insns=2).splitlines()
+    pc = CODE_ADDR + len(assemble(";".join(program(insn)[:-len(TAIL) - 1])))
+    assert head == (f"dbt: --check: the engines differ in the block at pc {pc:#x} "
+                    f"({len(TAIL) + 1 + len(AFTER)} instructions, after "
+                    f"{len(HEAD) + ITERATIONS * len(LOOP)} instructions), though no single instruction of it does:")
+    assert_host_differences(lines, *host_runs(insn, wrong_text, AFTER))
 
 
 @pytest.fixture(scope="module")
