@@ -45,6 +45,12 @@ def open_code_cache(directory: str, opt: int, system: bool):
     return CodeCache(directory, config, host_identity())
 
 
+def rflags_of(cpu) -> int:
+    """The architectural RFLAGS of a CPUState: the lazy arithmetic flags materialised."""
+    arith = compute_cc_all(cpu.cc_op, cpu.cc_dst, cpu.cc_src, cpu.cc_src2)
+    return arith | (DF if cpu.df else 0) | cpu.eflags | FLAGS_FIXED
+
+
 class Emulator:
     """code_cache: a directory for the JIT's persistent code cache, False for none, or None to let
     DBT_CACHE decide (on: the default directory; unset or off: none). -d tracing turns it off."""
@@ -117,9 +123,7 @@ class Emulator:
 
     @property
     def rflags(self) -> int:
-        cpu = self.cpu
-        arith = compute_cc_all(cpu.cc_op, cpu.cc_dst, cpu.cc_src, cpu.cc_src2)
-        return arith | (DF if cpu.df else 0) | cpu.eflags | FLAGS_FIXED
+        return rflags_of(self.cpu)
 
     @rflags.setter
     def rflags(self, value: int) -> None:

@@ -5,7 +5,10 @@
 Exit status: the guest's own; 128 + signal when a guest fault kills it
 (137 when gdb kills it); 124 when a budget is spent (--max-insns N
 instructions retired, or --timeout SECONDS of wall-clock time; as timeout(1));
-130 on Ctrl-C (SIGINT to dbt, as a shell reports a program SIGINT killed); 126
+130 on Ctrl-C (SIGINT to dbt, as a shell reports a program SIGINT killed); 125
+when --check finds the JIT and the interpreter differ (the report names the
+first instruction whose effects differ, and each register, flag and memory
+range that does, with both values; dbt/runtime/lockstep.py); 126
 for a file that is not a runnable x86-64 ELF (or whose image and stack alone
 exceed --max-memory); 127 for a missing file; 2 for bad options (e.g. -d items, or a bad DBT_CACHE); 1 when the -g
 port or the -D file cannot be used; 70 for an internal error (with one line, never a
@@ -24,6 +27,7 @@ from dbt.bench.command import add_bench_arguments, run_bench
 from dbt.cli_machine import add_machine_arguments, run_machine
 
 EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_FAILED, EXIT_USAGE = 126, 127, 70, 130, 1, 2
+EXIT_DIVERGED = 125
 
 
 class EnvEdit(argparse.Action):
@@ -76,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a static x86-64 Linux program")
     run.add_argument("--engine", choices=("jit", "interp"), default="jit",
                      help="jit: compile with LLVM (default); interp: interpret the IR in Python")
+    run.add_argument("--check", action="store_true",
+                     help="run every block under both engines in lockstep and stop at the first "
+                          "instruction whose effects differ (status 125); --engine is then ignored")
     run.add_argument("--stats", action="store_true", help="print run statistics to stderr at the end")
     run.add_argument("-d", dest="trace", default="", metavar="ITEMS",
                      help="trace, comma-separated: in_asm,op,out_asm (per block translated), exec (per block run), "
@@ -112,8 +119,12 @@ def run_command(ns) -> int:
         return run_machine(ns)
     from dbt.runtime.linux.elf import BadProgram
     from dbt.runtime.linux.process import LinuxProcess
+    from dbt.runtime.lockstep import EngineDivergence, Lockstep
     from dbt.runtime.trace import Trace
 
+    if ns.check and ns.gdb_port is not None:
+        print("dbt: --check and -g cannot be used together", file=sys.stderr)
+        return EXIT_USAGE
     if not os.path.exists(ns.prog):
         print(f"dbt: {ns.prog}: No such file or directory", file=sys.stderr)
         return EXIT_MISSING
@@ -133,9 +144,10 @@ def run_command(ns) -> int:
             print(f"dbt: --root {ns.root}: not a directory", file=sys.stderr)
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
-                            engine=ns.engine, trace=trace, opt=ns.opt, root=ns.root,
-                            strace=sys.stderr if ns.strace else None, max_memory=ns.max_memory,
-                            code_cache=command_line_choice(ns.no_cache, ns.cache_dir))
+                            engine="interp" if ns.check else ns.engine, trace=trace, opt=ns.opt,
+                            root=ns.root, strace=sys.stderr if ns.strace else None,
+                            max_memory=ns.max_memory,
+                            code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE
@@ -148,11 +160,16 @@ def run_command(ns) -> int:
         if error:
             print(f"dbt: {error}", file=sys.stderr)
             return EXIT_FAILED
+    if ns.check:
+        Lockstep(proc.emu, opt=ns.opt)
     try:
         result = proc.run(max_insns=ns.max_insns, timeout=ns.timeout)
+    except EngineDivergence as e:
+        print(e, file=sys.stderr)
+        return EXIT_DIVERGED
     finally:
         if ns.stats:
-            print(proc.emu.stats.report(proc.emu.cpu, ns.engine), file=sys.stderr)
+            print(proc.emu.stats.report(proc.emu.cpu, "jit+interp" if ns.check else ns.engine), file=sys.stderr)
         if trace_out is not None and trace_out is not sys.stderr:
             trace_out.close()
     if result.message:

@@ -1,13 +1,14 @@
 """`dbt run --machine pc KERNEL.elf`: boot a bare-metal kernel on the pc machine (MACHINE.md).
 
-    dbt run --machine pc [--engine jit|interp] [-m SIZE] [-serial stdio|file:PATH|null]
+    dbt run --machine pc [--engine jit|interp | --check] [-m SIZE] [-serial stdio|file:PATH|null]
         [-drive file=PATH] [--append TEXT] [--screenshot PATH.png] [--realtime]
         [-d unimp,in_asm,...] [--stats] [--max-insns N] [--timeout SECONDS] [-g PORT]
         KERNEL.elf
 
 Exit status: what the guest asked for (debug exit port 0xF4: (v << 1) | 1;
 hypercall 2: its argument); 0 when it halts for good; 3 on a triple fault;
-124 when --max-insns or --timeout (wall clock) is spent; 137 when gdb
+124 when --max-insns or --timeout (wall clock) is spent; 125 when --check
+finds the engines differ (dbt/runtime/lockstep.py); 137 when gdb
 (-g PORT) kills it; 1 when the -g port cannot be used; 126 for a kernel
 that cannot boot; 127 for a
 missing kernel or drive image; 2 for bad options. Every way the run ends
@@ -24,7 +25,7 @@ import os
 import select
 import sys
 
-EXIT_USAGE, EXIT_FAILED, EXIT_NOT_RUNNABLE, EXIT_MISSING = 2, 1, 126, 127
+EXIT_USAGE, EXIT_FAILED, EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_DIVERGED = 2, 1, 126, 127, 125
 STDOUT_FD = 1
 MACHINES = ("pc",)
 MACHINE_TRACE_ITEMS = ("unimp",)
@@ -162,6 +163,7 @@ def run_machine(ns) -> int:
     from dbt.backend.llvm.codecache import command_line_choice
     from dbt.runtime import machine_boot
     from dbt.runtime.devices.ata import DriveError
+    from dbt.runtime.lockstep import EngineDivergence, Lockstep
     from dbt.runtime.machine import MachineConfig, PcMachine
     from dbt.runtime.trace import Trace
 
@@ -169,6 +171,8 @@ def run_machine(ns) -> int:
         return _error(f"--machine pc boots one kernel file; unexpected arguments: {' '.join(ns.args)}", EXIT_USAGE)
     if ns.max_memory is not None:
         return _error("--max-memory limits a user-mode guest; with --machine pc, -m sets the RAM", EXIT_USAGE)
+    if ns.check and ns.gdb_port is not None:
+        return _error("--check and -g cannot be used together", EXIT_USAGE)
     try:
         ram_size = machine_boot.parse_ram_size(ns.ram)
         drive = parse_drive(ns.drive)
@@ -201,11 +205,12 @@ def run_machine(ns) -> int:
             return _error(f"-d: {e}", EXIT_USAGE)
         log_unimp = _unimp_logger(trace_out) if "unimp" in items else None
         config = MachineConfig(
-            kernel=ns.prog, engine=ns.engine, ram_size=ram_size, cmdline=ns.append.encode(),
+            kernel=ns.prog, engine="interp" if ns.check else ns.engine, ram_size=ram_size, cmdline=ns.append.encode(),
             console_write=console.write,
             console_input=HostInput(_stdin_fd() if ns.serial == "stdio" else None),
             drive=drive, realtime=ns.realtime, log_unimp=log_unimp, trace=trace, opt=ns.opt,
-            screenshot=ns.screenshot, code_cache=command_line_choice(ns.no_cache, ns.cache_dir))
+            screenshot=ns.screenshot,
+            code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
         try:
             machine = PcMachine(config)
         except (machine_boot.BadKernel, DriveError) as e:
@@ -221,12 +226,17 @@ def run_machine(ns) -> int:
             if error:
                 machine.close()
                 return _error(error, EXIT_FAILED)
+        if ns.check:
+            Lockstep(machine.emu, opt=ns.opt)
         try:
             result = machine.run(max_insns=ns.max_insns, timeout=ns.timeout)
+        except EngineDivergence as e:
+            print(e, file=sys.stderr)
+            return EXIT_DIVERGED
         finally:
             closing_error = machine.close()
             if ns.stats:
-                print(machine.emu.stats.report(machine.cpu, ns.engine), file=sys.stderr)
+                print(machine.emu.stats.report(machine.cpu, "jit+interp" if ns.check else ns.engine), file=sys.stderr)
         for line in (result.message, closing_error):
             if line:
                 print(line, file=sys.stderr)
