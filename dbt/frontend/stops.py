@@ -29,6 +29,10 @@ class StopPoints:
         self.until.pop(addr, None)
         return True
 
+    def snapshot(self) -> tuple:
+        """All the stop points, hashable: equal snapshots mean blocks end at the same places."""
+        return frozenset(self.until), self.hooked, self.every, self.starts, self.all_blocks
+
     def __contains__(self, addr: int) -> bool:
         """A block must end before addr (addr must start a block)."""
         return addr in self.until or addr in self.hooked or any(b <= addr < e for b, e in self.every)

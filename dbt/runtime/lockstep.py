@@ -175,7 +175,7 @@ class Lockstep:
         self.interp = Side(make_engine("interp", emu.cpu, emu.mem), self.log.run, emu)
         self.jit = Side(jit, jit.execute, emu, emu.tbs.trace)
         self.sides = (self.interp, self.jit)
-        self.known_stops = frozenset()
+        self.known_stops = None
         self.mem.on_code_write = self.invalidate_page
         emu.executor.debugger = self
 
@@ -185,7 +185,7 @@ class Lockstep:
 
     # -- the executor's hooks ---------------------------------------------------------
     def run(self, executor) -> Stop:
-        stops = frozenset(self.emu.translator.stops)
+        stops = self.emu.translator.stops.snapshot()
         if stops != self.known_stops:            # blocks must end at the new stop points
             for side in self.sides:
                 side.forget()
