@@ -32,6 +32,7 @@ from fuzzgen import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, EDGE_ADDR, SPACE
 
 BATCH = 200                  # cases per worker process
 CASE_TIMEOUT = 60.0          # seconds one case may take under both engines (a shared, slow machine)
+STARTUP_TIMEOUT = 300.0      # seconds a worker may take to start (import dbt and LLVM) on a busy host
 ALLOWED_STOPS = ("until", "budget", "fault", "syscall")
 STATE_FIELDS = ("rip", "fs_base", "gs_base", "df", "eflags", "mxcsr", "fpu_cw", "fpu_sw",
                 "fpu_tag", "fpu_top", "icount")
@@ -140,9 +141,15 @@ def run_batch(first: int, count: int, seed: int) -> tuple[dict[str, int], list[s
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--first", str(number),
                "--cases", str(end - number), "--seed", str(seed)]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        current = None
+        current, started = None, False
         while True:
-            ready, _, _ = select.select([proc.stdout], [], [], CASE_TIMEOUT)
+            # the worker's start-up (imports, LLVM) is not a case: on a busy host it may take long
+            ready, _, _ = select.select([proc.stdout], [], [], CASE_TIMEOUT if started else STARTUP_TIMEOUT)
+            if not ready and not started:
+                proc.kill()
+                proc.wait()
+                failures.append(f"worker from case {number}: no output for {STARTUP_TIMEOUT:.0f} s after start")
+                return stops, failures
             if not ready:
                 proc.kill()
                 proc.wait()
@@ -152,6 +159,7 @@ def run_batch(first: int, count: int, seed: int) -> tuple[dict[str, int], list[s
             line = proc.stdout.readline()
             if not line:
                 break
+            started = True
             record = json.loads(line)
             if "begin" in record:
                 current = record["begin"]

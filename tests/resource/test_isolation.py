@@ -82,7 +82,7 @@ class Sentinels:
         """`size` is not a multiple of 2 MiB: Linux aligns such mappings to huge pages, which
         would move the reservation off the gap between the sentinels."""
         self.libc = _libc()
-        for _attempt in range(8):
+        for _attempt in range(16):
             # A free hole: low sentinel | size | high sentinel | slack. The kernel hands out
             # addresses top-down, so small mappings made while the Emulator is built land in the
             # slack, and the guest reservation in the gap of exactly `size` between the sentinels.
@@ -94,7 +94,14 @@ class Sentinels:
             self.high = _map(self.libc, hole + PAGE + size, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
             if self.low == hole and self.high == hole + PAGE + size:
                 self.emu = Emulator(engine=engine, memory_size=size)
-                if self.emu.mem.base == hole + PAGE:
+                if self.emu.mem.base != hole + PAGE:
+                    # the reservation went elsewhere (a busy process): try the pages around it
+                    for page in (self.low, self.high):
+                        self.libc.munmap(page, PAGE)
+                    base = self.emu.mem.base
+                    self.low = _map(self.libc, base - PAGE, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
+                    self.high = _map(self.libc, base + size, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
+                if self.low == self.emu.mem.base - PAGE and self.high == self.emu.mem.base + size:
                     ctypes.memmove(self.low, PATTERN, PAGE)
                     ctypes.memmove(self.high, PATTERN, PAGE)
                     return
