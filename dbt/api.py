@@ -15,6 +15,7 @@ from dbt.frontend.x86.translate import Translator
 from dbt.runtime.cpu import ARITH_FLAGS, DF, FLAGS_FIXED, GPR_NAMES, new_cpu
 from dbt.runtime.executor import Executor, Services, Stop
 from dbt.runtime.memory import DEFAULT_SPACE, PAGE_MASK, GuestMemory
+from dbt.runtime.regions import hot_threshold
 from dbt.runtime.stats import Stats
 from dbt.runtime.tb import TBCache
 
@@ -22,23 +23,26 @@ ENGINES = ("jit", "interp")
 REG_NAMES = GPR_NAMES + ("rip", "fs_base", "gs_base")
 
 
-def make_engine(name: str, cpu, mem, opt: int = 0):
+def make_engine(name: str, cpu, mem, opt: int = 0, regions: str | None = None):
+    """An engine; `regions` (off|on|always, default $DBT_REGIONS or on) matters to the jit only."""
+    threshold = hot_threshold(regions)
     if name == "interp":
         return InterpEngine(cpu, mem)
     if name == "jit":
         from dbt.backend.llvm.native import LLVMEngine     # llvmlite loads only when used
-        return LLVMEngine(cpu, opt=opt)
+        return LLVMEngine(cpu, opt=opt, hot_threshold=threshold)
     raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
 
 
 class Emulator:
     def __init__(self, engine: str = "jit", memory_size: int = DEFAULT_SPACE,
-                 services: Services | None = None, trace=None, opt: int = 0, system: bool = False):
+                 services: Services | None = None, trace=None, opt: int = 0, system: bool = False,
+                 regions: str | None = None):
         self.cpu = new_cpu()
         self.mem = GuestMemory(memory_size)
         self.cpu.mem_base, self.cpu.mem_perms, self.cpu.mem_pages = self.mem.base, self.mem.perms_addr, self.mem.npages
         self.stats = Stats()
-        self.engine = make_engine(engine, self.cpu, self.mem, opt)
+        self.engine = make_engine(engine, self.cpu, self.mem, opt, regions)
         self.translator = Translator(self.mem.fetch_code, system)
         self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace)
         self.executor = Executor(self.cpu, self.mem, self.engine, self.tbs, self.stats, services)
@@ -95,7 +99,7 @@ class Emulator:
     def set_stop(self, addr: int) -> None:
         """Make `addr` a stop point: blocks end before it and arriving there ends the run."""
         self.translator.stops.add(addr)
-        for tb in [tb for tb in self.tbs.blocks.values() if tb.pc <= addr < tb.pc + tb.size]:
+        for tb in [tb for tb in self.tbs.blocks.values() if tb.covers(addr)]:
             self.tbs.remove(tb)
 
     def clear_stop(self, addr: int) -> None:

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-D", dest="trace_file", metavar="FILE", help="write -d output to FILE (default stderr)")
     run.add_argument("--max-insns", type=int, metavar="N", help="stop after N guest instructions")
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
+    run.add_argument("--regions", choices=("off", "on", "always"), default=None,
+                     help="jit: compile hot loops/functions as -O2 regions (default $DBT_REGIONS or on; "
+                          "always: at once, for testing)")
     run.add_argument("--root", metavar="DIR",
                      help="confine the guest's file system to DIR, as chroot would (default: the host's)")
     run.add_argument("--strace", action="store_true", help="log each guest syscall to stderr")
@@ -81,7 +84,7 @@ def run_command(ns) -> int:
             print(f"dbt: --root {ns.root}: not a directory", file=sys.stderr)
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
-                            engine=ns.engine, trace=trace, opt=ns.opt, root=ns.root,
+                            engine=ns.engine, trace=trace, opt=ns.opt, root=ns.root, regions=ns.regions,
                             strace=sys.stderr if ns.strace else None)
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """The executor loop: run translated code, and serve each exit it returns with.
 
 Python runs here once per exit, not once per block: MISS (translate, link),
+HOT (compile the block's region),
 BUDGET, INTERRUPT, SYSCALL/HLT/FAULT (handed to the services of the machine:
 Linux user mode or the pc), STOP (a requested stop address).
 A store into a page that holds code (CODE_WRITE) drops the page's blocks and
@@ -80,6 +81,9 @@ class Executor:
             return self.budget_tail()
         if reason == ExitReason.STOP:
             return Stop("until")
+        if reason == ExitReason.HOT:
+            self.tbs.regionize(cpu.rip)
+            return None
         if reason == ExitReason.INTERRUPT:
             cpu.exit_request = 0
             return self.services.interrupt(self)

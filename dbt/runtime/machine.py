@@ -81,6 +81,7 @@ class MachineConfig:
     log_unimp: object = None              # callable(str) for -d unimp
     trace: object = None
     opt: int = 0
+    regions: str | None = None     # off | on | always (default $DBT_REGIONS or on)
     screenshot: str | None = None         # PNG of the VGA text screen, written by close()
     extra_devices: list = field(default_factory=list)
 
@@ -104,7 +105,8 @@ class PcMachine(Services):
         self.config = config
         kernel = machine_boot.read_kernel(config.kernel, config.ram_size)
         self.emu = Emulator(config.engine, memory_size=config.ram_size, services=self,
-                            trace=config.trace, opt=config.opt, system=True)
+                            trace=config.trace, opt=config.opt, system=True,
+                            regions=config.regions)
         self.cpu, self.mem = self.emu.cpu, self.emu.mem
         self.emu.map(0, config.ram_size, "rwx")
         machine_boot.load_kernel(kernel, self.mem)

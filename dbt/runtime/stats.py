@@ -20,6 +20,8 @@ class Stats:
                 ("insns_retired", cpu.icount),
                 ("blocks_translated", c["blocks_translated"]),
                 ("blocks_invalidated", c["blocks_invalidated"]),
+                ("regions_compiled", c["regions_compiled"]),
+                ("region_compile_ms", f"{1000 * self.times['region_compile']:.1f}"),
                 ("translate_ms", f"{1000 * self.times['translate']:.1f}"),
                 ("compile_ms", f"{1000 * self.times['compile']:.1f}"),
                 ("execute_ms", f"{1000 * self.times['execute']:.1f}"),

@@ -4,6 +4,8 @@ A block is translated once (frontend), compiled once (engine), and linked:
 each of its direct exits is patched to its target as soon as both exist.
 A write to a page holding code drops every block on that page, unlinks the
 exits that jumped into them and clears their jump-cache entries.
+A hot block is replaced by a region (dbt/runtime/regions.py) that covers the
+pages of all its member blocks, so the same writes drop it.
 """
 import time
 from collections import defaultdict
@@ -14,6 +16,7 @@ from dbt.ir.ops import Block
 from dbt.ir.passes import optimize
 from dbt.ir.verify import verify
 from dbt.runtime.memory import PAGE_SHIFT
+from dbt.runtime.regions import select_region
 
 
 @dataclass(eq=False)
@@ -24,10 +27,16 @@ class TranslationBlock:
     ir: Block
     code: object                                        # engine product
     incoming: list[int] = field(default_factory=list)   # slots patched to jump here
+    members: tuple = ()                                 # a region: its blocks' TBs, head first
 
     @property
-    def pages(self) -> range:
-        return range(self.pc >> PAGE_SHIFT, ((self.pc + self.size - 1) >> PAGE_SHIFT) + 1)
+    def pages(self) -> set[int]:
+        return {page for tb in self.members or (self,)
+                for page in range(tb.pc >> PAGE_SHIFT, ((tb.pc + tb.size - 1) >> PAGE_SHIFT) + 1)}
+
+    def covers(self, addr: int) -> bool:
+        """Whether the guest code this TB runs includes the byte at `addr`."""
+        return any(tb.pc <= addr < tb.pc + tb.size for tb in self.members or (self,))
 
 
 class TBCache:
@@ -37,6 +46,7 @@ class TBCache:
         self.blocks: dict[int, TranslationBlock] = {}
         self.by_page: dict[int, set] = defaultdict(set)
         self.pending: dict[int, list[int]] = defaultdict(list)   # target pc -> unpatched slots
+        self.region_of: dict[int, TranslationBlock] = {}           # pc -> a region holding it
         mem.on_code_write = self.invalidate_page
 
     def lookup(self, pc: int) -> TranslationBlock:
@@ -64,9 +74,15 @@ class TBCache:
         stop = pc in self.translator.stops
         tb = self.build(pc, stop=stop)
         self.stats.count("blocks_translated")
-        self.blocks[pc] = tb
         if not stop:
             self.mem.mark_code(pc, tb.size)
+        self.install(tb)
+        return tb
+
+    def install(self, tb: TranslationBlock) -> None:
+        """Make `tb` the entry for its pc: link its exits, patch the slots waiting for it."""
+        pc = tb.pc
+        self.blocks[pc] = tb
         for page in tb.pages:
             self.by_page[page].add(tb)
         for slot, target in getattr(tb.code, "exits", ()):
@@ -80,7 +96,27 @@ class TBCache:
             self.engine.link(slot, tb.code)
             tb.incoming.append(slot)
         self.engine.jc_set(pc, tb.code)
-        return tb
+
+    def regionize(self, pc: int) -> None:
+        """Replace the block at `pc` (hot) by a region compiled from it and its direct successors."""
+        head = self.blocks.get(pc)
+        holder = self.region_of.get(pc)
+        if head is None or head.members or pc in self.translator.stops or (
+                holder is not None and self.blocks.get(holder.pc) is holder):
+            return                                  # gone, a region already, or inside a live one
+        members = select_region(head, self.blocks, self.translator.stops.__contains__, self.engine.is_warm)
+        t0 = time.perf_counter()
+        code = self.engine.compile_region([tb.ir for tb in members])
+        self.stats.add_time("region_compile", time.perf_counter() - t0)
+        self.stats.count("regions_compiled")
+        region = TranslationBlock(pc, head.size, head.ninsns, head.ir, code, members=tuple(members))
+        self.region_of.update((tb.pc, region) for tb in members)
+        del self.blocks[pc]
+        for page in head.pages:
+            self.by_page[page].discard(head)
+        self.pending[pc].extend(head.incoming)      # relinked to the region by install
+        head.incoming.clear()
+        self.install(region)
 
     def remove(self, tb: TranslationBlock) -> None:
         if self.blocks.get(tb.pc) is not tb:

@@ -50,10 +50,14 @@ class JIT:
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.modules = []
 
-    def add(self, text: str, verify: bool = False) -> None:
+    def add(self, text: str, verify: bool = False, passes: int = 0) -> None:
+        """Parse, optionally verify and run LLVM's -O`passes` IR pipeline, compile and finalise."""
         module = llvm.parse_assembly(text.replace("{datalayout}", self.datalayout))
         if verify:
             module.verify()
+        if passes:
+            builder = llvm.create_pass_builder(self.target_machine, llvm.create_pipeline_tuning_options(passes))
+            builder.getModulePassManager().run(module, builder)
         self.engine.add_module(module)
         self.engine.finalize_object()
         self.modules.append(module)

@@ -4,12 +4,16 @@ Chaining glue lives here: each direct exit of a block has a slot global; the
 runtime patches it (`link`) once the target block exists, and resets it
 (`unlink`) when the target is invalidated. Indirect exits look up the native
 jump cache, a table of {guest pc, host function} that `jc_set` fills.
+With a `hot_threshold`, blocks count their entries and exit HOT when hot;
+`compile_region` then builds one -O2 function for several blocks, on its own
+engine (codegen -O2).
 """
 import ctypes
 from dataclasses import dataclass, field
 
 from dbt.backend.llvm.jit import JIT, runtime_library
 from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, runtime_module
+from dbt.backend.llvm.region import lower_region
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 
@@ -23,13 +27,15 @@ class NativeBlock:
     call: object                              # ctypes callable
     exits: list[tuple[int, int]] = field(default_factory=list)   # (slot address, target pc)
     text: str = ""                            # LLVM IR, for -d out_asm
+    hits: int = 0                             # address of its entry counter (0: not counted)
 
 
 class LLVMEngine:
     name = "jit"
 
-    def __init__(self, cpu, opt: int = 0, verify: bool = False):
-        self.cpu = cpu
+    def __init__(self, cpu, opt: int = 0, verify: bool = False, hot_threshold: int | None = None):
+        self.cpu, self.hot_threshold = cpu, hot_threshold
+        self.region_jit = None
         self.cpu_ptr = ctypes.addressof(cpu)
         self.jit = JIT(opt)
         self.verify = verify
@@ -43,10 +49,32 @@ class LLVMEngine:
     def compile(self, block: Block) -> NativeBlock:
         self.compiled += 1
         name = f"tb_{block.pc:x}_{self.compiled}"     # unique: a pc is recompiled after invalidation
-        text, slots = lower_block(block, name)
-        self.jit.add(text, verify=self.verify)
-        fn = self.jit.function(name)
-        exits = [(self.jit.global_address(name), target) for name, target in slots]
+        text, slots = lower_block(block, name, self.hot_threshold)
+        code = self._load(self.jit, name, text, slots)
+        if self.hot_threshold is not None:
+            code.hits = self.jit.global_address(f"{name}_hits")
+        return code
+
+    def is_warm(self, code: NativeBlock) -> bool:
+        """Whether a block ran often enough (an eighth of the hot threshold) to join a region;
+        a region's code (not counted) always is."""
+        if not code.hits:
+            return True
+        return ctypes.c_uint64.from_address(code.hits).value * 8 >= self.hot_threshold
+
+    def compile_region(self, blocks: list[Block]) -> NativeBlock:
+        """One function for a region headed by blocks[0], optimised at -O2 (IR and codegen)."""
+        self.compiled += 1
+        name = f"rg_{blocks[0].pc:x}_{self.compiled}"
+        text, slots = lower_region(blocks, name)
+        if self.region_jit is None:
+            self.region_jit = JIT(2)
+        return self._load(self.region_jit, name, text, slots, passes=2)
+
+    def _load(self, jit: JIT, name: str, text: str, slots, passes: int = 0) -> NativeBlock:
+        jit.add(text, verify=self.verify, passes=passes)
+        fn = jit.function(name)
+        exits = [(jit.global_address(slot), target) for slot, target in slots]
         return NativeBlock(fn, BLOCK_FN(fn), exits, text)
 
     def execute(self, code: NativeBlock) -> ExitReason:

@@ -65,9 +65,9 @@ def _prot_of_segment(flags: int) -> int:
 class LinuxProcess(Services):
     def __init__(self, path: str, argv: list[str], env: dict[str, str] | None = None,
                  engine: str = "jit", trace=None, opt: int = 0, root: str | None = None,
-                 strace=None):
+                 strace=None, regions: str | None = None):
         """strace: a text stream to log each syscall to (--strace), or None."""
-        self.emu = Emulator(engine, services=self, trace=trace, opt=opt)
+        self.emu = Emulator(engine, services=self, trace=trace, opt=opt, regions=regions)
         self.mem, self.cpu = self.emu.mem, self.emu.cpu
         self.pid = os.getpid()
         self.strace = strace

@@ -1,0 +1,59 @@
+"""Hot regions: when regions are on, which blocks a hot block's region holds.
+
+First-tier blocks count their entries (in native code) and exit HOT at a
+threshold; the block cache then compiles the hot block and the translated
+blocks reachable from it by direct exits (a loop, a function and its callees'
+blocks) into one region function (dbt/backend/llvm/region.py) that becomes the
+entry for the head pc. Modes: off (no counters), on, always (a low threshold,
+so tests exercise regions everywhere); `DBT_REGIONS` chooses when the caller
+does not.
+"""
+import os
+
+MODES = ("off", "on", "always")
+THRESHOLDS = {"off": None, "on": 1000, "always": 2}
+MAX_REGION_BLOCKS = 16
+MAX_REGION_INSNS = 160
+
+
+def region_mode(mode: str | None = None) -> str:
+    """The mode asked for, else $DBT_REGIONS, else 'on'; ValueError names the choices."""
+    chosen = mode or os.environ.get("DBT_REGIONS") or "on"
+    if chosen not in MODES:
+        raise ValueError(f"unknown regions mode {chosen!r} (choose from {', '.join(MODES)})")
+    return chosen
+
+
+def hot_threshold(mode: str | None = None) -> int | None:
+    """Entries after which a first-tier block is hot, or None when regions are off."""
+    return THRESHOLDS[region_mode(mode)]
+
+
+def direct_targets(block) -> list[int]:
+    """Guest pcs a block's IR may chain to directly (exit_if, goto, branch)."""
+    targets = []
+    for op in block.ops:
+        if op.opcode in ("exit_if", "goto"):
+            targets.append(op.attrs["target"])
+        elif op.opcode == "branch":
+            targets += [op.attrs["taken"], op.attrs["fallthrough"]]
+    return targets
+
+
+def select_region(head, blocks: dict, excluded, warm) -> list:
+    """The head's TB then the warm translated TBs reachable from it by direct exits, breadth
+    first, within MAX_REGION_BLOCKS and MAX_REGION_INSNS; `excluded(pc)` keeps a pc out
+    (stop addresses), `warm(tb)` says whether a block ran often enough to be worth it."""
+    chosen, queue, seen, insns = [], [head], {head.pc}, 0
+    while queue and len(chosen) < MAX_REGION_BLOCKS:
+        tb = queue.pop(0)
+        if chosen and insns + tb.ninsns > MAX_REGION_INSNS:
+            continue
+        chosen.append(tb)
+        insns += tb.ninsns
+        for target in direct_targets(tb.ir):
+            dest = blocks.get(target)
+            if dest is not None and target not in seen and not excluded(target) and warm(dest.code):
+                seen.add(target)
+                queue.append(dest)
+    return chosen
