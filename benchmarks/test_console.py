@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "system")
 from machinekit import build_example_kernels  # noqa: E402
 
 
-
 @pytest.fixture(scope="module")
 def kernels(tmp_path_factory):
     return build_example_kernels(tmp_path_factory.mktemp("kernels"))
@@ -51,20 +50,18 @@ def boot_and_run(kernel: Path, engine: str, cmdline: str) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("mode, nbytes", [("uart", 20_000), ("debugcon", 20_000), ("hypercall", 2_000_000)])
-def test_console_throughput(benchmark, kernels, mode, nbytes):
+def test_console_throughput(benchmark, record_rate, kernels, mode, nbytes):
     """Bytes per second to the console: an exit per byte (uart, debugcon) or per 4 KiB (hypercall)."""
     written, _insns = benchmark.pedantic(boot_and_run, args=(kernels / "console.elf", "jit", f"{mode} {nbytes}"),
                                          rounds=3, iterations=1)
     assert written == nbytes
-    benchmark.extra_info["bytes"] = nbytes
-    benchmark.extra_info["bytes_per_second"] = nbytes / benchmark.stats.stats.median
+    record_rate("bytes_per_second", nbytes)
 
 
 @pytest.mark.parametrize("engine, limit", [("jit", 1_000_000), ("interp", 10_000)])
-def test_compute_kernel(benchmark, kernels, engine, limit):
+def test_compute_kernel(benchmark, record_rate, kernels, engine, limit):
     """Guest instructions per second on a CPU-bound kernel (few exits)."""
     written, insns = benchmark.pedantic(boot_and_run, args=(kernels / "compute.elf", engine, str(limit)),
                                         rounds=3 if engine == "jit" else 1, iterations=1)
     assert written > 0
-    benchmark.extra_info["guest_insns"] = insns
-    benchmark.extra_info["guest_insns_per_second"] = insns / benchmark.stats.stats.median
+    record_rate("guest_insns_per_second", insns)

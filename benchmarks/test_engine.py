@@ -1,5 +1,6 @@
 """Engine benchmarks (pytest-benchmark): guest instructions per second under each engine,
-translation cost per block, and chained block transfers.
+translation cost per block, chained block transfers (direct jumps, and call/ret through
+the jump cache), and dispatch (a round trip through the Python executor loop per exit).
 
 Run: python -m pytest benchmarks --benchmark-only --benchmark-columns=median,rounds
 Figures that matter are ratios in one run (jit vs interp); `extra_info` holds
@@ -12,6 +13,7 @@ from dbt.api import Emulator
 from dbt.backend.interp import evaluate
 from dbt.frontend.x86.translate import Translator
 from dbt.ir.passes import optimize
+from dbt.runtime.executor import Services
 
 CODE, DATA = 0x10000, 0x100000
 
@@ -43,12 +45,34 @@ done:
 """
 
 
+JUMP_BLOCKS = 8
+JUMP_CHAIN = "    mov ecx, {n}\ntop:\n" + "".join(f"    jmp b{i}\n    nop\nb{i}:\n" for i in range(JUMP_BLOCKS)) + """
+    dec ecx
+    jnz top
+"""
+
+SYSCALL_LOOP = """
+    mov ecx, {n}
+top:
+    syscall
+    dec ecx
+    jnz top
+"""
+
+
+class ResumeAfterSyscall(Services):
+    """Each syscall exit returns to the executor loop, which goes straight back in."""
+
+    def syscall(self, executor):
+        return None
+
+
 def assemble(asm: str, addr: int = CODE) -> bytes:
     return bytes(keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_64).asm(asm, addr)[0])
 
 
-def loaded(engine: str, code: bytes) -> Emulator:
-    emu = Emulator(engine)
+def loaded(engine: str, code: bytes, services: Services | None = None) -> Emulator:
+    emu = Emulator(engine, services=services)
     emu.map(CODE, 0x10000, "rwx")
     emu.map(DATA, 0x10000, "rw")
     emu.write(CODE, code)
@@ -64,25 +88,54 @@ def run_once(emu: Emulator, code: bytes) -> int:
 
 
 @pytest.mark.parametrize("engine, iterations", [("jit", 2_000_000), ("interp", 20_000)])
-def test_guest_instructions_per_second(benchmark, engine, iterations):
+def test_guest_instructions_per_second(benchmark, record_rate, engine, iterations):
     """The same hot loop under each engine (interp at a smaller count, compared per instruction)."""
     code = assemble(HOT_LOOP.format(n=iterations))
     emu = loaded(engine, code)
     run_once(emu, code)                     # translate and compile outside the timing
     insns = benchmark(run_once, emu, code)
     assert insns == 1 + INSNS_PER_ITER * iterations
-    benchmark.extra_info["guest_insns"] = insns
-    benchmark.extra_info["guest_insns_per_second"] = insns / benchmark.stats.stats.median
+    record_rate("guest_insns_per_second", insns)
 
 
-def test_chained_calls_and_returns(benchmark):
-    """call/ret through the jump cache: every transfer stays native."""
-    n = 1_000_000
-    code = assemble(CALL_LOOP.format(n=n))
+def counted(emu: Emulator, code: bytes, counter) -> int:
+    """One run; how much counter(emu) went up."""
+    before = counter(emu)
+    run_once(emu, code)
+    return counter(emu) - before
+
+
+def chain_count(emu: Emulator) -> int:
+    return emu.cpu.chain_count
+
+
+def syscall_exits(emu: Emulator) -> int:
+    return emu.stats.counters["exit_syscall"]
+
+
+@pytest.mark.parametrize("loop, iterations, transfers_per_iteration", [
+    (JUMP_CHAIN, 500_000, JUMP_BLOCKS),      # one-instruction blocks joined by direct jumps
+    (CALL_LOOP, 1_000_000, 2),               # call, and ret through the jump cache
+], ids=["direct-jumps", "call-ret"])
+def test_chained_transfers(benchmark, record_rate, loop, iterations, transfers_per_iteration):
+    """Block-to-block transfers that stay in native code (patched chains or the jump cache)."""
+    code = assemble(loop.format(n=iterations))
     emu = loaded("jit", code)
     run_once(emu, code)
-    insns = benchmark(run_once, emu, code)
-    benchmark.extra_info["guest_insns_per_second"] = insns / benchmark.stats.stats.median
+    transfers = benchmark(counted, emu, code, chain_count)
+    assert transfers >= transfers_per_iteration * iterations       # none went through Python
+    record_rate("chained_transfers_per_second", transfers)
+
+
+@pytest.mark.parametrize("engine, iterations", [("jit", 100_000), ("interp", 10_000)])
+def test_dispatch_per_exit(benchmark, record_rate, engine, iterations):
+    """A syscall per iteration: each leaves translated code for the executor loop and comes back."""
+    code = assemble(SYSCALL_LOOP.format(n=iterations))
+    emu = loaded(engine, code, ResumeAfterSyscall())
+    run_once(emu, code)
+    exits = benchmark(counted, emu, code, syscall_exits)
+    assert exits == iterations
+    record_rate("exits_per_second", exits)
 
 
 @pytest.mark.parametrize("engine", ["jit", "interp"])

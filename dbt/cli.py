@@ -1,5 +1,6 @@
 """The `dbt` command. `dbt run [options] PROG [ARGS...]` runs a static x86-64 Linux program;
-`dbt run --machine pc [options] KERNEL.elf` boots a bare-metal guest (dbt/cli_machine.py).
+`dbt run --machine pc [options] KERNEL.elf` boots a bare-metal guest (dbt/cli_machine.py);
+`dbt bench [options]` runs the benchmark set (dbt/bench/command.py, its own exit statuses).
 
 Exit status: the guest's own; 128 + signal when a guest fault kills it;
 124 when --max-insns is spent; 126 for a file that is not a runnable x86-64
@@ -10,6 +11,7 @@ import argparse
 import os
 import sys
 
+from dbt.bench.command import add_bench_arguments, run_bench
 from dbt.cli_machine import add_machine_arguments, run_machine
 
 EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 126, 127, 70, 130
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_machine_arguments(run)
     run.add_argument("prog", help="the program (with --machine pc: the kernel ELF)")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    add_bench_arguments(sub)
     return parser
 
 
@@ -105,10 +108,13 @@ def run_command(ns) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     ns = build_parser().parse_args(argv)
     try:
         if ns.command == "run":
             return run_command(ns)
+        if ns.command == "bench":
+            return run_bench(ns, argv)
     except KeyboardInterrupt:
         print("dbt: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
