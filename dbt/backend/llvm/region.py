@@ -40,7 +40,7 @@ class RegionLowering(BlockLowering):
         self.store_field("icount", self.icount_base)
 
     def exit_with(self, reason: str) -> None:
-        self.emit(f"store ptr null, ptr %exit_fn")
+        self.emit("store ptr null, ptr %exit_fn")
         self.emit(f"store i64 {reason}, ptr %exit_why")
         self.emit("br label %flush")
 
@@ -52,11 +52,7 @@ class RegionLowering(BlockLowering):
         """The one way out: write the guest slots back, then chain to %exit_fn or return."""
         self.label("flush")
         for slot in self.promoted:
-            offset, ty = SLOTS[slot]
-            value, p = self.fresh(), self.fresh("p")
-            self.emit(f"{value} = load {ity(ty)}, ptr {self.alloca(slot)}, align 16")
-            self.emit(f"{p} = getelementptr i8, ptr %cpu, i64 {offset}")
-            self.emit(f"store {ity(ty)} {value}, ptr {p}, align 8")
+            self.copy_slot(slot, to_cpu=True)
         fn, null, why = self.fresh(), self.fresh(), self.fresh()
         self.emit(f"{fn} = load ptr, ptr %exit_fn")
         self.emit(f"{null} = icmp eq ptr {fn}, null")
@@ -67,6 +63,15 @@ class RegionLowering(BlockLowering):
         self.label("chain")
         super().tail_call(fn)
 
+    def copy_slot(self, slot: str, to_cpu: bool) -> None:
+        """Copy a promoted slot between its alloca and the CPU state."""
+        offset, ty = SLOTS[slot]
+        value, p = self.fresh(), self.fresh("p")
+        self.emit(f"{p} = getelementptr i8, ptr %cpu, i64 {offset}")
+        source, dest = (self.alloca(slot), p) if to_cpu else (p, self.alloca(slot))
+        self.emit(f"{value} = load {ity(ty)}, ptr {source}, align 8")
+        self.emit(f"store {ity(ty)} {value}, ptr {dest}, align 8")
+
     def module(self) -> str:
         self.label("entry")
         self.load_runtime()
@@ -75,12 +80,8 @@ class RegionLowering(BlockLowering):
         self.emit("%exit_why = alloca i64, align 8")
         self.emit("store i64 %icount0, ptr %icount_slot")
         for slot in self.promoted:
-            offset, ty = SLOTS[slot]
-            value, p = self.fresh(), self.fresh("p")
-            self.emit(f"{self.alloca(slot)} = alloca {ity(ty)}, align 16")
-            self.emit(f"{p} = getelementptr i8, ptr %cpu, i64 {offset}")
-            self.emit(f"{value} = load {ity(ty)}, ptr {p}, align 8")
-            self.emit(f"store {ity(ty)} {value}, ptr {self.alloca(slot)}, align 16")
+            self.emit(f"{self.alloca(slot)} = alloca {ity(SLOTS[slot][1])}, align 16")
+            self.copy_slot(slot, to_cpu=False)
         self.emit(f"br label %b_{self.blocks[0].pc:x}")
         for b in self.blocks:
             self.block = b
