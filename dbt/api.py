@@ -15,7 +15,7 @@ from dbt.frontend.x86.translate import Translator
 from dbt.runtime.cpu import ARITH_FLAGS, DF, FLAGS_FIXED, GPR_NAMES, new_cpu
 from dbt.runtime.executor import Executor, Services, Stop
 from dbt.runtime.memory import DEFAULT_SPACE, PAGE_MASK, GuestMemory
-from dbt.runtime.regions import hot_threshold
+from dbt.runtime.regions import background, hot_threshold
 from dbt.runtime.stats import Stats
 from dbt.runtime.tb import TBCache
 
@@ -44,7 +44,8 @@ class Emulator:
         self.stats = Stats()
         self.engine = make_engine(engine, self.cpu, self.mem, opt, regions)
         self.translator = Translator(self.mem.fetch_code, system)
-        self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace)
+        self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace,
+                           background=engine == "jit" and background(regions))
         self.executor = Executor(self.cpu, self.mem, self.engine, self.tbs, self.stats, services)
 
     # -- memory ---------------------------------------------------------------

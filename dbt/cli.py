@@ -13,6 +13,7 @@ import sys
 
 from dbt.bench.command import add_bench_arguments, run_bench
 from dbt.cli_machine import add_machine_arguments, run_machine
+from dbt.runtime.regions import MODES
 
 EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 126, 127, 70, 130
 
@@ -50,9 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-D", dest="trace_file", metavar="FILE", help="write -d output to FILE (default stderr)")
     run.add_argument("--max-insns", type=int, metavar="N", help="stop after N guest instructions")
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
-    run.add_argument("--regions", choices=("off", "on", "always"), default=None,
+    run.add_argument("--regions", choices=MODES, default=None,
                      help="jit: compile hot loops/functions as -O2 regions (default $DBT_REGIONS or on; "
-                          "always: at once, for testing)")
+                          "on: compiled in a background thread; sync: at once; always: sync, nearly every block)")
     run.add_argument("--root", metavar="DIR",
                      help="confine the guest's file system to DIR, as chroot would (default: the host's)")
     run.add_argument("--strace", action="store_true", help="log each guest syscall to stderr")

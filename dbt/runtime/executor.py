@@ -67,13 +67,24 @@ class Executor:
                     return result
                 continue
             t0 = time.perf_counter()
-            reason = self.engine.execute(tb.code)
+            reason = self.execute(tb.code)
             stats.add_time("execute", time.perf_counter() - t0)
             stats.count(f"exit_{reason.name.lower()}")
             if reason != ExitReason.MISS:
                 result = self.handle(reason)
                 if result is not None:
                     return result
+
+    def execute(self, code) -> ExitReason:
+        """Run translated code; a region worker may install regions meanwhile (and only then)."""
+        worker = self.tbs.worker
+        if worker is None:
+            return self.engine.execute(code)
+        worker.gate.release()
+        try:
+            return self.engine.execute(code)
+        finally:
+            worker.gate.acquire()
 
     def handle(self, reason: ExitReason) -> Stop | None:
         cpu = self.cpu

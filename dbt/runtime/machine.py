@@ -81,7 +81,7 @@ class MachineConfig:
     log_unimp: object = None              # callable(str) for -d unimp
     trace: object = None
     opt: int = 0
-    regions: str | None = None     # off | on | always (default $DBT_REGIONS or on)
+    regions: str | None = None     # dbt.runtime.regions.MODES (default $DBT_REGIONS or on)
     screenshot: str | None = None         # PNG of the VGA text screen, written by close()
     extra_devices: list = field(default_factory=list)
 

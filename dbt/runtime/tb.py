@@ -16,7 +16,13 @@ from dbt.ir.ops import Block
 from dbt.ir.passes import optimize
 from dbt.ir.verify import verify
 from dbt.runtime.memory import PAGE_SHIFT
-from dbt.runtime.regions import select_region
+from dbt.runtime.regions import RegionWorker, select_region
+
+
+def timed(fn, *args) -> tuple:
+    """fn(*args) and the seconds it took."""
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
 
 
 @dataclass(eq=False)
@@ -40,8 +46,10 @@ class TranslationBlock:
 
 
 class TBCache:
-    def __init__(self, translator, engine, mem, stats, trace=None, optimize: bool = True):
+    def __init__(self, translator, engine, mem, stats, trace=None, optimize: bool = True,
+                 background: bool = False):
         self.translator, self.engine, self.mem, self.stats = translator, engine, mem, stats
+        self.worker = RegionWorker() if background else None
         self.trace, self.run_passes = trace, optimize
         self.blocks: dict[int, TranslationBlock] = {}
         self.by_page: dict[int, set] = defaultdict(set)
@@ -95,7 +103,10 @@ class TBCache:
         for slot in self.pending.pop(pc, ()):
             self.engine.link(slot, tb.code)
             tb.incoming.append(slot)
-        self.engine.jc_set(pc, tb.code)
+        if tb.members:
+            self.engine.jc_replace(pc, tb.code)     # safe while translated code runs
+        else:
+            self.engine.jc_set(pc, tb.code)
 
     def regionize(self, pc: int) -> None:
         """Replace the block at `pc` (hot) by a region compiled from it and its direct successors."""
@@ -104,12 +115,25 @@ class TBCache:
         if head is None or head.members or pc in self.translator.stops or (
                 holder is not None and self.blocks.get(holder.pc) is holder):
             return                                  # gone, a region already, or inside a live one
-        members = select_region(head, self.blocks, self.translator.stops.__contains__, self.engine.is_warm)
-        t0 = time.perf_counter()
-        code = self.engine.compile_region([tb.ir for tb in members])
-        self.stats.add_time("region_compile", time.perf_counter() - t0)
+        members = tuple(select_region(head, self.blocks, self.translator.stops.__contains__,
+                                      self.engine.is_warm))
+        irs = [tb.ir for tb in members]
+        if self.worker is None:
+            self.install_region(members, *timed(self.engine.compile_region, irs))
+        else:
+            self.worker.submit(lambda: timed(self.engine.compile_region, irs),
+                               lambda result: self.install_region(members, *result))
+
+    def install_region(self, members: tuple, code, seconds: float) -> None:
+        """Make a compiled region the entry for its head's pc, unless a member was dropped
+        meanwhile (a store into its code, munmap, a stop point): then it is discarded."""
+        self.stats.add_time("region_compile", seconds)
+        head, pc = members[0], members[0].pc
+        if any(self.blocks.get(tb.pc) is not tb for tb in members):
+            self.stats.count("regions_discarded")
+            return
         self.stats.count("regions_compiled")
-        region = TranslationBlock(pc, head.size, head.ninsns, head.ir, code, members=tuple(members))
+        region = TranslationBlock(pc, head.size, head.ninsns, head.ir, code, members=members)
         self.region_of.update((tb.pc, region) for tb in members)
         del self.blocks[pc]
         for page in head.pages:

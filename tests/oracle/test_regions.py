@@ -8,6 +8,8 @@ region's own page, and at budget stops that land inside a region.
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dbt.api import Emulator
@@ -120,3 +122,23 @@ def test_store_into_region_page_drops_region():
     (state,), _ = results["interp", "off"]
     assert state[5][GPRS.index("rax")] == 61 + 59 * 9
     _assert_same(results)
+
+
+def test_background_region_matches_first_tier():
+    """regions=on compiles on a worker thread and installs while the guest runs: keep an
+    endless loop running in budget chunks until the region is in, then compare everything
+    with regions off stopped at the same instruction count."""
+    code = assemble(f"""
+        mov rcx, 0x4000000000000000; mov rsi, {DATA_ADDR}; xor eax, eax
+      top: mov edx, ecx; and edx, 0xff; add eax, dword ptr [rsi + rdx * 4]
+        xor dword ptr [rsi + rdx * 4], eax; dec rcx; jnz top""")
+    background = _emulator("jit", "on", code)
+    background.cpu.rip = CODE_ADDR
+    deadline = time.monotonic() + 300
+    while background.stats.counters["regions_compiled"] == 0 and time.monotonic() < deadline:
+        background.run(max_insns=200_000)
+    assert background.stats.counters["regions_compiled"] > 0, "the worker installed no region"
+    stop = background.run(max_insns=1_000_003)
+    first_tier = _emulator("jit", "off", code)
+    same = first_tier.run(start=CODE_ADDR, max_insns=background.cpu.icount)
+    assert _visible(first_tier, same) == _visible(background, stop)

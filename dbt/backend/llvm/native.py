@@ -35,7 +35,7 @@ class LLVMEngine:
 
     def __init__(self, cpu, opt: int = 0, verify: bool = False, hot_threshold: int | None = None):
         self.cpu, self.hot_threshold = cpu, hot_threshold
-        self.region_jit = None
+        self.region_jit, self.regions = None, 0
         self.cpu_ptr = ctypes.addressof(cpu)
         self.jit = JIT(opt)
         self.verify = verify
@@ -64,8 +64,8 @@ class LLVMEngine:
 
     def compile_region(self, blocks: list[Block]) -> NativeBlock:
         """One function for a region headed by blocks[0], optimised at -O2 (IR and codegen)."""
-        self.compiled += 1
-        name = f"rg_{blocks[0].pc:x}_{self.compiled}"
+        self.regions += 1                 # own counter: may run on the region worker thread
+        name = f"rg_{blocks[0].pc:x}_{self.regions}"
         text, slots = lower_region(blocks, name)
         if self.region_jit is None:
             self.region_jit = JIT(2)
@@ -90,6 +90,13 @@ class LLVMEngine:
     def jc_set(self, pc: int, code: NativeBlock) -> None:
         i = self._jc_index(pc)
         self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = pc, code.fn
+
+    def jc_replace(self, pc: int, code: NativeBlock) -> None:
+        """Point the jump-cache entry of `pc`, if it holds pc, at `code`: one word written,
+        so translated code running meanwhile reads either the old or the new entry point."""
+        i = self._jc_index(pc)
+        if self.jmp_cache[2 * i] == pc:
+            self.jmp_cache[2 * i + 1] = code.fn
 
     def jc_clear(self, pc: int) -> None:
         i = self._jc_index(pc)
