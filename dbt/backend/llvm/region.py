@@ -53,6 +53,9 @@ class RegionLowering(BlockLowering):
         self.label("flush")
         for slot in self.promoted:
             self.copy_slot(slot, to_cpu=True)
+        chains = self.fresh()
+        self.emit(f"{chains} = load i64, ptr %chain_slot")
+        self.store_field("chain_count", chains)
         fn, null, why = self.fresh(), self.fresh(), self.fresh()
         self.emit(f"{fn} = load ptr, ptr %exit_fn")
         self.emit(f"{null} = icmp eq ptr {fn}, null")
@@ -78,6 +81,10 @@ class RegionLowering(BlockLowering):
         self.emit("%icount_slot = alloca i64, align 8")
         self.emit("%exit_fn = alloca ptr, align 8")
         self.emit("%exit_why = alloca i64, align 8")
+        self.emit("%chain_slot = alloca i64, align 8")
+        chains = self.fresh()
+        self.emit(f"{chains} = load i64, ptr {self.cpu_field('chain_count')}")
+        self.emit(f"store i64 {chains}, ptr %chain_slot")
         self.emit("store i64 %icount0, ptr %icount_slot")
         for slot in self.promoted:
             self.emit(f"{self.alloca(slot)} = alloca {ity(SLOTS[slot][1])}, align 16")
@@ -102,7 +109,15 @@ class RegionLowering(BlockLowering):
         n = self.fresh()
         self.emit(f"{n} = add i64 {self.icount_base}, {self.block.ninsns if retired is None else retired}")
         self.emit(f"store i64 {n}, ptr %icount_slot")
+        self.count_internal_chain()
         self.emit(f"br label %b_{target:x}")
+
+    def count_internal_chain(self) -> None:
+        """chain_count counts transfers that stayed native, inside a region too (in a register)."""
+        old, new = self.fresh(), self.fresh()
+        self.emit(f"{old} = load i64, ptr %chain_slot")
+        self.emit(f"{new} = add i64 {old}, 1")
+        self.emit(f"store i64 {new}, ptr %chain_slot")
 
     def lower_jump(self, op: Op) -> None:
         """An indirect jump (ret, switch) to a block of the region stays inside it."""
@@ -110,8 +125,13 @@ class RegionLowering(BlockLowering):
         self.emit(f"{n} = add i64 {self.icount_base}, {self.block.ninsns}")
         self.emit(f"store i64 {n}, ptr %icount_slot")
         outside = self.fresh("outside").lstrip("%")
-        cases = " ".join(f"i64 {literal(Ty.I64, pc)}, label %b_{pc:x}" for pc in sorted(self.inside))
+        prefix = f"j_{self.counter}_"             # unique per jump: the counter moved with `outside`
+        cases = " ".join(f"i64 {literal(Ty.I64, pc)}, label %{prefix}{pc:x}" for pc in sorted(self.inside))
         self.emit(f"switch i64 {self.v(op.args[0])}, label %{outside} [ {cases} ]")
+        for pc in sorted(self.inside):
+            self.label(f"{prefix}{pc:x}")
+            self.count_internal_chain()
+            self.emit(f"br label %b_{pc:x}")
         self.label(outside)
         super().lower_jump(op)
 
