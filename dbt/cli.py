@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
     run.add_argument("--regions", choices=MODES, default=None,
                      help="jit: compile hot loops/functions as -O2 regions (default $DBT_REGIONS or on; "
-                          "on: compiled in a background thread; sync: at once; always: sync, nearly every block)")
+                          "background: compiled on a thread while the guest runs; always: nearly every block)")
     run.add_argument("--root", metavar="DIR",
                      help="confine the guest's file system to DIR, as chroot would (default: the host's)")
     run.add_argument("--strace", action="store_true", help="log each guest syscall to stderr")

@@ -6,16 +6,16 @@ blocks reachable from it by direct exits (a loop, a function and its callees'
 blocks) into one region function (dbt/backend/llvm/region.py) that becomes the
 entry for the head pc. Modes: off (no counters), on, always (a low threshold,
 so tests exercise regions everywhere); `DBT_REGIONS` chooses when the caller
-does not. `on` compiles on a background thread (RegionWorker) while the guest
-keeps running its first-tier code; `sync` and `always` compile at the HOT exit.
+does not. `on` and `always` compile at the HOT exit; `background` compiles on
+a thread (RegionWorker) while the guest keeps running its first-tier code.
 """
 import os
 import queue
 import threading
 
-MODES = ("off", "on", "sync", "always")
-THRESHOLDS = {"off": None, "on": 1000, "sync": 1000, "always": 2}
-BACKGROUND = frozenset({"on"})            # modes that compile regions on a background thread
+MODES = ("off", "on", "background", "always")
+THRESHOLDS = {"off": None, "on": 1000, "background": 1000, "always": 2}
+BACKGROUND = frozenset({"background"})    # modes that compile regions on a background thread
 MAX_REGION_BLOCKS = 16
 MAX_REGION_INSNS = 160
 

@@ -125,14 +125,14 @@ def test_store_into_region_page_drops_region():
 
 
 def test_background_region_matches_first_tier():
-    """regions=on compiles on a worker thread and installs while the guest runs: keep an
+    """regions=background compiles on a worker thread and installs while the guest runs: keep an
     endless loop running in budget chunks until the region is in, then compare everything
     with regions off stopped at the same instruction count."""
     code = assemble(f"""
         mov rcx, 0x4000000000000000; mov rsi, {DATA_ADDR}; xor eax, eax
       top: mov edx, ecx; and edx, 0xff; add eax, dword ptr [rsi + rdx * 4]
         xor dword ptr [rsi + rdx * 4], eax; dec rcx; jnz top""")
-    background = _emulator("jit", "on", code)
+    background = _emulator("jit", "background", code)
     background.cpu.rip = CODE_ADDR
     deadline = time.monotonic() + 300
     while background.stats.counters["regions_compiled"] == 0 and time.monotonic() < deadline:
