@@ -50,6 +50,7 @@ class TBCache:
                  background: bool = False):
         self.translator, self.engine, self.mem, self.stats = translator, engine, mem, stats
         self.worker = RegionWorker() if background else None
+        self.counting = getattr(engine, "hot_threshold", None) is not None   # regions on (jit)
         self.trace, self.run_passes = trace, optimize
         self.blocks: dict[int, TranslationBlock] = {}
         self.by_page: dict[int, set] = defaultdict(set)
@@ -70,7 +71,7 @@ class TBCache:
             optimize(block, evaluate)
         verify(block.ops)
         t1 = time.perf_counter()
-        code = self.engine.compile(block)
+        code = self.engine.compile(block, counted=True) if self.counting else self.engine.compile(block)
         t2 = time.perf_counter()
         self.stats.add_time("translate", t1 - t0)
         self.stats.add_time("compile", t2 - t1)

@@ -46,12 +46,15 @@ class LLVMEngine:
             self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = (1 << 64) - 1, self.miss_fn
         cpu.jmp_cache = ctypes.addressof(self.jmp_cache)
 
-    def compile(self, block: Block) -> NativeBlock:
+    def compile(self, block: Block, counted: bool = False) -> NativeBlock:
+        """Native code for a block; `counted` (the block cache, with regions on): it counts its
+        entries and exits HOT at the threshold, which a caller of execute() must then serve."""
         self.compiled += 1
         name = f"tb_{block.pc:x}_{self.compiled}"     # unique: a pc is recompiled after invalidation
-        text, slots = lower_block(block, name, self.hot_threshold)
+        threshold = self.hot_threshold if counted else None
+        text, slots = lower_block(block, name, threshold)
         code = self._load(self.jit, name, text, slots)
-        if self.hot_threshold is not None:
+        if threshold is not None:
             code.hits = self.jit.global_address(f"{name}_hits")
         return code
 
