@@ -4,7 +4,9 @@ Hot loops and call/ret loops run natively and under both engines with regions
 forced on (DBT_REGIONS=always); then the same code runs under the jit with
 regions off and always and under the interpreter, and everything the guest can
 see must agree, icount included: at a fault inside a region, at a store into a
-region's own page, and at budget stops that land inside a region.
+region's own page, at budget stops that land inside a region, with blocks
+reloaded from the persistent code cache, and at stop points and block hooks
+set inside a live region.
 """
 from __future__ import annotations
 
@@ -52,8 +54,8 @@ def test_hot_loop_matches_host(regions_always, name):
     check(HOT_LOOPS[name])
 
 
-def _emulator(engine: str, regions: str, code: bytes) -> Emulator:
-    emu = Emulator(engine=engine, regions=regions)
+def _emulator(engine: str, regions: str, code: bytes, **options) -> Emulator:
+    emu = Emulator(engine=engine, regions=regions, **options)
     emu.map(CODE_ADDR, CODE_SIZE, perms="rwx")
     emu.map(DATA_ADDR, DATA_SIZE, perms="rw")
     emu.write(CODE_ADDR, code + b"\xcc" * (CODE_SIZE - len(code)))
@@ -142,3 +144,52 @@ def test_background_region_matches_first_tier():
     first_tier = _emulator("jit", "off", code)
     same = first_tier.run(start=CODE_ADDR, max_insns=background.cpu.icount)
     assert _visible(first_tier, same) == _visible(background, stop)
+
+
+def test_blocks_from_the_code_cache_join_regions(tmp_path, monkeypatch):
+    """A warm run loads its blocks from the code cache (no IR) and still builds regions from them."""
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    code = assemble(HOT_LOOPS["call_ret_in_loop"])
+    runs = []
+    for engine, regions, cache in (("interp", "off", False), ("jit", "always", str(tmp_path)),
+                                   ("jit", "always", str(tmp_path))):
+        emu = _emulator(engine, regions, code, code_cache=cache)
+        stop = emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code))
+        runs.append((_visible(emu, stop), emu.stats.counters))
+    (reference, _), (cold, cold_counts), (warm, warm_counts) = runs
+    assert cold == reference and warm == reference
+    assert cold_counts["code_cache_hits"] == 0 and warm_counts["code_cache_hits"] > 0
+    assert warm_counts["blocks_translated"] < cold_counts["blocks_translated"]
+    assert cold_counts["regions_compiled"] > 0 and warm_counts["regions_compiled"] > 0
+
+
+def _stopped_runs(engine: str, regions: str, code: bytes, hooked: int, until: int) -> tuple:
+    """Run the loop until regions exist, then (a) hook the block at `hooked` and run to the end,
+    (b) in a second emulator, run to the stop point `until` inside the loop: hook calls and
+    visible states, and whether regions existed when the hook and the stop point were set."""
+    results, had_regions = [], []
+    for phase in ("hook", "stop"):
+        emu = _emulator(engine, regions, code)
+        warmup = emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code), max_insns=300)
+        had_regions.append(any(tb.members for tb in emu.tbs.blocks.values()))
+        calls = []
+        if phase == "hook":
+            emu.hook_block(lambda e, pc, size: calls.append((pc, e.cpu.icount)), hooked)
+        stop = emu.run(until=CODE_ADDR + len(code) if phase == "hook" else until)
+        results.append((warmup.reason, _visible(emu, stop), calls))
+    return results, had_regions
+
+
+def test_stop_points_and_hooks_are_never_bypassed_by_a_region():
+    """A block hook and a stop point set on blocks that a live region holds (not as its head)."""
+    code = assemble(HOT_LOOPS["call_ret_in_loop"])
+    fn = CODE_ADDR + code.index(bytes.fromhex("488d0448"))       # lea rax, [rax + rcx * 2]
+    top = CODE_ADDR + code.index(bytes.fromhex("e8"))            # call fn
+    reference, _ = _stopped_runs("interp", "off", code, fn, top)
+    # 2 set-up instructions then 6 per iteration: the first 300 run the lea of the 50th call
+    (_, _, hook_calls), (_, stopped, _) = reference
+    assert len(hook_calls) == 200 - 50 and stopped[0] == "until" and stopped[3] == top
+    for regions in ("always", "off"):
+        got, had_regions = _stopped_runs("jit", regions, code, fn, top)
+        assert got == reference, regions
+        assert had_regions == [regions == "always"] * 2
