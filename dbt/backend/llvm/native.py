@@ -65,7 +65,7 @@ class LLVMEngine:
         execute() must then serve; the code cache's configuration holds the threshold, so a
         keyed block is counted or not in every run alike."""
         if key in self.by_key:
-            return self.by_key[key]
+            return self.recount(self.by_key[key])
         self.compiled += 1
         name = f"tb_{block.pc:x}_{self.compiled}" if key is None else block_symbol(block.pc, key)
         threshold = self.hot_threshold if counted else None
@@ -80,11 +80,20 @@ class LLVMEngine:
     def load(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a block of the persistent code cache, from its object code."""
         code = self.by_key.get(cached.key)
-        if code is None:
-            self.jit.add_object(cached.obj)
-            code = self.by_key[cached.key] = self._resolve(
-                self.jit, block_symbol(cached.pc, cached.key), cached.targets, "", cached.obj,
-                counted=self.hot_threshold is not None)
+        if code is not None:
+            return self.recount(code)
+        self.jit.add_object(cached.obj)
+        code = self.by_key[cached.key] = self._resolve(
+            self.jit, block_symbol(cached.pc, cached.key), cached.targets, "", cached.obj,
+            counted=self.hot_threshold is not None)
+        return code
+
+    @staticmethod
+    def recount(code: NativeBlock) -> NativeBlock:
+        """Code reused for a block translated again (after invalidation): it counts its entries
+        afresh, so that it can head a region again."""
+        if code.hits:
+            ctypes.c_uint64.from_address(code.hits).value = 0
         return code
 
     @staticmethod
