@@ -43,7 +43,7 @@ class IntervalTimers:
                 clock = time.monotonic_ns
             else:
                 clock = functools.partial(time.clock_gettime_ns, time.pthread_getcpuclockid(threading.get_ident()))
-            timer = self.timers[which] = IntervalTimer(clock, HostAlarm(self.cpu, 0, clock))
+            timer = self.timers[which] = IntervalTimer(clock, HostAlarm(self.cpu, 0, clock=clock))
         return timer
 
     def get(self, which: int) -> tuple[int, int]:
