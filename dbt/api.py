@@ -20,6 +20,7 @@ from dbt.runtime.cpu import ARITH_FLAGS, DF, FLAGS_FIXED, GPR_NAMES, new_cpu
 from dbt.runtime.executor import Executor, Services, Stop
 from dbt.runtime.hooks import Hook, Hooks
 from dbt.runtime.memory import DEFAULT_SPACE, PAGE_MASK, GuestMemory
+from dbt.runtime.regions import background, hot_threshold
 from dbt.runtime.stats import Stats
 from dbt.runtime.tb import TBCache
 
@@ -29,19 +30,23 @@ XMM_NAMES = tuple(f"xmm{i}" for i in range(16))
 U64 = (1 << 64) - 1
 
 
-def make_engine(name: str, cpu, mem, opt: int = 0, keep_objects: bool = False):
+def make_engine(name: str, cpu, mem, opt: int = 0, keep_objects: bool = False, regions: str | None = None):
+    """An engine; `regions` (off|on|background|always, default $DBT_REGIONS or on) matters to the
+    jit only, as does keep_objects (object code kept for the persistent code cache)."""
+    threshold = hot_threshold(regions)
     if name == "interp":
         return InterpEngine(cpu, mem)
     if name == "jit":
         from dbt.backend.llvm.native import LLVMEngine     # llvmlite loads only when used
-        return LLVMEngine(cpu, opt=opt, keep_objects=keep_objects)
+        return LLVMEngine(cpu, opt=opt, keep_objects=keep_objects, hot_threshold=threshold)
     raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
 
 
-def open_code_cache(directory: str, opt: int, system: bool):
-    """The JIT's persistent code cache in `directory`, for code built with these options."""
+def open_code_cache(directory: str, opt: int, system: bool, regions: str | None = None):
+    """The JIT's persistent code cache in `directory`, for code built with these options
+    (blocks count their entries for hot regions up to a threshold that is part of their code)."""
     from dbt.backend.llvm.jit import host_identity     # llvmlite loads only when used
-    config = f"opt={opt} system={int(system)} passes=1 {decoder_version()}"
+    config = f"opt={opt} system={int(system)} passes=1 hot={hot_threshold(regions)} {decoder_version()}"
     return CodeCache(directory, config, host_identity())
 
 
@@ -57,16 +62,18 @@ class Emulator:
 
     def __init__(self, engine: str = "jit", memory_size: int = DEFAULT_SPACE,
                  services: Services | None = None, trace=None, opt: int = 0, system: bool = False,
-                 code_cache: str | bool | None = None):
+                 code_cache: str | bool | None = None, regions: str | None = None):
         self.cpu = new_cpu()
         self.mem = GuestMemory(memory_size)
         self.cpu.mem_base, self.cpu.mem_perms, self.cpu.mem_pages = self.mem.base, self.mem.perms_addr, self.mem.npages
         self.stats = Stats()
         directory = choose_directory(code_cache) if engine == "jit" and trace is None else None
-        self.engine = make_engine(engine, self.cpu, self.mem, opt, keep_objects=directory is not None)
-        self.codecache = None if directory is None else open_code_cache(directory, opt, system)
+        self.engine = make_engine(engine, self.cpu, self.mem, opt, keep_objects=directory is not None,
+                                  regions=regions)
+        self.codecache = None if directory is None else open_code_cache(directory, opt, system, regions)
         self.translator = Translator(self.mem.fetch_code, system)
-        self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace, codecache=self.codecache)
+        self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace, codecache=self.codecache,
+                           background=engine == "jit" and background(regions))
         self.executor = Executor(self.cpu, self.mem, self.engine, self.tbs, self.stats, services)
         self.trace, self.process = trace, None
         self.hooks = Hooks(self)
@@ -156,7 +163,7 @@ class Emulator:
     def set_stop(self, addr: int) -> None:
         """Make `addr` a stop point: blocks end before it and arriving there ends the run."""
         self.translator.stops.add_until(addr)
-        self.tbs.drop(addr, addr + 1)
+        self.tbs.drop(addr, addr + 1)       # blocks and regions whose code holds addr
 
     def clear_stop(self, addr: int) -> None:
         if self.translator.stops.discard_until(addr):

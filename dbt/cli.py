@@ -25,6 +25,7 @@ import sys
 from dbt.backend.llvm.codecache import command_line_choice, environment_setting
 from dbt.bench.command import add_bench_arguments, run_bench
 from dbt.cli_machine import add_machine_arguments, run_machine
+from dbt.runtime.regions import MODES
 
 EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_FAILED, EXIT_USAGE = 126, 127, 70, 130, 1, 2
 EXIT_DIVERGED = 125
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-memory", type=memory_size, metavar="BYTES",
                      help="limit the guest's address space (suffixes K, M, G), as RLIMIT_AS")
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
+    run.add_argument("--regions", choices=MODES, default=None,
+                     help="jit: compile hot loops/functions as -O2 regions (default $DBT_REGIONS or on; "
+                          "background: compiled on a thread while the guest runs; always: nearly every block)")
     run.add_argument("--root", metavar="DIR",
                      help="confine the guest's file system to DIR, as chroot would (default: the host's)")
     run.add_argument("--strace", action="store_true", help="log each guest syscall to stderr")
@@ -145,7 +149,7 @@ def run_command(ns) -> int:
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine="interp" if ns.check else ns.engine, trace=trace, opt=ns.opt,
-                            root=ns.root, strace=sys.stderr if ns.strace else None,
+                            root=ns.root, regions=ns.regions, strace=sys.stderr if ns.strace else None,
                             max_memory=ns.max_memory,
                             code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
     except BadProgram as e:

@@ -208,7 +208,7 @@ def run_machine(ns) -> int:
             kernel=ns.prog, engine="interp" if ns.check else ns.engine, ram_size=ram_size, cmdline=ns.append.encode(),
             console_write=console.write,
             console_input=HostInput(_stdin_fd() if ns.serial == "stdio" else None),
-            drive=drive, realtime=ns.realtime, log_unimp=log_unimp, trace=trace, opt=ns.opt,
+            drive=drive, realtime=ns.realtime, log_unimp=log_unimp, trace=trace, opt=ns.opt, regions=ns.regions,
             screenshot=ns.screenshot,
             code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
         try:

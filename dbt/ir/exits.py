@@ -17,6 +17,7 @@ class ExitReason(enum.IntEnum):
     BUDGET = 7      # instruction budget spent
     HELPER = 8      # an instruction the runtime emulates: see Helper
     STOP = 9        # reached the requested stop address
+    HOT = 10        # a counted block reached its hotness threshold (nothing retired; rip = its pc)
 
 
 class Vector(enum.IntEnum):

@@ -1,6 +1,7 @@
 """The executor loop: run translated code, and serve each exit it returns with.
 
 Python runs here once per exit, not once per block: MISS (translate, link),
+HOT (compile the block's region),
 BUDGET, INTERRUPT, SYSCALL/HLT/FAULT (handed to the services of the machine:
 Linux user mode or the pc), STOP (a stop point: the end of a run, or hooks of
 the Python API, dbt/runtime/hooks.py, which also see syscalls and the
@@ -87,7 +88,7 @@ class Executor:
                     return result
                 continue
             t0 = time.perf_counter()
-            reason = self.engine.execute(tb.code)
+            reason = self.execute(tb.code)
             stats.add_time("execute", time.perf_counter() - t0)
             stats.count(f"exit_{reason.name.lower()}")
             if reason != ExitReason.MISS:
@@ -95,12 +96,26 @@ class Executor:
                 if result is not None:
                     return result
 
+    def execute(self, code) -> ExitReason:
+        """Run translated code; a region worker may install regions meanwhile (and only then)."""
+        worker = self.tbs.worker
+        if worker is None:
+            return self.engine.execute(code)
+        worker.gate.release()
+        try:
+            return self.engine.execute(code)
+        finally:
+            worker.gate.acquire()
+
     def handle(self, reason: ExitReason) -> Stop | None:
         cpu = self.cpu
         if reason == ExitReason.BUDGET:
             return self.budget_tail()
         if reason == ExitReason.STOP:
             return Stop("until") if self.hooks is None else self.hooks.at_stop(self)
+        if reason == ExitReason.HOT:
+            self.tbs.regionize(cpu.rip)
+            return None
         if reason == ExitReason.INTERRUPT:
             cpu.exit_request = 0
             return self.services.interrupt(self)

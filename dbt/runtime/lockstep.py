@@ -171,7 +171,7 @@ class Lockstep:
     def __init__(self, emu, opt: int = 0):
         self.emu, self.cpu, self.mem = emu, emu.cpu, emu.mem
         self.log = StoreLog(emu.cpu, emu.mem)
-        jit = Unchained(make_engine("jit", emu.cpu, emu.mem, opt))
+        jit = Unchained(make_engine("jit", emu.cpu, emu.mem, opt, regions="off"))   # block by block
         self.interp = Side(make_engine("interp", emu.cpu, emu.mem), self.log.run, emu)
         self.jit = Side(jit, jit.execute, emu, emu.tbs.trace)
         self.sides = (self.interp, self.jit)

@@ -81,6 +81,7 @@ class MachineConfig:
     log_unimp: object = None              # callable(str) for -d unimp
     trace: object = None
     opt: int = 0
+    regions: str | None = None            # dbt.runtime.regions.MODES (default $DBT_REGIONS or on)
     screenshot: str | None = None         # PNG of the VGA text screen, written by close()
     code_cache: str | bool | None = None  # JIT code cache directory; False: none; None: DBT_CACHE decides
     extra_devices: list = field(default_factory=list)
@@ -105,7 +106,8 @@ class PcMachine(Services):
         self.config = config
         kernel = machine_boot.read_kernel(config.kernel, config.ram_size)
         self.emu = Emulator(config.engine, memory_size=config.ram_size, services=self,
-                            trace=config.trace, opt=config.opt, system=True, code_cache=config.code_cache)
+                            trace=config.trace, opt=config.opt, system=True, code_cache=config.code_cache,
+                            regions=config.regions)
         self.cpu, self.mem = self.emu.cpu, self.emu.mem
         self.emu.map(0, config.ram_size, "rwx")
         machine_boot.load_kernel(kernel, self.mem)

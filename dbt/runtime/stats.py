@@ -1,13 +1,13 @@
 """Run statistics behind `--stats`: counters and timers, printed as `  name value` lines.
 
 Times split a run into decode (capstone), lift (IR building and passes), compile
-(the engine's backend), cache_load (blocks reloaded from the persistent code
-cache) and execute (in translated code). Blocks are counted per tier ("block"
+(the engine's backend), region_compile (hot regions at -O2), cache_load (blocks
+reloaded from the persistent code cache) and execute (in translated code). Blocks are counted per tier ("block"
 for the first tier, "region" for hot regions).
 """
 from collections import Counter
 
-TIMES = ("decode", "lift", "compile", "cache_load", "execute")
+TIMES = ("decode", "lift", "compile", "region_compile", "cache_load", "execute")
 
 
 class Stats:
@@ -34,6 +34,7 @@ class Stats:
                 ("blocks_translated", c["blocks_translated"]),
                 *tiers.items(),
                 ("blocks_invalidated", c["blocks_invalidated"]),
+                ("regions_compiled", c["regions_compiled"]),
                 ("code_cache_hits", c["code_cache_hits"]),
                 ("code_cache_misses", c["code_cache_misses"]),
                 *((f"{name}_ms", f"{1000 * self.times[name]:.1f}") for name in TIMES),

@@ -9,6 +9,11 @@ memory still holds as an earlier run compiled it is loaded instead: no
 decoding, lifting nor compiling (its IR is lifted again only if asked for).
 At a stop point the cached block is a stop block; its real code (`body`) is
 run by the executor after whatever the stop asks for (hooks).
+A hot block is replaced by a region (dbt/runtime/regions.py) that covers the
+pages of all its member blocks, so the same writes drop it. A region never
+holds a stop block nor a block starting at a stop point, and dropping the
+blocks at an address drops the regions whose members hold it. Regions are
+not kept in the persistent code cache (their blocks are).
 """
 import time
 from collections import defaultdict
@@ -19,6 +24,13 @@ from dbt.ir.ops import Block
 from dbt.ir.passes import optimize
 from dbt.ir.verify import verify
 from dbt.runtime.memory import PAGE_SHIFT
+from dbt.runtime.regions import RegionWorker, select_region
+
+
+def timed(fn, *args) -> tuple:
+    """fn(*args) and the seconds it took."""
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
 
 
 @dataclass(eq=False)
@@ -31,22 +43,36 @@ class TranslationBlock:
     incoming: list[int] = field(default_factory=list)   # slots patched to jump here
     stop: bool = False                                  # a stop block (dbt/frontend/stops.py)
     body: "TranslationBlock | None" = None              # a stop block's real code, unlinked
+    members: tuple = ()                                 # a region: its blocks' TBs, head first
 
     @property
-    def pages(self) -> range:
-        return range(self.pc >> PAGE_SHIFT, ((self.pc + self.size - 1) >> PAGE_SHIFT) + 1)
+    def pages(self) -> set[int]:
+        return {page for tb in self.members or (self,)
+                for page in range(tb.pc >> PAGE_SHIFT, ((tb.pc + tb.size - 1) >> PAGE_SHIFT) + 1)}
+
+    def overlaps(self, begin: int, end: int) -> bool:
+        """Whether the guest code this TB runs (a region's members, a stop block's body)
+        overlaps [begin, end)."""
+        spans = [(tb.pc, tb.size) for tb in self.members or (self,)]
+        if self.body is not None:
+            spans.append((self.body.pc, self.body.size))
+        return any(pc < end and begin < pc + size for pc, size in spans)
 
     def all_pages(self) -> set[int]:
         return set(self.pages) | (set(self.body.pages) if self.body is not None else set())
 
 
 class TBCache:
-    def __init__(self, translator, engine, mem, stats, trace=None, optimize: bool = True, codecache=None):
+    def __init__(self, translator, engine, mem, stats, trace=None, optimize: bool = True, codecache=None,
+                 background: bool = False):
         self.translator, self.engine, self.mem, self.stats = translator, engine, mem, stats
         self.trace, self.run_passes, self.codecache = trace, optimize, codecache
+        self.worker = RegionWorker() if background else None
+        self.counting = getattr(engine, "hot_threshold", None) is not None   # regions on (jit)
         self.blocks: dict[int, TranslationBlock] = {}
         self.by_page: dict[int, set] = defaultdict(set)
         self.pending: dict[int, list[int]] = defaultdict(list)   # target pc -> unpatched slots
+        self.region_of: dict[int, TranslationBlock] = {}           # pc -> a region holding it
         mem.on_code_write = self.invalidate_page
 
     def lookup(self, pc: int) -> TranslationBlock:
@@ -68,16 +94,17 @@ class TBCache:
         return tb.ir
 
     def build(self, pc: int, max_insns: int | None = None, stop: bool = False,
-              cache_page: bytes | None = None) -> TranslationBlock:
+              cache_page: bytes | None = None, counted: bool = False) -> TranslationBlock:
         """Translate and compile a block without caching it. cache_page: the digest of pc's page,
-        to keep the code in the persistent code cache."""
+        to keep the code in the persistent code cache; counted: it counts its entries and exits
+        HOT (regions on; never a stop block nor its body, which the hooks run)."""
         t0, decoded = time.perf_counter(), self.translator.decode_seconds
         block = self.translator.stop_block(pc) if stop else self.lift(pc, max_insns)
         key = None
         if cache_page is not None and block.ninsns:     # an invalid first insn depends on bytes past size
             key = self.codecache.block_key(pc, self.mem.peek(pc, block.size))
         t1 = time.perf_counter()
-        code = self.engine.compile(block, key)
+        code = self.engine.compile(block, key, counted=True) if counted else self.engine.compile(block, key)
         t2 = time.perf_counter()
         decode = self.translator.decode_seconds - decoded
         self.stats.add_time("decode", decode)
@@ -106,13 +133,19 @@ class TBCache:
         if cached is not None:
             tb = self.load(cached)
         else:
-            tb = self.build(pc, stop=stop, cache_page=page)
+            tb = self.build(pc, stop=stop, cache_page=page, counted=self.counting and not stop)
             self.stats.count("blocks_translated")
         tb.stop = stop
         self.stats.count_tier("block")
-        self.blocks[pc] = tb
         if not stop:
             self.mem.mark_code(pc, tb.size)
+        self.install(tb)
+        return tb
+
+    def install(self, tb: TranslationBlock) -> None:
+        """Make `tb` the entry for its pc: link its exits, patch the slots waiting for it."""
+        pc = tb.pc
+        self.blocks[pc] = tb
         for page in tb.pages:
             self.by_page[page].add(tb)
         for slot, target in getattr(tb.code, "exits", ()):
@@ -125,8 +158,48 @@ class TBCache:
         for slot in self.pending.pop(pc, ()):
             self.engine.link(slot, tb.code)
             tb.incoming.append(slot)
-        self.engine.jc_set(pc, tb.code)
-        return tb
+        if tb.members:
+            self.engine.jc_replace(pc, tb.code)     # safe while translated code runs
+        else:
+            self.engine.jc_set(pc, tb.code)
+
+    def regionize(self, pc: int) -> None:
+        """Replace the block at `pc` (hot) by a region compiled from it and its direct successors."""
+        head = self.blocks.get(pc)
+        holder = self.region_of.get(pc)
+        if head is None or head.members or self.stops_at(head) or (
+                holder is not None and self.blocks.get(holder.pc) is holder):
+            return                                  # gone, a region already, a stop, or inside a live one
+        members = tuple(select_region(head, self.blocks, self.stops_at, self.engine.is_warm, self.block_ir))
+        irs = [self.block_ir(tb) for tb in members]
+        if self.worker is None:
+            self.install_region(members, *timed(self.engine.compile_region, irs))
+        else:
+            self.worker.submit(lambda: timed(self.engine.compile_region, irs),
+                               lambda result: self.install_region(members, *result))
+
+    def stops_at(self, tb: TranslationBlock) -> bool:
+        """Whether `tb` is, or must be, a stop block: a region never runs past it."""
+        return tb.stop or tb.body is not None or self.translator.stops.enters(tb.pc)
+
+    def install_region(self, members: tuple, code, seconds: float) -> None:
+        """Make a compiled region the entry for its head's pc, unless a member was dropped
+        meanwhile (a store into its code, munmap, a stop point): then it is discarded."""
+        self.stats.add_time("region_compile", seconds)
+        head, pc = members[0], members[0].pc
+        if any(self.blocks.get(tb.pc) is not tb for tb in members):
+            self.stats.count("regions_discarded")
+            return
+        self.stats.count("regions_compiled")
+        region = TranslationBlock(pc, head.size, head.ninsns, head.ir, code, members=members)
+        self.stats.count_tier("region", len(members))
+        self.region_of.update((tb.pc, region) for tb in members)
+        del self.blocks[pc]
+        for page in head.pages:
+            self.by_page[page].discard(head)
+        self.pending[pc].extend(head.incoming)      # relinked to the region by install
+        head.incoming.clear()
+        self.install(region)
 
     def save(self) -> None:
         """Write the blocks compiled so far to the persistent code cache, if there is one."""
@@ -164,7 +237,6 @@ class TBCache:
             self.remove(tb)
 
     def drop(self, begin: int, end: int) -> None:
-        """Drop the blocks whose code overlaps [begin, end) (retranslated on next use)."""
-        for tb in [tb for tb in self.blocks.values()
-                   if tb.pc < end and begin < tb.pc + max(tb.size, tb.body.size if tb.body else 0)]:
+        """Drop the blocks and regions whose code overlaps [begin, end) (retranslated on next use)."""
+        for tb in [tb for tb in self.blocks.values() if tb.overlaps(begin, end)]:
             self.remove(tb)

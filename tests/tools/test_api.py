@@ -217,5 +217,6 @@ def test_a_memory_hook_on_another_page_makes_nothing_exit(engine):
     emu, code = emulator(engine, LOOP.format(n=N), loop_data())
     emu.hook_mem(lambda *event: pytest.fail("no access there"), DATA + 0x1000, DATA + 0x1008, "rw")
     emu.run(start=CODE, until=end_of(code))
-    exits = {name: n for name, n in emu.stats.counters.items() if name.startswith("exit_") and name != "exit_miss"}
+    exits = {name: n for name, n in emu.stats.counters.items()      # translating, compiling regions
+             if name.startswith("exit_") and name not in ("exit_miss", "exit_hot")}
     assert exits == {"exit_stop": 1} and emu.reg_read("rax") == 3 * N

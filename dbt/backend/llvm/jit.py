@@ -68,10 +68,15 @@ class JIT:
         self.keep_objects = keep_objects
         self.last_object = b""
 
-    def add(self, text: str, verify: bool = False) -> None:
+    def add(self, text: str, verify: bool = False, passes: int = 0) -> None:
+        """Parse, optionally verify and run LLVM's -O`passes` IR pipeline, compile and finalise
+        (through object code kept in `last_object` with keep_objects)."""
         module = llvm.parse_assembly(text.replace("{datalayout}", self.datalayout))
         if verify:
             module.verify()
+        if passes:
+            builder = llvm.create_pass_builder(self.target_machine, llvm.create_pipeline_tuning_options(passes))
+            builder.getModulePassManager().run(module, builder)
         if self.keep_objects:
             self.last_object = self.target_machine.emit_object(module)
             self.add_object(self.last_object)

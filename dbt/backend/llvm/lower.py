@@ -283,14 +283,20 @@ class FunctionLowering:
 
 
 class BlockLowering(FunctionLowering):
-    """Lowers one IR block into a complete LLVM module text."""
+    """Lowers one IR block into a complete LLVM module text.
 
-    def __init__(self, block: Block, name: str):
+    With `hot_threshold`, the block counts its entries in a module global and
+    exits HOT (nothing retired, rip = its pc) on the entry that reaches it.
+    """
+
+    def __init__(self, block: Block, name: str, hot_threshold: int | None = None):
         super().__init__()
-        self.block, self.name = block, name
+        self.block, self.name, self.hot_threshold = block, name, hot_threshold
         self.slots: list[tuple[str, int]] = []      # (global name, target pc)
         self.pc, self.index = block.pc, 0
+        self.icount_base = "%icount0"               # icount at the entry of the block being lowered
         self.tails: list[str] = []                  # out-of-line fault landings
+        self.globals: list[str] = []
 
     def slot_ptr(self, slot: str) -> str:
         offset, _ = SLOTS[slot]
@@ -309,39 +315,92 @@ class BlockLowering(FunctionLowering):
     def retire(self, count: int) -> None:
         if count:
             n = self.fresh()
-            self.emit(f"{n} = add i64 %icount0, {count}")
+            self.emit(f"{n} = add i64 {self.icount_base}, {count}")
             self.store_field("icount", n)
+
+    def leave(self) -> None:
+        """Emitted first on every path that returns to the runtime or chains out (regions
+        write their guest registers back here); a block keeps its state in the CPU."""
+
+    def exit_with(self, reason: str) -> None:
+        """Return `reason` (an i64 operand) to the runtime."""
+        self.emit(f"ret i64 {reason}")
+
+    def tail_call(self, fn: str, counter: str = "chain_count") -> None:
+        """Continue in translated code `fn` (a ptr operand) without returning, counted in
+        `counter` (chain_count for a direct chain, jc_hits for a jump-cache hit)."""
+        self.count(counter)
+        self.musttail(fn)
+
+    def musttail(self, fn: str) -> None:
+        r = self.fresh()
+        self.emit(f"{r} = musttail call i64 {fn}(ptr %cpu)")
+        self.emit(f"ret i64 {r}")
 
     # -- module -----------------------------------------------------------------
     def module(self) -> str:
-        b = self.block
         self.label("entry")
+        self.load_runtime()
+        self.enter_block(self.block, "%exit_request0")
+        self.lower_ops(self.block.ops)
+        return self.assemble()
+
+    def load_runtime(self) -> None:
         for field in ("mem_base", "mem_perms", "mem_pages", "icount", "budget", "exit_request"):
             p = self.cpu_field(field)
             self.emit(f"%{field}0 = load i64, ptr {p}")
         self.emit("%membase = inttoptr i64 %mem_base0 to ptr")
         self.emit("%perms = inttoptr i64 %mem_perms0 to ptr")
         self.emit("%memsize = shl i64 %mem_pages0, " + str(PAGE_SHIFT))
-        self.emit(f"%icount_end = add i64 %icount0, {b.ninsns}")
-        self.emit("%over = icmp ugt i64 %icount_end, %budget0")
-        self.emit("%req = icmp ne i64 %exit_request0, 0")
-        self.emit("%stop = or i1 %over, %req")
-        self.emit("br i1 %stop, label %bail, label %body")
-        self.label("bail")
+
+    def enter_block(self, b: Block, request: str) -> None:
+        """The entry check (budget, exit_request, hotness) of block `b`; continues in its body."""
+        self.pc, self.index = b.pc, 0
+        end, over, req, stop, why = (self.fresh() for _ in range(5))
+        bail, body = self.fresh("bail").lstrip("%"), self.fresh("body").lstrip("%")
+        self.emit(f"{end} = add i64 {self.icount_base}, {b.ninsns}")
+        self.emit(f"{over} = icmp ugt i64 {end}, %budget0")
+        self.emit(f"{req} = icmp ne i64 {request}, 0")
+        self.emit(f"{stop} = or i1 {over}, {req}")
+        self.emit(f"br i1 {stop}, label %{bail}, label %{body}")
+        self.label(bail)
+        self.leave()
         self.store_field("rip", str(b.pc))
-        self.emit(f"%why = select i1 %req, i64 {int(ExitReason.INTERRUPT)}, i64 {int(ExitReason.BUDGET)}")
-        self.emit("ret i64 %why")
-        self.label("body")
-        for op in b.ops:
+        self.emit(f"{why} = select i1 {req}, i64 {int(ExitReason.INTERRUPT)}, i64 {int(ExitReason.BUDGET)}")
+        self.exit_with(why)
+        self.label(body)
+        if self.hot_threshold is not None:
+            self.count_entry(b.pc)
+
+    def count_entry(self, pc: int) -> None:
+        counter = f"@{hits_name(self.name)}"
+        self.globals.append(f"{counter} = global i64 0")
+        old, new, hot = self.fresh(), self.fresh(), self.fresh()
+        exit_hot, cont = self.fresh("hot").lstrip("%"), self.fresh("cold").lstrip("%")
+        self.emit(f"{old} = load i64, ptr {counter}")
+        self.emit(f"{new} = add i64 {old}, 1")
+        self.emit(f"store i64 {new}, ptr {counter}")
+        self.emit(f"{hot} = icmp eq i64 {new}, {self.hot_threshold}")
+        self.emit(f"br i1 {hot}, label %{exit_hot}, label %{cont}")
+        self.label(exit_hot)
+        self.store_field("rip", str(pc))
+        self.emit(f"ret i64 {int(ExitReason.HOT)}")
+        self.label(cont)
+
+    def lower_ops(self, ops: list[Op]) -> None:
+        for op in ops:
             handler = getattr(self, f"lower_{op.opcode}", None)
             if handler is not None:
                 handler(op)
             else:
                 self.lower_pure(op)
+
+    def assemble(self) -> str:
         head = ['target datalayout = "{datalayout}"',
                 "declare i64 @dbt_cc_all(i64, i64, i64, i64)",
                 *sorted(self.intrinsics),
-                *(f"@{name} = global ptr null" for name, _ in self.slots)]
+                *(f"@{name} = global ptr null" for name, _ in self.slots),
+                *self.globals]
         body = [f"define i64 @{self.name}(ptr %cpu) {{", *self.lines, *self.tails, "}"]
         return "\n".join(head + body) + "\n"
 
@@ -364,12 +423,13 @@ class BlockLowering(FunctionLowering):
         self.label(name)
         if callable(addr):
             addr = addr()
+        self.leave()
         self.store_field("rip", str(self.pc))
         self.retire(self.index)
         self.store_field("exit_vector", str(int(vector)))
         self.store_field("exit_addr", addr)
         self.store_field("exit_error", str(error))
-        self.emit(f"ret i64 {int(ExitReason.FAULT)}")
+        self.exit_with(str(int(ExitReason.FAULT)))
         self.tails += self.lines
         self.lines = saved
         return name
@@ -479,6 +539,7 @@ class BlockLowering(FunctionLowering):
         """Leave the block for a direct target: musttail through its slot, or MISS."""
         slot = slot_name(self.name, len(self.slots))
         self.slots.append((slot, target))
+        self.leave()
         self.retire(self.block.ninsns if retired is None else retired)
         fn, null = self.fresh(), self.fresh()
         chain, miss = self.fresh("chain").lstrip("%"), self.fresh("miss").lstrip("%")
@@ -486,13 +547,10 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{null} = icmp eq ptr {fn}, null")
         self.emit(f"br i1 {null}, label %{miss}, label %{chain}")
         self.label(chain)
-        self.count("chain_count")
-        r = self.fresh()
-        self.emit(f"{r} = musttail call i64 {fn}(ptr %cpu)")
-        self.emit(f"ret i64 {r}")
+        self.tail_call(fn)
         self.label(miss)
         self.store_field("rip", str(target))
-        self.emit(f"ret i64 {int(ExitReason.MISS)}")
+        self.exit_with(str(int(ExitReason.MISS)))
 
     def count(self, field: str) -> None:
         """Add one to a CPUState counter (chain_count, jc_hits, jc_misses)."""
@@ -514,6 +572,7 @@ class BlockLowering(FunctionLowering):
 
     def lower_jump(self, op: Op) -> None:
         target = self.v(op.args[0])
+        self.leave()
         self.retire(self.block.ninsns)
         self.store_field("rip", target)
         h1, h2, idx = self.fresh(), self.fresh(), self.fresh()
@@ -530,25 +589,25 @@ class BlockLowering(FunctionLowering):
         chain, miss = self.fresh("chain").lstrip("%"), self.fresh("miss").lstrip("%")
         self.emit(f"br i1 {hit}, label %{chain}, label %{miss}")
         self.label(chain)
-        fp, fn, r = self.fresh(), self.fresh(), self.fresh()
+        fp, fn = self.fresh(), self.fresh()
         self.emit(f"{fp} = getelementptr i64, ptr {entry}, i64 1")
         self.emit(f"{fn} = load ptr, ptr {fp}")
-        self.count("jc_hits")
-        self.emit(f"{r} = musttail call i64 {fn}(ptr %cpu)")
-        self.emit(f"ret i64 {r}")
+        self.tail_call(fn, "jc_hits")
         self.label(miss)
         self.count("jc_misses")
-        self.emit(f"ret i64 {int(ExitReason.MISS)}")
+        self.exit_with(str(int(ExitReason.MISS)))
 
     def lower_exit_at(self, op: Op) -> None:
+        self.leave()
         self.retire(self.block.ninsns)
         self.store_field("rip", self.v(op.args[0]))
-        self.emit(f"ret i64 {op.attrs['reason']}")
+        self.exit_with(str(op.attrs['reason']))
 
     def lower_exit(self, op: Op) -> None:
+        self.leave()
         self.retire(self.block.ninsns)
         self.store_field("rip", str(op.attrs["next_pc"]))
-        self.emit(f"ret i64 {op.attrs['reason']}")
+        self.exit_with(str(op.attrs['reason']))
 
 
 def slot_name(function: str, index: int) -> str:
@@ -556,10 +615,15 @@ def slot_name(function: str, index: int) -> str:
     return f"{function}_slot{index}"
 
 
-def lower_block(block: Block, name: str) -> tuple[str, list[tuple[str, int]]]:
+def hits_name(function: str) -> str:
+    """The global counting a counted block function's entries (regions on)."""
+    return f"{function}_hits"
+
+
+def lower_block(block: Block, name: str, hot_threshold: int | None = None) -> tuple[str, list[tuple[str, int]]]:
     """LLVM module text for a block as function `name` (datalayout left as a {datalayout} field),
     and its exit slots as (global name, target pc)."""
-    lowering = BlockLowering(block, name)
+    lowering = BlockLowering(block, name, hot_threshold)
     text = lowering.module()
     return text, lowering.slots
 

@@ -4,13 +4,17 @@ Chaining glue lives here: each direct exit of a block has a slot global; the
 runtime patches it (`link`) once the target block exists, and resets it
 (`unlink`) when the target is invalidated. Indirect exits look up the native
 jump cache, a table of {guest pc, host function} that `jc_set` fills.
+With a `hot_threshold`, blocks count their entries and exit HOT when hot;
+`compile_region` then builds one -O2 function for several blocks, on its own
+engine (codegen -O2).
 """
 import ctypes
 from dataclasses import dataclass, field
 
 from dbt.backend.llvm.codecache import CachedBlock
 from dbt.backend.llvm.jit import JIT, runtime_library
-from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, runtime_module, slot_name
+from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, hits_name, lower_block, runtime_module, slot_name
+from dbt.backend.llvm.region import lower_region
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 
@@ -25,6 +29,7 @@ class NativeBlock:
     exits: list[tuple[int, int]] = field(default_factory=list)   # (slot address, target pc)
     text: str = ""                            # LLVM IR, for -d out_asm
     obj: bytes = b""                          # object code, when the engine keeps it for the disk cache
+    hits: int = 0                             # address of its entry counter (0: not counted)
 
 
 def block_symbol(pc: int, key: bytes) -> str:
@@ -35,9 +40,12 @@ def block_symbol(pc: int, key: bytes) -> str:
 class LLVMEngine:
     name = "jit"
 
-    def __init__(self, cpu, opt: int = 0, verify: bool = False, keep_objects: bool = False):
-        """keep_objects: give each NativeBlock its object code (for the persistent code cache)."""
-        self.cpu = cpu
+    def __init__(self, cpu, opt: int = 0, verify: bool = False, keep_objects: bool = False,
+                 hot_threshold: int | None = None):
+        """keep_objects: give each NativeBlock its object code (for the persistent code cache);
+        hot_threshold: counted blocks exit HOT after that many entries (regions on)."""
+        self.cpu, self.hot_threshold = cpu, hot_threshold
+        self.region_jit, self.regions = None, 0
         self.cpu_ptr = ctypes.addressof(cpu)
         self.jit = JIT(opt, keep_objects)
         self.verify = verify
@@ -49,17 +57,22 @@ class LLVMEngine:
             self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = (1 << 64) - 1, self.miss_fn
         cpu.jmp_cache = ctypes.addressof(self.jmp_cache)
 
-    def compile(self, block: Block, key: bytes | None = None) -> NativeBlock:
+    def compile(self, block: Block, key: bytes | None = None, counted: bool = False) -> NativeBlock:
         """Native code for a block. With a code-cache key (a digest of the block's pc and bytes)
         the code is named after it, and a key this engine has compiled or loaded before is
-        reused, since one name must not be defined twice."""
+        reused, since one name must not be defined twice. `counted` (the block cache, with
+        regions on): it counts its entries and exits HOT at the threshold, which a caller of
+        execute() must then serve; the code cache's configuration holds the threshold, so a
+        keyed block is counted or not in every run alike."""
         if key in self.by_key:
-            return self.by_key[key]
+            return self.recount(self.by_key[key])
         self.compiled += 1
         name = f"tb_{block.pc:x}_{self.compiled}" if key is None else block_symbol(block.pc, key)
-        text, slots = lower_block(block, name)
+        threshold = self.hot_threshold if counted else None
+        text, slots = lower_block(block, name, threshold)
         self.jit.add(text, verify=self.verify)
-        code = self._resolve(name, [target for _, target in slots], text, self.jit.last_object)
+        code = self._resolve(self.jit, name, [target for _, target in slots], text, self.jit.last_object,
+                             counted=threshold is not None)
         if key is not None:
             self.by_key[key] = code
         return code
@@ -67,16 +80,45 @@ class LLVMEngine:
     def load(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a block of the persistent code cache, from its object code."""
         code = self.by_key.get(cached.key)
-        if code is None:
-            self.jit.add_object(cached.obj)
-            code = self.by_key[cached.key] = self._resolve(
-                block_symbol(cached.pc, cached.key), cached.targets, "", cached.obj)
+        if code is not None:
+            return self.recount(code)
+        self.jit.add_object(cached.obj)
+        code = self.by_key[cached.key] = self._resolve(
+            self.jit, block_symbol(cached.pc, cached.key), cached.targets, "", cached.obj,
+            counted=self.hot_threshold is not None)
         return code
 
-    def _resolve(self, name: str, targets, text: str, obj: bytes) -> NativeBlock:
-        fn = self.jit.function(name)
-        exits = [(self.jit.global_address(slot_name(name, i)), target) for i, target in enumerate(targets)]
-        return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj)
+    @staticmethod
+    def recount(code: NativeBlock) -> NativeBlock:
+        """Code reused for a block translated again (after invalidation): it counts its entries
+        afresh, so that it can head a region again."""
+        if code.hits:
+            ctypes.c_uint64.from_address(code.hits).value = 0
+        return code
+
+    @staticmethod
+    def _resolve(jit: JIT, name: str, targets, text: str, obj: bytes = b"", counted: bool = False) -> NativeBlock:
+        fn = jit.function(name)
+        exits = [(jit.global_address(slot_name(name, i)), target) for i, target in enumerate(targets)]
+        hits = jit.global_address(hits_name(name)) if counted else 0
+        return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj, hits)
+
+    def is_warm(self, code: NativeBlock) -> bool:
+        """Whether a block ran often enough (an eighth of the hot threshold) to join a region;
+        a region's code (not counted) always is."""
+        if not code.hits:
+            return True
+        return ctypes.c_uint64.from_address(code.hits).value * 8 >= self.hot_threshold
+
+    def compile_region(self, blocks: list[Block]) -> NativeBlock:
+        """One function for a region headed by blocks[0], optimised at -O2 (IR and codegen)."""
+        self.regions += 1                 # own counter: may run on the region worker thread
+        name = f"rg_{blocks[0].pc:x}_{self.regions}"
+        text, slots = lower_region(blocks, name)
+        if self.region_jit is None:
+            self.region_jit = JIT(2)
+        self.region_jit.add(text, verify=self.verify, passes=2)
+        return self._resolve(self.region_jit, name, [target for _, target in slots], text)
 
     def execute(self, code: NativeBlock) -> ExitReason:
         return ExitReason(code.call(self.cpu_ptr))
@@ -91,6 +133,13 @@ class LLVMEngine:
     def jc_set(self, pc: int, code: NativeBlock) -> None:
         i = self._jc_index(pc)
         self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = pc, code.fn
+
+    def jc_replace(self, pc: int, code: NativeBlock) -> None:
+        """Point the jump-cache entry of `pc`, if it holds pc, at `code`: one word written,
+        so translated code running meanwhile reads either the old or the new entry point."""
+        i = self._jc_index(pc)
+        if self.jmp_cache[2 * i] == pc:
+            self.jmp_cache[2 * i + 1] = code.fn
 
     def jc_clear(self, pc: int) -> None:
         i = self._jc_index(pc)

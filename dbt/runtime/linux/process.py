@@ -69,11 +69,14 @@ def _prot_of_segment(flags: int) -> int:
 class LinuxProcess(Services):
     def __init__(self, path: str, argv: list[str], env: dict[str, str] | None = None,
                  engine: str = "jit", trace=None, opt: int = 0, root: str | None = None,
-                 strace=None, max_memory: int | None = None, code_cache: str | bool | None = None):
+                 strace=None, max_memory: int | None = None, code_cache: str | bool | None = None,
+                 regions: str | None = None):
         """strace: a text stream to log each syscall to (--strace), or None; max_memory: the
         most bytes the guest may map (--max-memory; also its RLIMIT_AS), or None.
-        code_cache: the JIT's code cache directory, False for none, None for DBT_CACHE's choice."""
-        self.emu = Emulator(engine, services=self, trace=trace, opt=opt, code_cache=code_cache)
+        code_cache: the JIT's code cache directory, False for none, None for DBT_CACHE's choice.
+        regions: hot regions mode (dbt.runtime.regions.MODES), None for DBT_REGIONS's choice."""
+        self.emu = Emulator(engine, services=self, trace=trace, opt=opt, code_cache=code_cache,
+                            regions=regions)
         self.mem, self.cpu = self.emu.mem, self.emu.cpu
         self.pid = os.getpid()
         self.strace = strace

@@ -1,0 +1,148 @@
+"""Lowers a hot region (several IR blocks) to ONE LLVM function, compiled at -O2.
+
+Guest slots the region touches live in allocas: loaded from the CPU once at
+entry, written back on every path that leaves (side exits, fault landings,
+chains out, budget/interrupt bails), so LLVM's SROA turns them into SSA values
+across the region's blocks; every exit path funnels into one `flush` block that
+writes them back. A direct exit (or an indirect one, e.g. a ret) to a block of
+the region is a plain branch. Each block keeps the first tier's entry check (budget, exit_request
+read volatile) and fault landings, so rip, registers and icount are exactly
+the first tier's at every exit. Runtime fields (exit protocol, icount, budget,
+memory tables) are never promoted: icount is tracked per block in its own alloca.
+"""
+from dbt.backend.llvm.lower import BlockLowering, ity, literal
+from dbt.ir.ops import Block, Op, Ty
+from dbt.runtime.cpu import CPUState, SLOTS
+
+PROMOTABLE = frozenset(name for name, (offset, _) in SLOTS.items() if offset < CPUState.exit_reason.offset)
+
+
+class RegionLowering(BlockLowering):
+    def __init__(self, blocks: list[Block], name: str):
+        super().__init__(blocks[0], name)
+        self.blocks = blocks
+        self.inside = {b.pc for b in blocks}
+        used = {op.attrs["slot"] for b in blocks for op in b.ops if op.opcode in ("get", "put")}
+        self.promoted = sorted(used & PROMOTABLE)
+
+    @staticmethod
+    def alloca(slot: str) -> str:
+        return f"%s_{slot}"
+
+    def slot_ptr(self, slot: str) -> str:
+        if slot in self.promoted:
+            return self.alloca(slot)
+        if slot == "icount":                       # the first tier reads icount at block entry
+            return "%icount_slot"
+        return super().slot_ptr(slot)
+
+    def leave(self) -> None:
+        self.store_field("icount", self.icount_base)
+
+    def exit_with(self, reason: str) -> None:
+        self.emit("store ptr null, ptr %exit_fn")
+        self.emit(f"store i64 {reason}, ptr %exit_why")
+        self.emit("br label %flush")
+
+    def tail_call(self, fn: str, counter: str = "chain_count") -> None:
+        self.count_transfer(counter)
+        self.emit(f"store ptr {fn}, ptr %exit_fn")
+        self.emit("br label %flush")
+
+    def flush(self) -> None:
+        """The one way out: write the guest slots back, then chain to %exit_fn or return."""
+        self.label("flush")
+        for slot in self.promoted:
+            self.copy_slot(slot, to_cpu=True)
+        chains = self.fresh()
+        self.emit(f"{chains} = load i64, ptr %chain_slot")
+        self.store_field("chain_count", chains)
+        fn, null, why = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{fn} = load ptr, ptr %exit_fn")
+        self.emit(f"{null} = icmp eq ptr {fn}, null")
+        self.emit(f"br i1 {null}, label %return, label %chain")
+        self.label("return")
+        self.emit(f"{why} = load i64, ptr %exit_why")
+        self.emit(f"ret i64 {why}")
+        self.label("chain")
+        self.musttail(fn)
+
+    def copy_slot(self, slot: str, to_cpu: bool) -> None:
+        """Copy a promoted slot between its alloca and the CPU state."""
+        offset, ty = SLOTS[slot]
+        value, p = self.fresh(), self.fresh("p")
+        self.emit(f"{p} = getelementptr i8, ptr %cpu, i64 {offset}")
+        source, dest = (self.alloca(slot), p) if to_cpu else (p, self.alloca(slot))
+        self.emit(f"{value} = load {ity(ty)}, ptr {source}, align 8")
+        self.emit(f"store {ity(ty)} {value}, ptr {dest}, align 8")
+
+    def module(self) -> str:
+        self.label("entry")
+        self.load_runtime()
+        self.emit("%icount_slot = alloca i64, align 8")
+        self.emit("%exit_fn = alloca ptr, align 8")
+        self.emit("%exit_why = alloca i64, align 8")
+        self.emit("%chain_slot = alloca i64, align 8")
+        chains = self.fresh()
+        self.emit(f"{chains} = load i64, ptr {self.cpu_field('chain_count')}")
+        self.emit(f"store i64 {chains}, ptr %chain_slot")
+        self.emit("store i64 %icount0, ptr %icount_slot")
+        for slot in self.promoted:
+            self.emit(f"{self.alloca(slot)} = alloca {ity(SLOTS[slot][1])}, align 16")
+            self.copy_slot(slot, to_cpu=False)
+        self.emit(f"br label %b_{self.blocks[0].pc:x}")
+        for b in self.blocks:
+            self.block = b
+            self.label(f"b_{b.pc:x}")
+            self.icount_base = self.fresh("icount")
+            self.emit(f"{self.icount_base} = load i64, ptr %icount_slot")
+            request = self.fresh()
+            self.emit(f"{request} = load volatile i64, ptr {self.cpu_field('exit_request')}")
+            self.enter_block(b, request)
+            self.lower_ops(b.ops)
+        self.flush()
+        return self.assemble()
+
+    def chain_to(self, target: int, retired: int | None = None) -> None:
+        if target not in self.inside:
+            super().chain_to(target, retired)
+            return
+        n = self.fresh()
+        self.emit(f"{n} = add i64 {self.icount_base}, {self.block.ninsns if retired is None else retired}")
+        self.emit(f"store i64 {n}, ptr %icount_slot")
+        self.count_transfer("chain_count")
+        self.emit(f"br label %b_{target:x}")
+
+    def count_transfer(self, counter: str) -> None:
+        """Count a transfer that stayed native as the first tier does: chain_count (kept in a
+        register, written back on exit) for direct ones, jc_hits for indirect ones."""
+        if counter != "chain_count":
+            self.count(counter)
+            return
+        old, new = self.fresh(), self.fresh()
+        self.emit(f"{old} = load i64, ptr %chain_slot")
+        self.emit(f"{new} = add i64 {old}, 1")
+        self.emit(f"store i64 {new}, ptr %chain_slot")
+
+    def lower_jump(self, op: Op) -> None:
+        """An indirect jump (ret, switch) to a block of the region stays inside it."""
+        n = self.fresh()
+        self.emit(f"{n} = add i64 {self.icount_base}, {self.block.ninsns}")
+        self.emit(f"store i64 {n}, ptr %icount_slot")
+        outside = self.fresh("outside").lstrip("%")
+        prefix = f"j_{self.counter}_"             # unique per jump: the counter moved with `outside`
+        cases = " ".join(f"i64 {literal(Ty.I64, pc)}, label %{prefix}{pc:x}" for pc in sorted(self.inside))
+        self.emit(f"switch i64 {self.v(op.args[0])}, label %{outside} [ {cases} ]")
+        for pc in sorted(self.inside):
+            self.label(f"{prefix}{pc:x}")
+            self.count_transfer("jc_hits")
+            self.emit(f"br label %b_{pc:x}")
+        self.label(outside)
+        super().lower_jump(op)
+
+
+def lower_region(blocks: list[Block], name: str) -> tuple[str, list[tuple[str, int]]]:
+    """LLVM module text for a region headed by blocks[0], and its exit slots (global, target pc)."""
+    lowering = RegionLowering(blocks, name)
+    text = lowering.module()
+    return text, lowering.slots

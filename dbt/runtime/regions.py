@@ -1,0 +1,119 @@
+"""Hot regions: when regions are on, which blocks a hot block's region holds.
+
+First-tier blocks count their entries (in native code) and exit HOT at a
+threshold; the block cache then compiles the hot block and the translated
+blocks reachable from it by direct exits (a loop, a function and its callees'
+blocks) into one region function (dbt/backend/llvm/region.py) that becomes the
+entry for the head pc. Modes: off (no counters), on, always (a low threshold,
+so tests exercise regions everywhere); `DBT_REGIONS` chooses when the caller
+does not. `on` and `always` compile at the HOT exit; `background` compiles on
+a thread (RegionWorker) while the guest keeps running its first-tier code.
+"""
+import os
+import queue
+import threading
+
+MODES = ("off", "on", "background", "always")
+THRESHOLDS = {"off": None, "on": 1000, "background": 1000, "always": 2}
+BACKGROUND = frozenset({"background"})    # modes that compile regions on a background thread
+MAX_REGION_BLOCKS = 16
+MAX_REGION_INSNS = 160
+
+
+def region_mode(mode: str | None = None) -> str:
+    """The mode asked for, else $DBT_REGIONS, else 'on'; ValueError names the choices."""
+    chosen = mode or os.environ.get("DBT_REGIONS") or "on"
+    if chosen not in MODES:
+        raise ValueError(f"unknown regions mode {chosen!r} (choose from {', '.join(MODES)})")
+    return chosen
+
+
+def hot_threshold(mode: str | None = None) -> int | None:
+    """Entries after which a first-tier block is hot, or None when regions are off."""
+    return THRESHOLDS[region_mode(mode)]
+
+
+def direct_targets(block) -> list[int]:
+    """Guest pcs a block's IR may chain to directly (exit_if, goto, branch)."""
+    targets = []
+    for op in block.ops:
+        if op.opcode in ("exit_if", "goto"):
+            targets.append(op.attrs["target"])
+        elif op.opcode == "branch":
+            targets += [op.attrs["taken"], op.attrs["fallthrough"]]
+    return targets
+
+
+def select_region(head, blocks: dict, excluded, warm, ir) -> list:
+    """The head's TB then the warm translated TBs reachable from it by direct exits, breadth
+    first, within MAX_REGION_BLOCKS and MAX_REGION_INSNS; `excluded(tb)` keeps a TB out
+    (stop blocks and stop points), `warm(code)` says whether a block ran often enough to be
+    worth it, `ir(tb)` gives a TB's IR (lifted again for a block of the code cache)."""
+    chosen, queue, seen, insns = [], [head], {head.pc}, 0
+    while queue and len(chosen) < MAX_REGION_BLOCKS:
+        tb = queue.pop(0)
+        if chosen and insns + tb.ninsns > MAX_REGION_INSNS:
+            continue
+        chosen.append(tb)
+        insns += tb.ninsns
+        for target in direct_targets(ir(tb)):
+            dest = blocks.get(target)
+            if dest is not None and target not in seen and not excluded(dest) and warm(dest.code):
+                seen.add(target)
+                queue.append(dest)
+    return chosen
+
+
+def background(mode: str | None = None) -> bool:
+    return region_mode(mode) in BACKGROUND
+
+
+class RegionWorker:
+    """One thread that compiles regions while the guest runs, and installs them safely.
+
+    `gate` is held by the thread running the guest except while it is inside
+    translated code (`Executor` releases it around each native call). The worker
+    compiles without it (llvmlite releases the GIL; LLVM's own calls are
+    serialised), then takes it to install: so the block cache is only ever changed
+    by one thread at a time, and an install happens while the guest runs natively,
+    where it touches nothing but single-word chain slots. The thread ends when idle
+    or when the thread that made the worker has ended (no hang at exit: a compile in
+    progress finishes first, as the thread is not a daemon).
+    """
+
+    POLL = 0.05
+
+    def __init__(self):
+        self.gate = threading.Lock()
+        self.gate.acquire()
+        self.owner = threading.current_thread()
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, compile_job, install) -> None:
+        """Run compile_job() on the worker, then install(its result) under the gate."""
+        with self.lock:
+            self.jobs.put((compile_job, install))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._serve, name="dbt-regions")
+                self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                compile_job, install = self.jobs.get(timeout=self.POLL)
+            except queue.Empty:
+                with self.lock:
+                    if self.jobs.empty():
+                        self.thread = None
+                        return
+                continue
+            result = compile_job()
+            while not self.gate.acquire(timeout=self.POLL):
+                if not self.owner.is_alive():
+                    return
+            try:
+                install(result)
+            finally:
+                self.gate.release()

@@ -1,0 +1,195 @@
+"""Hot regions (dbt/backend/llvm/region.py) against the host CPU and against the first tier.
+
+Hot loops and call/ret loops run natively and under both engines with regions
+forced on (DBT_REGIONS=always); then the same code runs under the jit with
+regions off and always and under the interpreter, and everything the guest can
+see must agree, icount included: at a fault inside a region, at a store into a
+region's own page, at budget stops that land inside a region, with blocks
+reloaded from the persistent code cache, and at stop points and block hooks
+set inside a live region.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dbt.api import Emulator
+
+from .harness import check, default_data, default_regs
+from .native import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, GPRS, assemble
+
+# Loops that stay inside their region for hundreds of iterations.
+HOT_LOOPS = {
+    "sum_bytes_adc": f"""
+        mov rcx, 300; mov rsi, {DATA_ADDR}; xor eax, eax; xor edx, edx
+      top: add al, byte ptr [rsi]; adc edx, 0; inc rsi; dec rcx; jnz top""",
+    "nested_store_cmov": f"""
+        mov r8, 20; mov rdi, {DATA_ADDR + 0x100}
+      outer: mov rcx, 16
+      inner: mov eax, dword ptr [rdi + rcx * 4]; imul eax, ecx; cmp eax, ebx
+        cmovl ebx, eax; setg dl; add dword ptr [rdi + rcx * 4], edx; dec rcx; jnz inner
+        add rdi, 4; dec r8; jnz outer""",
+    "call_ret_in_loop": """
+        mov rcx, 200; xor eax, eax
+      top: call fn; sub rcx, 1; jnz top; jmp done
+      fn: lea rax, [rax + rcx * 2]; xor rax, 0x55; ret
+      done: nop""",
+    "store_into_own_code": f"""
+        mov rcx, 120; xor eax, eax
+      top: add eax, 1
+        cmp rcx, 60; jne skip
+        mov byte ptr [{CODE_ADDR + 11}], 9
+      skip: dec rcx; jnz top""",
+}
+
+
+@pytest.fixture
+def regions_always(monkeypatch):
+    monkeypatch.setenv("DBT_REGIONS", "always")
+
+
+@pytest.mark.parametrize("name", sorted(HOT_LOOPS))
+def test_hot_loop_matches_host(regions_always, name):
+    check(HOT_LOOPS[name])
+
+
+def _emulator(engine: str, regions: str, code: bytes, **options) -> Emulator:
+    emu = Emulator(engine=engine, regions=regions, **options)
+    emu.map(CODE_ADDR, CODE_SIZE, perms="rwx")
+    emu.map(DATA_ADDR, DATA_SIZE, perms="rw")
+    emu.write(CODE_ADDR, code + b"\xcc" * (CODE_SIZE - len(code)))
+    emu.write(DATA_ADDR, default_data())
+    for name, value in default_regs().items():
+        emu.reg_write(name, value)
+    return emu
+
+
+def _visible(emu: Emulator, stop) -> tuple:
+    fault = stop.fault and (stop.fault.vector, stop.fault.addr, stop.fault.pc)
+    return (stop.reason, fault, emu.cpu.icount, emu.reg_read("rip"), emu.rflags,
+            tuple(emu.reg_read(r) for r in GPRS), emu.read(DATA_ADDR, DATA_SIZE),
+            emu.read(CODE_ADDR, 0x100))
+
+
+CONFIGS = (("jit", "always"), ("jit", "off"), ("interp", "off"))
+
+
+def _runs(asm: str, chunks: list[int | None]) -> dict:
+    """Run `asm` in budget chunks (None: to its end) under each config; visible states per config."""
+    code = assemble(asm)
+    results = {}
+    for engine, regions in CONFIGS:
+        emu = _emulator(engine, regions, code)
+        states = []
+        for i, chunk in enumerate(chunks):
+            stop = emu.run(start=CODE_ADDR if i == 0 else None, until=CODE_ADDR + len(code), max_insns=chunk)
+            states.append(_visible(emu, stop))
+        results[engine, regions] = states, emu.stats.counters["regions_compiled"]
+    return results
+
+
+def _assert_same(results: dict) -> None:
+    (reference, _), *_ = results.values()
+    for config, (states, _) in results.items():
+        for i, (got, want) in enumerate(zip(states, reference)):
+            assert got == want, f"{config} differs from {CONFIGS[0]} after run {i}: {got[:5]} vs {want[:5]}"
+    assert results["jit", "always"][1] > 0, "no region was compiled"
+    assert results["jit", "off"][1] == 0
+
+
+def test_fault_inside_region_is_precise():
+    """A load walks off the end of the data mapping from inside a hot loop."""
+    results = _runs(f"""
+        mov rsi, {DATA_ADDR}; xor ebx, ebx
+      top: add rbx, qword ptr [rsi]; add rsi, 8; inc rdx; jmp top""", [None])
+    (state,), _ = results["interp", "off"]
+    assert state[0] == "fault" and state[1][:2] == (14, DATA_ADDR + DATA_SIZE)
+    assert state[5][GPRS.index("rsi")] == DATA_ADDR + DATA_SIZE
+    _assert_same(results)
+
+
+@pytest.mark.parametrize("name", ("nested_store_cmov", "store_into_own_code", "call_ret_in_loop"))
+def test_budget_stops_inside_region(name):
+    """Budgets that end mid-loop (and mid-block) stop every config at the same instruction."""
+    results = _runs(HOT_LOOPS[name], [50, 333, 1, 7, None])
+    states, _ = results["interp", "off"]
+    assert [s[0] for s in states[:-1]] == ["budget"] * 4 and states[-1][0] == "until"
+    _assert_same(results)
+
+
+def test_store_into_region_page_drops_region():
+    """The loop patches its own `add eax, 1` in its 61st of 120 iterations: the 59 after add 9."""
+    results = _runs(HOT_LOOPS["store_into_own_code"], [None])
+    (state,), _ = results["interp", "off"]
+    assert state[5][GPRS.index("rax")] == 61 + 59 * 9
+    _assert_same(results)
+
+
+def test_background_region_matches_first_tier():
+    """regions=background compiles on a worker thread and installs while the guest runs: keep an
+    endless loop running in budget chunks until the region is in, then compare everything
+    with regions off stopped at the same instruction count."""
+    code = assemble(f"""
+        mov rcx, 0x4000000000000000; mov rsi, {DATA_ADDR}; xor eax, eax
+      top: mov edx, ecx; and edx, 0xff; add eax, dword ptr [rsi + rdx * 4]
+        xor dword ptr [rsi + rdx * 4], eax; dec rcx; jnz top""")
+    background = _emulator("jit", "background", code)
+    background.cpu.rip = CODE_ADDR
+    deadline = time.monotonic() + 300
+    while background.stats.counters["regions_compiled"] == 0 and time.monotonic() < deadline:
+        background.run(max_insns=200_000)
+    assert background.stats.counters["regions_compiled"] > 0, "the worker installed no region"
+    stop = background.run(max_insns=1_000_003)
+    first_tier = _emulator("jit", "off", code)
+    same = first_tier.run(start=CODE_ADDR, max_insns=background.cpu.icount)
+    assert _visible(first_tier, same) == _visible(background, stop)
+
+
+def test_blocks_from_the_code_cache_join_regions(tmp_path, monkeypatch):
+    """A warm run loads its blocks from the code cache (no IR) and still builds regions from them."""
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    code = assemble(HOT_LOOPS["call_ret_in_loop"])
+    runs = []
+    for engine, regions, cache in (("interp", "off", False), ("jit", "always", str(tmp_path)),
+                                   ("jit", "always", str(tmp_path))):
+        emu = _emulator(engine, regions, code, code_cache=cache)
+        stop = emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code))
+        runs.append((_visible(emu, stop), emu.stats.counters))
+    (reference, _), (cold, cold_counts), (warm, warm_counts) = runs
+    assert cold == reference and warm == reference
+    assert cold_counts["code_cache_hits"] == 0 and warm_counts["code_cache_hits"] > 0
+    assert warm_counts["blocks_translated"] < cold_counts["blocks_translated"]
+    assert cold_counts["regions_compiled"] > 0 and warm_counts["regions_compiled"] > 0
+
+
+def _stopped_runs(engine: str, regions: str, code: bytes, hooked: int, until: int) -> tuple:
+    """Run the loop until regions exist, then (a) hook the block at `hooked` and run to the end,
+    (b) in a second emulator, run to the stop point `until` inside the loop: hook calls and
+    visible states, and whether regions existed when the hook and the stop point were set."""
+    results, had_regions = [], []
+    for phase in ("hook", "stop"):
+        emu = _emulator(engine, regions, code)
+        warmup = emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code), max_insns=300)
+        had_regions.append(any(tb.members for tb in emu.tbs.blocks.values()))
+        calls = []
+        if phase == "hook":
+            emu.hook_block(lambda e, pc, size: calls.append((pc, e.cpu.icount)), hooked)
+        stop = emu.run(until=CODE_ADDR + len(code) if phase == "hook" else until)
+        results.append((warmup.reason, _visible(emu, stop), calls))
+    return results, had_regions
+
+
+def test_stop_points_and_hooks_are_never_bypassed_by_a_region():
+    """A block hook and a stop point set on blocks that a live region holds (not as its head)."""
+    code = assemble(HOT_LOOPS["call_ret_in_loop"])
+    fn = CODE_ADDR + code.index(bytes.fromhex("488d0448"))       # lea rax, [rax + rcx * 2]
+    top = CODE_ADDR + code.index(bytes.fromhex("e8"))            # call fn
+    reference, _ = _stopped_runs("interp", "off", code, fn, top)
+    # 2 set-up instructions then 6 per iteration: the first 300 run the lea of the 50th call
+    (_, _, hook_calls), (_, stopped, _) = reference
+    assert len(hook_calls) == 200 - 50 and stopped[0] == "until" and stopped[3] == top
+    for regions in ("always", "off"):
+        got, had_regions = _stopped_runs("jit", regions, code, fn, top)
+        assert got == reference, regions
+        assert had_regions == [regions == "always"] * 2
