@@ -32,7 +32,7 @@ from fuzzgen import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, EDGE_ADDR, SPACE
 
 BATCH = 200                  # cases per worker process
 CASE_TIMEOUT = 60.0          # seconds one case may take under both engines (a shared, slow machine)
-STARTUP_TIMEOUT = 300.0      # seconds a worker may take to start (import dbt and LLVM) on a busy host
+STARTUP_TIMEOUT = 300.0      # seconds a worker may take to start or exit (dbt, LLVM) on a busy host
 ALLOWED_STOPS = ("until", "budget", "fault", "syscall")
 STATE_FIELDS = ("rip", "fs_base", "gs_base", "df", "eflags", "mxcsr", "fpu_cw", "fpu_sw",
                 "fpu_tag", "fpu_top", "icount")
@@ -132,6 +132,28 @@ def worker(first: int, count: int, seed: int) -> None:
         print(json.dumps(line), flush=True)
 
 
+class WorkerLines:
+    """The lines a worker prints, read unbuffered so that waiting for the next one with a
+    timeout never misses a line already read along with the one before."""
+
+    def __init__(self, fd: int):
+        self.fd, self.pending = fd, b""
+
+    def next(self, timeout: float) -> tuple[bool, bytes]:
+        """(True, line) or (True, b"") at end of output; (False, b"") after `timeout` seconds."""
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+            if not ready:
+                return False, b""
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                line, self.pending = self.pending, b""
+                return True, line
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return True, line + b"\n"
+
+
 def run_batch(first: int, count: int, seed: int) -> tuple[dict[str, int], list[str]]:
     """Run one batch in a subprocess; (stop counts, failure lines). Survives crashes and hangs."""
     stops: dict[str, int] = {}
@@ -140,15 +162,17 @@ def run_batch(first: int, count: int, seed: int) -> tuple[dict[str, int], list[s
     while number < end:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--first", str(number),
                "--cases", str(end - number), "--seed", str(seed)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        current, started = None, False
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        lines = WorkerLines(proc.stdout.fileno())
+        current = None
         while True:
-            # the worker's start-up (imports, LLVM) is not a case: on a busy host it may take long
-            ready, _, _ = select.select([proc.stdout], [], [], CASE_TIMEOUT if started else STARTUP_TIMEOUT)
-            if not ready and not started:
+            # outside a case (the worker's start-up: imports, LLVM; its exit) is not a case: on a
+            # busy host it may take long
+            ready, line = lines.next(CASE_TIMEOUT if current is not None else STARTUP_TIMEOUT)
+            if not ready and current is None:
                 proc.kill()
                 proc.wait()
-                failures.append(f"worker from case {number}: no output for {STARTUP_TIMEOUT:.0f} s after start")
+                failures.append(f"worker from case {number}: no output for {STARTUP_TIMEOUT:.0f} s outside a case")
                 return stops, failures
             if not ready:
                 proc.kill()
@@ -156,10 +180,8 @@ def run_batch(first: int, count: int, seed: int) -> tuple[dict[str, int], list[s
                 failures.append(f"case {current}: hang (no result after {CASE_TIMEOUT:.0f} s): "
                                 f"{CaseMaker(seed).make(current).describe()}")
                 break
-            line = proc.stdout.readline()
             if not line:
                 break
-            started = True
             record = json.loads(line)
             if "begin" in record:
                 current = record["begin"]
@@ -168,7 +190,7 @@ def run_batch(first: int, count: int, seed: int) -> tuple[dict[str, int], list[s
             stops[record["stop"]] = stops.get(record["stop"], 0) + 1
             if "problems" in record:
                 failures.append(f"{record['describe']}: " + "; ".join(record["problems"]))
-        err = proc.stderr.read()
+        err = proc.stderr.read().decode(errors="replace")
         status = proc.wait()
         if current is None and status != 0:
             failures.append(f"worker from case {number} failed with status {status}: {err.strip()[-500:]}")
