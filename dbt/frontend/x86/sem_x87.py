@@ -435,20 +435,18 @@ def _sign_op(op: str):
     return lift
 
 
-def lift_fsqrt(ctx, insn):
-    b, x = ctx.b, st(ctx, 0)
-    r, c1 = rounded(ctx, lambda rc: b.fsqrt("f80", x, rc))
-    set_st(ctx, 0, r)
-    set_c(ctx, c1=c1)
-    raise_flags(ctx, [fexc(ctx, r)])
+def rounded_unary(method: str):
+    """fsqrt / frndint: ST(0) = op(ST(0)) under the control word's rounding, C1 and flags set."""
+    def lift(ctx, insn):
+        b, x = ctx.b, st(ctx, 0)
+        r, c1 = rounded(ctx, lambda rc: getattr(b, method)("f80", x, rc))
+        set_st(ctx, 0, r)
+        set_c(ctx, c1=c1)
+        raise_flags(ctx, [fexc(ctx, r)])
+    return lift
 
 
-def lift_frndint(ctx, insn):
-    b, x = ctx.b, st(ctx, 0)
-    r, c1 = rounded(ctx, lambda rc: b.fround("f80", x, rc))
-    set_st(ctx, 0, r)
-    set_c(ctx, c1=c1)
-    raise_flags(ctx, [fexc(ctx, r)])
+lift_fsqrt, lift_frndint = rounded_unary("fsqrt"), rounded_unary("fround")
 
 
 # -- comparisons -------------------------------------------------------------------------------
