@@ -204,6 +204,27 @@ PIC_INIT = r"""
     out 0xa1, al
 """
 
+# IRQ 0 -> vector 0x20 (`tick`), the PIC set up, a one-shot PIT of 10 ticks (about 8.4 us) armed,
+# then 40,000 instructions with IF=0: the IRQ is pending when the snippet that follows runs.
+IRQ0_PENDING = r"""
+    mov edi, 0x20
+    lea rsi, [rip + tick]
+    mov edx, 0x8E
+    call set_gate
+    lidt [rip + idtr]
+""" + PIC_INIT + r"""
+    mov al, 0x30                    # channel 0, lobyte/hibyte, mode 0 (one-shot)
+    out 0x43, al
+    mov al, 10
+    out 0x40, al
+    mov al, 0
+    out 0x40, al
+    mov ecx, 20000
+1:  dec ecx
+    jnz 1b
+"""
+
+
 
 def test_pit_interrupts_while_halting(build, tmp_path, capsys):
     """PIT channel 0 in mode 2 with divisor 1193 interrupts every 1193/1193182 s; hlt with
@@ -281,22 +302,7 @@ tick:
 def test_sti_shadow_lets_hlt_retire(build, tmp_path, capsys):
     """An IRQ that became pending while IF=0 is taken after `sti; hlt` retires (the sti
     shadow), so the pushed RIP is past the hlt and the one-shot timer does not strand it."""
-    kernel = build("shadow", r"""
-    mov edi, 0x20
-    lea rsi, [rip + tick]
-    mov edx, 0x8E
-    call set_gate
-    lidt [rip + idtr]
-""" + PIC_INIT + r"""
-    mov al, 0x30                    # channel 0, lobyte/hibyte, mode 0 (one-shot)
-    out 0x43, al
-    mov al, 10                      # 10 ticks: about 8.4 us
-    out 0x40, al
-    mov al, 0
-    out 0x40, al
-    mov ecx, 20000                  # 40,000 instructions with IF=0: the IRQ is pending
-1:  dec ecx
-    jnz 1b
+    kernel = build("shadow", IRQ0_PENDING + r"""
     sti
     hlt
 after_hlt:
@@ -318,22 +324,7 @@ tick:
 
 def test_sti_shadow_is_one_instruction(build, tmp_path, capsys):
     """Without hlt: the pending IRQ is taken after exactly one instruction past sti."""
-    kernel = build("shadow1", r"""
-    mov edi, 0x20
-    lea rsi, [rip + tick]
-    mov edx, 0x8E
-    call set_gate
-    lidt [rip + idtr]
-""" + PIC_INIT + r"""
-    mov al, 0x30                    # one-shot, 10 ticks
-    out 0x43, al
-    mov al, 10
-    out 0x40, al
-    mov al, 0
-    out 0x40, al
-    mov ecx, 20000
-1:  dec ecx
-    jnz 1b
+    kernel = build("shadow1", IRQ0_PENDING + r"""
     sti
     nop
 after_nop:
@@ -356,22 +347,7 @@ tick:
 
 def test_interrupt_pending_across_iretq_is_taken(build, tmp_path, capsys):
     """An IRQ that arrives while IF=0 is taken soon after an iretq sets IF again."""
-    kernel = build("iretq_if", r"""
-    mov edi, 0x20
-    lea rsi, [rip + tick]
-    mov edx, 0x8E
-    call set_gate
-    lidt [rip + idtr]
-""" + PIC_INIT + r"""
-    mov al, 0x30                    # one-shot, 10 ticks
-    out 0x43, al
-    mov al, 10
-    out 0x40, al
-    mov al, 0
-    out 0x40, al
-    mov ecx, 20000                  # the IRQ is pending by the end of this
-1:  dec ecx
-    jnz 1b
+    kernel = build("iretq_if", IRQ0_PENDING + r"""
     mov rax, rsp                    # iretq to `resumed` with IF=1
     push 0x10
     push rax
