@@ -398,6 +398,7 @@ class BlockLowering(FunctionLowering):
     def assemble(self) -> str:
         head = ['target datalayout = "{datalayout}"',
                 "declare i64 @dbt_cc_all(i64, i64, i64, i64)",
+                "declare preserve_mostcc ptr @dbt_guest_access(ptr, i64, i64, i64)",
                 *sorted(self.intrinsics),
                 *(f"@{name} = global ptr null" for name, _ in self.slots),
                 *self.globals]
@@ -415,97 +416,61 @@ class BlockLowering(FunctionLowering):
         value = op.args[0]
         self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {self.slot_ptr(op.attrs['slot'])}, align 8")
 
-    def fault_landing(self, vector: int, addr="0", error: int = 0) -> str:
-        """An out-of-line block that records a fault at the current instruction and exits.
-        `addr` is a value, or a function emitting (inside the landing) the code computing it."""
+    def fault_landing(self, vector: int | None = None, addr: str = "0", error: int = 0) -> str:
+        """An out-of-line block that records a fault at the current instruction and exits
+        (vector None: @dbt_guest_access has recorded vector, address and error code)."""
         name = self.fresh("fault").lstrip("%")
         saved, self.lines = self.lines, []
         self.label(name)
-        if callable(addr):
-            addr = addr()
         self.leave()
         self.store_field("rip", str(self.pc))
         self.retire(self.index)
-        self.store_field("exit_vector", str(int(vector)))
-        self.store_field("exit_addr", addr)
-        self.store_field("exit_error", str(error))
+        if vector is not None:
+            self.store_field("exit_vector", str(int(vector)))
+            self.store_field("exit_addr", addr)
+            self.store_field("exit_error", str(error))
         self.exit_with(str(int(ExitReason.FAULT)))
         self.tails += self.lines
         self.lines = saved
         return name
 
-    def bounds_fault_address(self, addr: str, size: int, need: int) -> str:
-        """The CR2 of an access that leaves the guest space, as GuestMemory.check computes it:
-        the end of the space when its first page is accessible, the first non-canonical byte
-        when it runs into non-canonical addresses, else its start."""
-        below, page, index, pp, pv, has, first_ok = (self.fresh() for _ in range(7))
-        self.emit(f"{below} = icmp ult i64 {addr}, %memsize")
-        self.emit(f"{page} = lshr i64 {addr}, {PAGE_SHIFT}")
-        self.emit(f"{index} = select i1 {below}, i64 {page}, i64 0")     # never read past the table
-        self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {index}")
-        self.emit(f"{pv} = load i8, ptr {pp}")
-        self.emit(f"{has} = and i8 {pv}, {need}")
-        self.emit(f"{first_ok} = icmp ne i8 {has}, 0")
-        inside, last, low, crosses, into_nc, nc_or_start, bad = (self.fresh() for _ in range(7))
-        self.emit(f"{inside} = and i1 {below}, {first_ok}")
-        self.emit(f"{last} = add i64 {addr}, {size - 1}")
-        self.emit(f"{low} = icmp ult i64 {addr}, {CANONICAL_LOW}")
-        self.emit(f"{crosses} = icmp uge i64 {last}, {CANONICAL_LOW}")
-        self.emit(f"{into_nc} = and i1 {low}, {crosses}")
-        self.emit(f"{nc_or_start} = select i1 {into_nc}, i64 {CANONICAL_LOW}, i64 {addr}")
-        self.emit(f"{bad} = select i1 {inside}, i64 %memsize, i64 {nc_or_start}")
-        return bad
-
     def guest_pointer(self, addr: str, size: int, write: bool) -> str:
-        """Inline check of [addr, addr+size) against bounds and page permissions; host pointer.
-        A page watched by a memory hook fails the check too: the runtime tells the two apart.
-
-        A fault reports the first inaccessible byte, as CR2 does: the access start,
-        or the start of the second page when only that one is refused.
-        """
-        error = 2 if write else 0
+        """Host pointer for a guest access to [addr, addr+size): inline, the common case (inside
+        the space, on one page whose permissions allow it, not watched, a store not into code);
+        anything else calls @dbt_guest_access (runtime_module), which checks exactly and either
+        gives the pointer (a page-crossing access both pages allow) or records the fault."""
         need = W if write else R
-        limit, inb = self.fresh(), self.fresh()
+        mask = need | (WATCH_W | CODE if write else WATCH_R)
+        limit, inb, page, index, pp, pv, has, ok = (self.fresh() for _ in range(8))
         self.emit(f"{limit} = sub i64 %memsize, {size}")
         self.emit(f"{inb} = icmp ule i64 {addr}, {limit}")
-        bounds_fault = self.fault_landing(Vector.PF, lambda: self.bounds_fault_address(addr, size, need), error)
-        checked = self.fresh("ok").lstrip("%")
-        self.emit(f"br i1 {inb}, label %{checked}, label %{bounds_fault}")
-        self.label(checked)
-        last, first_page, last_page = self.fresh(), self.fresh(), self.fresh()
-        self.emit(f"{last} = add i64 {addr}, {size - 1}")
-        self.emit(f"{first_page} = lshr i64 {addr}, {PAGE_SHIFT}")
-        self.emit(f"{last_page} = lshr i64 {last}, {PAGE_SHIFT}")
-        watch = WATCH_W if write else WATCH_R      # a watched page exits as if refused
-        oks = []
-        perms = []
-        for page in (first_page, last_page):
-            pp, pv, has, ok = self.fresh(), self.fresh(), self.fresh(), self.fresh()
-            self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {page}")
-            self.emit(f"{pv} = load i8, ptr {pp}")
-            self.emit(f"{has} = and i8 {pv}, {need | watch}")
-            self.emit(f"{ok} = icmp eq i8 {has}, {need}")
-            perms.append(pv)
-            oks.append(ok)
-        both, second_start, fault_addr = self.fresh(), self.fresh(), self.fresh()
-        self.emit(f"{both} = and i1 {oks[0]}, {oks[1]}")
-        self.emit(f"{second_start} = shl i64 {last_page}, {PAGE_SHIFT}")
-        self.emit(f"{fault_addr} = select i1 {oks[0]}, i64 {second_start}, i64 {addr}")
-        perm_fault = self.fault_landing(Vector.PF, fault_addr, error)
-        good = self.fresh("ok").lstrip("%")
-        self.emit(f"br i1 {both}, label %{good}, label %{perm_fault}")
-        self.label(good)
-        if write:
-            anyp, code, is_code = self.fresh(), self.fresh(), self.fresh()
-            self.emit(f"{anyp} = or i8 {perms[0]}, {perms[1]}")
-            self.emit(f"{code} = and i8 {anyp}, {CODE}")
-            self.emit(f"{is_code} = icmp ne i8 {code}, 0")
-            plain = self.fresh("ok").lstrip("%")
-            smc = self.fault_landing(Vector.CODE_WRITE, addr, 2)
-            self.emit(f"br i1 {is_code}, label %{smc}, label %{plain}")
-            self.label(plain)
-        host = self.fresh()
-        self.emit(f"{host} = getelementptr i8, ptr %membase, i64 {addr}")
+        self.emit(f"{page} = lshr i64 {addr}, {PAGE_SHIFT}")
+        self.emit(f"{index} = select i1 {inb}, i64 {page}, i64 0")    # never read past the table
+        self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {index}")
+        self.emit(f"{pv} = load i8, ptr {pp}")
+        self.emit(f"{has} = and i8 {pv}, {mask}")
+        self.emit(f"{ok} = icmp eq i8 {has}, {need}")
+        if size > 1:
+            offset, fits, both = self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{offset} = and i64 {addr}, {(1 << PAGE_SHIFT) - 1}")
+            self.emit(f"{fits} = icmp ule i64 {offset}, {(1 << PAGE_SHIFT) - size}")
+            self.emit(f"{both} = and i1 {ok}, {fits}")
+            ok = both
+        fast, slow, join = (self.fresh(label).lstrip("%") for label in ("fast", "slow", "join"))
+        usable = self.fresh()
+        self.emit(f"{usable} = and i1 {inb}, {ok}")
+        self.emit(f"br i1 {usable}, label %{fast}, label %{slow}")
+        self.label(slow)
+        checked, refused = self.fresh(), self.fresh()
+        self.emit(f"{checked} = call preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 {addr}, i64 {size}, i64 {int(write)})")
+        self.emit(f"{refused} = icmp eq ptr {checked}, null")
+        self.emit(f"br i1 {refused}, label %{self.fault_landing()}, label %{join}")
+        self.label(fast)
+        direct, host = self.fresh(), self.fresh()
+        self.emit(f"{direct} = getelementptr i8, ptr %membase, i64 {addr}")
+        self.emit(f"br label %{join}")
+        self.label(join)
+        self.emit(f"{host} = phi ptr [ {direct}, %{fast} ], [ {checked}, %{slow} ]")
         return host
 
     def lower_load(self, op: Op) -> None:
@@ -647,4 +612,89 @@ def runtime_module() -> str:
         f.emit(f"ret i64 {f.v(result)}")
     f.lines.append("}")
     miss = ["define i64 @dbt_miss(ptr %cpu) {", f"  ret i64 {int(ExitReason.MISS)}", "}"]
-    return "\n".join(['target datalayout = "{datalayout}"', *sorted(f.intrinsics), *f.lines, *miss]) + "\n"
+    return "\n".join(['target datalayout = "{datalayout}"', *sorted(f.intrinsics), *f.lines, *miss,
+                      guest_access_function()]) + "\n"
+
+
+def guest_access_function() -> str:
+    """@dbt_guest_access(cpu, addr, size, write): the exact check of a guest access that the
+    inline fast path of `guest_pointer` did not pass, as GuestMemory.check makes it. Returns
+    the host pointer, or null after recording the fault in exit_vector/exit_addr/exit_error:
+    #PF at the first inaccessible byte as CR2 holds it (for an access leaving the space: the
+    space's end when its first page is accessible, the first non-canonical byte when it runs
+    into non-canonical addresses, else its start; for a refused page: the access start, or the
+    second page's start when only that one refuses; a watched page refuses), or CODE_WRITE for
+    a store into a page holding translated code."""
+    def field(name: str) -> int:
+        return getattr(CPUState, name).offset
+
+    def record(where: str, vector: int, addr: str, error: str) -> list[str]:
+        lines = []
+        for name, value in (("exit_vector", str(vector)), ("exit_addr", addr), ("exit_error", error)):
+            lines += [f"  %{name}.{where} = getelementptr i8, ptr %cpu, i64 {field(name)}",
+                      f"  store i64 {value}, ptr %{name}.{where}"]
+        return lines + ["  ret ptr null"]
+
+    pf, code_write = int(Vector.PF), int(Vector.CODE_WRITE)
+    return "\n".join([
+        "define preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 %addr, i64 %size, i64 %write) {",
+        "entry:",
+        *(line for name in ("mem_base", "mem_perms", "mem_pages") for line in (
+            f"  %{name}.p = getelementptr i8, ptr %cpu, i64 {field(name)}",
+            f"  %{name} = load i64, ptr %{name}.p")),
+        "  %membase = inttoptr i64 %mem_base to ptr",
+        "  %perms = inttoptr i64 %mem_perms to ptr",
+        f"  %memsize = shl i64 %mem_pages, {PAGE_SHIFT}",
+        "  %is_write = icmp ne i64 %write, 0",
+        f"  %need = select i1 %is_write, i8 {W}, i8 {R}",
+        f"  %refusing = select i1 %is_write, i8 {W | WATCH_W}, i8 {R | WATCH_R}",
+        "  %error = select i1 %is_write, i64 2, i64 0",
+        "  %last = add i64 %addr, %size",
+        "  %last_byte = sub i64 %last, 1",
+        "  %limit = sub i64 %memsize, %size",
+        "  %inside_space = icmp ule i64 %addr, %limit",
+        "  br i1 %inside_space, label %pages, label %outside",
+        "outside:",
+        "  %below = icmp ult i64 %addr, %memsize",
+        f"  %start_page = lshr i64 %addr, {PAGE_SHIFT}",
+        "  %start_index = select i1 %below, i64 %start_page, i64 0",
+        "  %start_perm.p = getelementptr i8, ptr %perms, i64 %start_index",
+        "  %start_perm = load i8, ptr %start_perm.p",
+        "  %start_has = and i8 %start_perm, %need",
+        "  %start_ok = icmp ne i8 %start_has, 0",
+        "  %start_inside = and i1 %below, %start_ok",
+        f"  %low = icmp ult i64 %addr, {CANONICAL_LOW}",
+        f"  %crosses = icmp uge i64 %last_byte, {CANONICAL_LOW}",
+        "  %into_nc = and i1 %low, %crosses",
+        f"  %nc_or_start = select i1 %into_nc, i64 {CANONICAL_LOW}, i64 %addr",
+        "  %bounds_addr = select i1 %start_inside, i64 %memsize, i64 %nc_or_start",
+        *record("outside", pf, "%bounds_addr", "%error"),
+        "pages:",
+        f"  %first = lshr i64 %addr, {PAGE_SHIFT}",
+        f"  %second = lshr i64 %last_byte, {PAGE_SHIFT}",
+        "  %first_perm.p = getelementptr i8, ptr %perms, i64 %first",
+        "  %first_perm = load i8, ptr %first_perm.p",
+        "  %second_perm.p = getelementptr i8, ptr %perms, i64 %second",
+        "  %second_perm = load i8, ptr %second_perm.p",
+        "  %first_has = and i8 %first_perm, %refusing",
+        "  %first_ok = icmp eq i8 %first_has, %need",
+        "  %second_has = and i8 %second_perm, %refusing",
+        "  %second_ok = icmp eq i8 %second_has, %need",
+        "  %both_ok = and i1 %first_ok, %second_ok",
+        "  br i1 %both_ok, label %allowed, label %refused",
+        "refused:",
+        f"  %second_start = shl i64 %second, {PAGE_SHIFT}",
+        "  %refused_addr = select i1 %first_ok, i64 %second_start, i64 %addr",
+        *record("refused", pf, "%refused_addr", "%error"),
+        "allowed:",
+        "  %either = or i8 %first_perm, %second_perm",
+        f"  %code_bits = and i8 %either, {CODE}",
+        "  %holds_code = icmp ne i8 %code_bits, 0",
+        "  %into_code = and i1 %is_write, %holds_code",
+        "  br i1 %into_code, label %code_write, label %host",
+        "code_write:",
+        *record("code_write", code_write, "%addr", "2"),
+        "host:",
+        "  %pointer = getelementptr i8, ptr %membase, i64 %addr",
+        "  ret ptr %pointer",
+        "}"])

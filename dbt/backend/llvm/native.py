@@ -18,7 +18,7 @@ from dbt.backend.llvm.region import lower_region
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 
-RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss")
+RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_guest_access")
 BLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
 
 
