@@ -76,8 +76,13 @@ class TBCache:
         mem.on_code_write = self.invalidate_page
 
     def lookup(self, pc: int) -> TranslationBlock:
+        """The TB for pc, translated if need be. Asked for after an exit that missed, so the
+        jump-cache entry of pc is (re)filled: an indirect jump there stays native next time."""
         tb = self.blocks.get(pc)
-        return tb if tb is not None else self.translate(pc)
+        if tb is None:
+            return self.translate(pc)
+        self.engine.jc_set(pc, tb.code)
+        return tb
 
     def lift(self, pc: int, max_insns: int | None = None) -> Block:
         """The optimised, verified IR of the block at pc."""

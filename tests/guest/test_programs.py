@@ -6,7 +6,7 @@ import pytest
 import guestbuild
 
 ARGS = {"args": ["one", "two words", "", "\u00fcn\u00efcode", "-x"]}
-SLOW_FOR_INTERP = {"hotloop"}           # tens of millions of instructions
+SLOW_FOR_INTERP = {"hotloop", "jumpcache"}   # tens of millions, hundreds of thousands of instructions
 FAULTING = {"bad_ud2", "bad_segv", "bad_div0"}   # see tests/test_cli_errors.py
 ENDLESS = {"spin"}                                # never exits: see tests/test_sigint.py
 PROGRAMS = sorted(set(guestbuild.sources()) - SLOW_FOR_INTERP - FAULTING - ENDLESS)
@@ -60,3 +60,14 @@ def test_hot_loop_stays_native(guest_bins, native_run):
     assert stats["insns_retired"] > 5_000_000     # at least one per iteration
     per_million = stats["exits_to_python"] * 1e6 / stats["insns_retired"]
     assert per_million < 10, stats
+
+
+def test_indirect_calls_stay_native_after_a_jump_cache_eviction(guest_bins, native_run):
+    """An indirect call target whose jump-cache entry another target took is found again by
+    the first call that misses: the next 100000 calls stay native."""
+    got = guestbuild.run_dbt(guest_bins["jumpcache"], engine="jit", stats=True)
+    assert got.stdout == native_run("jumpcache").stdout
+    assert got.returncode == 0
+    stats = guestbuild.parse_stats(got.stderr)
+    assert stats["jump_cache_hits"] >= 100_000, stats
+    assert stats["exits_to_python"] < 100, stats
