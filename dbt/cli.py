@@ -153,7 +153,7 @@ def run_command(ns) -> int:
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine="interp" if ns.check else ns.engine, trace=trace, opt=ns.opt,
-                            root=ns.root, regions=ns.regions, jit_after=ns.jit_after, strace=sys.stderr if ns.strace else None,
+                            root=ns.root, regions=ns.regions, jit_after=jit_after(ns.jit_after), strace=sys.stderr if ns.strace else None,
                             max_memory=ns.max_memory,
                             code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
     except BadProgram as e:
@@ -190,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         environment_setting()
-        if ns.command == "run":
-            ns.jit_after = jit_after(ns.jit_after)
+        jit_after()               # DBT_JIT_AFTER
     except ValueError as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_USAGE
