@@ -175,12 +175,16 @@ class TBCache:
         tb.runs += 1
         if tb.runs < self.jit_after:
             return False
+        self.compile_tier0(tb)
+        return True
+
+    def compile_tier0(self, tb: TranslationBlock) -> None:
+        """Compile and install tier-0 block `tb` (and keep it in the persistent code cache)."""
         tb.code = self.compile(tb.ir, tb.cache_page, self.counting)
         tb.runs = tb.cache_page = None
         self.stats.count_tier("interp", -1)
         self.stats.count_tier("block")
         self.install(tb)
-        return True
 
     def install(self, tb: TranslationBlock) -> None:
         """Make `tb` the entry for its pc: link its exits, patch the slots waiting for it
@@ -246,8 +250,11 @@ class TBCache:
         self.install(region)
 
     def save(self) -> None:
-        """Write the blocks compiled so far to the persistent code cache, if there is one."""
+        """Write the blocks compiled so far to the persistent code cache, if there is one. Tier-0
+        blocks it would keep are compiled first, so that a warm run loads every block."""
         if self.codecache is not None:
+            for tb in [tb for tb in self.blocks.values() if tb.tier0 and tb.cache_page is not None]:
+                self.compile_tier0(tb)
             self.codecache.save()
 
     def body(self, tb: TranslationBlock) -> TranslationBlock:
