@@ -10,9 +10,10 @@ when --check finds the JIT and the interpreter differ (the report names the
 first instruction whose effects differ, and each register, flag and memory
 range that does, with both values; dbt/runtime/lockstep.py); 126
 for a file that is not a runnable x86-64 ELF (or whose image and stack alone
-exceed --max-memory); 127 for a missing file; 2 for bad options (e.g. -d items, or a bad DBT_CACHE or DBT_JIT_AFTER); 1 when the -g
-port or the -D file cannot be used; 70 for an internal error (with one line, never a
-traceback unless DBT_DEBUG=1 is set). Each of these ends with at most one
+exceed --max-memory); 127 for a missing file; 2 for bad options (e.g. -d items,
+or a bad DBT_CACHE or DBT_JIT_AFTER); 1 when the -g port or the -D file cannot be
+used; 70 for an internal error (with one line, never a traceback unless
+DBT_DEBUG=1 is set). Each of these ends with at most one
 line on stderr, and everything the guest wrote before is kept.
 --max-memory BYTES bounds the guest's mappings as RLIMIT_AS would (brk, mmap
 and mremap beyond it fail with ENOMEM; getrlimit reports it).
@@ -153,8 +154,8 @@ def run_command(ns) -> int:
             return EXIT_MISSING
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine="interp" if ns.check else ns.engine, trace=trace, opt=ns.opt,
-                            root=ns.root, regions=ns.regions, jit_after=jit_after(ns.jit_after), strace=sys.stderr if ns.strace else None,
-                            max_memory=ns.max_memory,
+                            root=ns.root, regions=ns.regions, strace=sys.stderr if ns.strace else None,
+                            max_memory=ns.max_memory, jit_after=jit_after(ns.jit_after),
                             code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
