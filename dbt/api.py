@@ -23,6 +23,7 @@ from dbt.runtime.memory import DEFAULT_SPACE, PAGE_MASK, GuestMemory
 from dbt.runtime.regions import background, hot_threshold
 from dbt.runtime.stats import Stats
 from dbt.runtime.tb import TBCache
+from dbt.runtime.trace import traces_blocks
 
 ENGINES = ("jit", "interp")
 REG_NAMES = GPR_NAMES + ("rip", "fs_base", "gs_base", "mxcsr")
@@ -58,11 +59,13 @@ def rflags_of(cpu) -> int:
 
 class Emulator:
     """code_cache: a directory for the JIT's persistent code cache, False for none, or None to let
-    DBT_CACHE decide (on: the default directory; unset or off: none). -d tracing turns it off."""
+    DBT_CACHE decide (on: the default directory; unset or off: none). -d tracing turns it off.
+    jit_after: the jit interprets a new block until its jit_after-th run (tier 0,
+    dbt/runtime/tiers.py); 1 (the default) compiles it at once, as -d in_asm/op/out_asm does."""
 
     def __init__(self, engine: str = "jit", memory_size: int = DEFAULT_SPACE,
                  services: Services | None = None, trace=None, opt: int = 0, system: bool = False,
-                 code_cache: str | bool | None = None, regions: str | None = None):
+                 code_cache: str | bool | None = None, regions: str | None = None, jit_after: int = 1):
         self.cpu = new_cpu()
         self.mem = GuestMemory(memory_size)
         self.cpu.mem_base, self.cpu.mem_perms, self.cpu.mem_pages = self.mem.base, self.mem.perms_addr, self.mem.npages
@@ -73,7 +76,8 @@ class Emulator:
         self.codecache = None if directory is None else open_code_cache(directory, opt, system, regions)
         self.translator = Translator(self.mem.fetch_code, system)
         self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace, codecache=self.codecache,
-                           background=engine == "jit" and background(regions))
+                           background=engine == "jit" and background(regions),
+                           jit_after=jit_after if engine == "jit" and not traces_blocks(trace) else 1)
         self.executor = Executor(self.cpu, self.mem, self.engine, self.tbs, self.stats, services)
         self.trace, self.process = trace, None
         self.hooks = Hooks(self)

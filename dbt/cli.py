@@ -10,9 +10,10 @@ when --check finds the JIT and the interpreter differ (the report names the
 first instruction whose effects differ, and each register, flag and memory
 range that does, with both values; dbt/runtime/lockstep.py); 126
 for a file that is not a runnable x86-64 ELF (or whose image and stack alone
-exceed --max-memory); 127 for a missing file; 2 for bad options (e.g. -d items, or a bad DBT_CACHE); 1 when the -g
-port or the -D file cannot be used; 70 for an internal error (with one line, never a
-traceback unless DBT_DEBUG=1 is set). Each of these ends with at most one
+exceed --max-memory); 127 for a missing file; 2 for bad options (e.g. -d items,
+or a bad DBT_CACHE or DBT_JIT_AFTER); 1 when the -g port or the -D file cannot be
+used; 70 for an internal error (with one line, never a traceback unless
+DBT_DEBUG=1 is set). Each of these ends with at most one
 line on stderr, and everything the guest wrote before is kept.
 --max-memory BYTES bounds the guest's mappings as RLIMIT_AS would (brk, mmap
 and mremap beyond it fail with ENOMEM; getrlimit reports it).
@@ -26,6 +27,7 @@ from dbt.backend.llvm.codecache import command_line_choice, environment_setting
 from dbt.bench.command import add_bench_arguments, run_bench
 from dbt.cli_machine import add_machine_arguments, run_machine
 from dbt.runtime.regions import MODES
+from dbt.runtime.tiers import DEFAULT_JIT_AFTER, jit_after
 
 EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_FAILED, EXIT_USAGE = 126, 127, 70, 130, 1, 2
 EXIT_DIVERGED = 125
@@ -100,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--regions", choices=MODES, default=None,
                      help="jit: compile hot loops/functions as -O2 regions (default $DBT_REGIONS or on; "
                           "background: compiled on a thread while the guest runs; always: nearly every block)")
+    run.add_argument("--jit-after", type=positive(int), default=None, metavar="N",
+                     help="jit: interpret a new block until its N-th run, then compile it (default "
+                          "$DBT_JIT_AFTER or %d; 1: compile every block on its first run)" % DEFAULT_JIT_AFTER)
     run.add_argument("--root", metavar="DIR",
                      help="confine the guest's file system to DIR, as chroot would (default: the host's)")
     run.add_argument("--strace", action="store_true", help="log each guest syscall to stderr")
@@ -150,7 +155,7 @@ def run_command(ns) -> int:
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine="interp" if ns.check else ns.engine, trace=trace, opt=ns.opt,
                             root=ns.root, regions=ns.regions, strace=sys.stderr if ns.strace else None,
-                            max_memory=ns.max_memory,
+                            max_memory=ns.max_memory, jit_after=jit_after(ns.jit_after),
                             code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
@@ -186,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         environment_setting()
+        jit_after()               # DBT_JIT_AFTER
     except ValueError as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -165,6 +165,7 @@ def run_machine(ns) -> int:
     from dbt.runtime.devices.ata import DriveError
     from dbt.runtime.lockstep import EngineDivergence, Lockstep
     from dbt.runtime.machine import MachineConfig, PcMachine
+    from dbt.runtime.tiers import jit_after
     from dbt.runtime.trace import Trace
 
     if ns.args:
@@ -209,6 +210,7 @@ def run_machine(ns) -> int:
             console_write=console.write,
             console_input=HostInput(_stdin_fd() if ns.serial == "stdio" else None),
             drive=drive, realtime=ns.realtime, log_unimp=log_unimp, trace=trace, opt=ns.opt, regions=ns.regions,
+            jit_after=jit_after(ns.jit_after),
             screenshot=ns.screenshot,
             code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
         try:

@@ -1,6 +1,7 @@
 """The executor loop: run translated code, and serve each exit it returns with.
 
-Python runs here once per exit, not once per block: MISS (translate, link),
+Python runs here once per exit, not once per block: MISS (translate, link;
+a tier-0 block, dbt/runtime/tiers.py, is interpreted here until it is compiled),
 HOT (compile the block's region),
 BUDGET, INTERRUPT, SYSCALL/HLT/FAULT (handed to the services of the machine:
 Linux user mode or the pc), STOP (a stop point: the end of a run, or hooks of
@@ -88,7 +89,12 @@ class Executor:
                     return result
                 continue
             t0 = time.perf_counter()
-            reason = self.execute(tb.code)
+            if tb.tier0 and not self.tbs.promote(tb):
+                reason = self.stepper.run(tb.ir)
+                stats.add_time("interp", time.perf_counter() - t0)
+            else:
+                t0 = time.perf_counter()
+                reason = self.execute(tb.code)
             stats.add_time("execute", time.perf_counter() - t0)
             stats.count(f"exit_{reason.name.lower()}")
             if reason != ExitReason.MISS:

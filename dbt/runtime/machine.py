@@ -82,6 +82,7 @@ class MachineConfig:
     trace: object = None
     opt: int = 0
     regions: str | None = None            # dbt.runtime.regions.MODES (default $DBT_REGIONS or on)
+    jit_after: int = 1                    # the jit compiles a block on its N-th run (dbt/runtime/tiers.py)
     screenshot: str | None = None         # PNG of the VGA text screen, written by close()
     code_cache: str | bool | None = None  # JIT code cache directory; False: none; None: DBT_CACHE decides
     extra_devices: list = field(default_factory=list)
@@ -107,7 +108,7 @@ class PcMachine(Services):
         kernel = machine_boot.read_kernel(config.kernel, config.ram_size)
         self.emu = Emulator(config.engine, memory_size=config.ram_size, services=self,
                             trace=config.trace, opt=config.opt, system=True, code_cache=config.code_cache,
-                            regions=config.regions)
+                            regions=config.regions, jit_after=config.jit_after)
         self.cpu, self.mem = self.emu.cpu, self.emu.mem
         self.emu.map(0, config.ram_size, "rwx")
         machine_boot.load_kernel(kernel, self.mem)

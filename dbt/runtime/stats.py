@@ -2,12 +2,13 @@
 
 Times split a run into decode (capstone), lift (IR building and passes), compile
 (the engine's backend), region_compile (hot regions at -O2), cache_load (blocks
-reloaded from the persistent code cache) and execute (in translated code). Blocks are counted per tier ("block"
-for the first tier, "region" for hot regions).
+reloaded from the persistent code cache) and execute (in translated code, and in the interpreter for tier-0
+blocks: interp is that part of execute). Blocks are counted per tier ("block" for the first tier, "region" for
+hot regions, "interp" for tier-0 blocks never compiled).
 """
 from collections import Counter
 
-TIMES = ("decode", "lift", "compile", "region_compile", "cache_load", "execute")
+TIMES = ("decode", "lift", "compile", "region_compile", "cache_load", "execute", "interp")
 
 
 class Stats:

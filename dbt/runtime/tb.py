@@ -14,6 +14,9 @@ pages of all its member blocks, so the same writes drop it. A region never
 holds a stop block nor a block starting at a stop point, and dropping the
 blocks at an address drops the regions whose members hold it. Regions are
 not kept in the persistent code cache (their blocks are).
+With a tier 0 (dbt/runtime/tiers.py), a new block is only lifted: the executor
+interprets its IR until its N-th run, when it is compiled and installed as any
+block; until then no exit links to it and the jump cache does not hold it.
 """
 import time
 from collections import defaultdict
@@ -44,6 +47,8 @@ class TranslationBlock:
     stop: bool = False                                  # a stop block (dbt/frontend/stops.py)
     body: "TranslationBlock | None" = None              # a stop block's real code, unlinked
     members: tuple = ()                                 # a region: its blocks' TBs, head first
+    runs: int | None = None                             # tier 0 (code None): times run so far
+    cache_page: bytes | None = None                     # tier 0: digest of its page for the code cache
 
     @property
     def pages(self) -> set[int]:
@@ -58,16 +63,22 @@ class TranslationBlock:
             spans.append((self.body.pc, self.body.size))
         return any(pc < end and begin < pc + size for pc, size in spans)
 
+    @property
+    def tier0(self) -> bool:
+        return self.runs is not None
+
     def all_pages(self) -> set[int]:
         return set(self.pages) | (set(self.body.pages) if self.body is not None else set())
 
 
 class TBCache:
     def __init__(self, translator, engine, mem, stats, trace=None, optimize: bool = True, codecache=None,
-                 background: bool = False):
+                 background: bool = False, jit_after: int = 1):
+        """jit_after: a new block is interpreted (tier 0) until its jit_after-th run, then compiled."""
         self.translator, self.engine, self.mem, self.stats = translator, engine, mem, stats
         self.trace, self.run_passes, self.codecache = trace, optimize, codecache
         self.worker = RegionWorker() if background else None
+        self.jit_after = jit_after
         self.counting = getattr(engine, "hot_threshold", None) is not None   # regions on (jit)
         self.blocks: dict[int, TranslationBlock] = {}
         self.by_page: dict[int, set] = defaultdict(set)
@@ -103,23 +114,33 @@ class TBCache:
         """Translate and compile a block without caching it. cache_page: the digest of pc's page,
         to keep the code in the persistent code cache; counted: it counts its entries and exits
         HOT (regions on; never a stop block nor its body, which the hooks run)."""
+        block = self.lift_timed(pc, max_insns, stop)
+        code = self.compile(block, cache_page, counted, traced=not stop)
+        return TranslationBlock(pc, block.size, block.ninsns, block, code)
+
+    def lift_timed(self, pc: int, max_insns: int | None = None, stop: bool = False) -> Block:
+        """The IR of the block (a stop block's with `stop`) at pc, its decode and lift times counted."""
         t0, decoded = time.perf_counter(), self.translator.decode_seconds
         block = self.translator.stop_block(pc) if stop else self.lift(pc, max_insns)
-        key = None
-        if cache_page is not None and block.ninsns:     # an invalid first insn depends on bytes past size
-            key = self.codecache.block_key(pc, self.mem.peek(pc, block.size))
-        t1 = time.perf_counter()
-        code = self.engine.compile(block, key, counted=True) if counted else self.engine.compile(block, key)
-        t2 = time.perf_counter()
         decode = self.translator.decode_seconds - decoded
         self.stats.add_time("decode", decode)
-        self.stats.add_time("lift", t1 - t0 - decode)
-        self.stats.add_time("compile", t2 - t1)
+        self.stats.add_time("lift", time.perf_counter() - t0 - decode)
+        return block
+
+    def compile(self, block: Block, cache_page: bytes | None, counted: bool, traced: bool = True):
+        """The engine's code for `block`, its compile time counted, kept in the persistent code
+        cache under cache_page (if not None) and shown by -d (if `traced`)."""
+        t0 = time.perf_counter()
+        key = None
+        if cache_page is not None and block.ninsns:     # an invalid first insn depends on bytes past size
+            key = self.codecache.block_key(block.pc, self.mem.peek(block.pc, block.size))
+        code = self.engine.compile(block, key, counted=True) if counted else self.engine.compile(block, key)
+        self.stats.add_time("compile", time.perf_counter() - t0)
         if key is not None:
             self.codecache.add(cache_page, key, block, code)
-        if self.trace is not None and not stop:
+        if self.trace is not None and traced:
             self.trace.block(block, code, self.engine, self.translator.fetch)
-        return TranslationBlock(pc, block.size, block.ninsns, block, code)
+        return code
 
     def load(self, cached) -> TranslationBlock:
         """A block of the persistent code cache, made ready to run."""
@@ -137,25 +158,51 @@ class TBCache:
                 self.stats.count("code_cache_misses" if cached is None else "code_cache_hits")
         if cached is not None:
             tb = self.load(cached)
+            self.stats.count_tier("block")
+        elif self.jit_after > 1 and not stop:
+            block = self.lift_timed(pc)
+            tb = TranslationBlock(pc, block.size, block.ninsns, block, None, runs=0, cache_page=page)
+            self.stats.count("blocks_translated")
+            self.stats.count_tier("interp")
         else:
             tb = self.build(pc, stop=stop, cache_page=page, counted=self.counting and not stop)
             self.stats.count("blocks_translated")
+            self.stats.count_tier("block")
         tb.stop = stop
-        self.stats.count_tier("block")
         if not stop:
             self.mem.mark_code(pc, tb.size)
         self.install(tb)
         return tb
 
+    def promote(self, tb: TranslationBlock) -> bool:
+        """Count a run of tier-0 block `tb`; on its jit_after-th, compile and install it.
+        Whether it is now native code."""
+        tb.runs += 1
+        if tb.runs < self.jit_after:
+            return False
+        self.compile_tier0(tb)
+        return True
+
+    def compile_tier0(self, tb: TranslationBlock) -> None:
+        """Compile and install tier-0 block `tb` (and keep it in the persistent code cache)."""
+        tb.code = self.compile(tb.ir, tb.cache_page, self.counting)
+        tb.runs = tb.cache_page = None
+        self.stats.count_tier("interp", -1)
+        self.stats.count_tier("block")
+        self.install(tb)
+
     def install(self, tb: TranslationBlock) -> None:
-        """Make `tb` the entry for its pc: link its exits, patch the slots waiting for it."""
+        """Make `tb` the entry for its pc: link its exits, patch the slots waiting for it
+        (a tier-0 block is only recorded: exits wait for it until it is compiled)."""
         pc = tb.pc
         self.blocks[pc] = tb
         for page in tb.pages:
             self.by_page[page].add(tb)
+        if tb.tier0:
+            return
         for slot, target in getattr(tb.code, "exits", ()):
             dest = self.blocks.get(target)
-            if dest is not None:
+            if dest is not None and not dest.tier0:
                 self.engine.link(slot, dest.code)
                 dest.incoming.append(slot)
             else:
@@ -175,7 +222,8 @@ class TBCache:
         if head is None or head.members or self.stops_at(head) or (
                 holder is not None and self.blocks.get(holder.pc) is holder):
             return                                  # gone, a region already, a stop, or inside a live one
-        members = tuple(select_region(head, self.blocks, self.stops_at, self.engine.is_warm, self.block_ir))
+        members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or self.stops_at(tb),
+                                      self.engine.is_warm, self.block_ir))
         irs = [self.block_ir(tb) for tb in members]
         if self.worker is None:
             self.install_region(members, *timed(self.engine.compile_region, irs))
@@ -207,8 +255,11 @@ class TBCache:
         self.install(region)
 
     def save(self) -> None:
-        """Write the blocks compiled so far to the persistent code cache, if there is one."""
+        """Write the blocks compiled so far to the persistent code cache, if there is one. Tier-0
+        blocks it would keep are compiled first, so that a warm run loads every block."""
         if self.codecache is not None:
+            for tb in [tb for tb in self.blocks.values() if tb.tier0 and tb.cache_page is not None]:
+                self.compile_tier0(tb)
             self.codecache.save()
 
     def body(self, tb: TranslationBlock) -> TranslationBlock:

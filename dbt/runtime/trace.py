@@ -15,6 +15,11 @@ TRACE_ITEMS = ("in_asm", "op", "out_asm", "exec", "int", "unimp")
 TRANSLATION_ITEMS = frozenset({"in_asm", "op", "out_asm"})
 
 
+def traces_blocks(trace) -> bool:
+    """Whether `trace` (a Trace or None) shows each block as it is translated and compiled."""
+    return trace is not None and bool(trace.items & TRANSLATION_ITEMS)
+
+
 class Trace:
     def __init__(self, items: set[str], out):
         unknown = items - set(TRACE_ITEMS)

@@ -57,9 +57,9 @@ def run_native(prog, args=()):
     return subprocess.run([str(prog), *args], capture_output=True, timeout=TIMEOUT)
 
 
-def run_dbt(prog, args=(), engine="jit", stats=False):
-    """Run `python -m dbt run` on a guest; returns the CompletedProcess."""
-    cmd = [sys.executable, "-m", "dbt", "run", "--engine", engine]
+def run_dbt(prog, args=(), engine="jit", stats=False, options=()):
+    """Run `python -m dbt run [options]` on a guest; returns the CompletedProcess."""
+    cmd = [sys.executable, "-m", "dbt", "run", "--engine", engine, *options]
     if stats:
         cmd.append("--stats")
     cmd += [str(prog), *args]

@@ -70,13 +70,14 @@ class LinuxProcess(Services):
     def __init__(self, path: str, argv: list[str], env: dict[str, str] | None = None,
                  engine: str = "jit", trace=None, opt: int = 0, root: str | None = None,
                  strace=None, max_memory: int | None = None, code_cache: str | bool | None = None,
-                 regions: str | None = None):
+                 regions: str | None = None, jit_after: int = 1):
         """strace: a text stream to log each syscall to (--strace), or None; max_memory: the
         most bytes the guest may map (--max-memory; also its RLIMIT_AS), or None.
         code_cache: the JIT's code cache directory, False for none, None for DBT_CACHE's choice.
-        regions: hot regions mode (dbt.runtime.regions.MODES), None for DBT_REGIONS's choice."""
+        regions: hot regions mode (dbt.runtime.regions.MODES), None for DBT_REGIONS's choice.
+        jit_after: the jit compiles a block on its jit_after-th run (dbt/runtime/tiers.py)."""
         self.emu = Emulator(engine, services=self, trace=trace, opt=opt, code_cache=code_cache,
-                            regions=regions)
+                            regions=regions, jit_after=jit_after)
         self.mem, self.cpu = self.emu.mem, self.emu.cpu
         self.pid = os.getpid()
         self.strace = strace
