@@ -92,7 +92,8 @@ class TBCache:
         tb = self.blocks.get(pc)
         if tb is None:
             return self.translate(pc)
-        self.engine.jc_set(pc, tb.code)
+        if not tb.tier0:
+            self.engine.jc_set(pc, tb.code)
         return tb
 
     def lift(self, pc: int, max_insns: int | None = None) -> Block:
