@@ -2,7 +2,7 @@
 
 Times split a run into decode (capstone), lift (IR building and passes), compile
 (the engine's backend), region_compile (hot regions at -O2), cache_load (blocks
-reloaded from the persistent code cache) and execute (in translated code, and in the interpreter for tier-0
+and regions reloaded from the persistent code cache) and execute (in translated code, and in the interpreter for tier-0
 blocks: interp is that part of execute). Blocks are counted per tier ("block" for the first tier, "region" for
 hot regions, "interp" for tier-0 blocks never compiled).
 """
@@ -38,6 +38,8 @@ class Stats:
                 ("regions_compiled", c["regions_compiled"]),
                 ("code_cache_hits", c["code_cache_hits"]),
                 ("code_cache_misses", c["code_cache_misses"]),
+                ("region_cache_hits", c["region_cache_hits"]),
+                ("region_cache_misses", c["region_cache_misses"]),
                 *((f"{name}_ms", f"{1000 * self.times[name]:.1f}") for name in TIMES),
                 ("exits_to_python", sum(exits.values())),
                 *exits.items(),

@@ -12,8 +12,9 @@ run by the executor after whatever the stop asks for (hooks).
 A hot block is replaced by a region (dbt/runtime/regions.py) that covers the
 pages of all its member blocks, so the same writes drop it. A region never
 holds a stop block nor a block starting at a stop point, and dropping the
-blocks at an address drops the regions whose members hold it. Regions are
-not kept in the persistent code cache (their blocks are).
+blocks at an address drops the regions whose members hold it. With a
+persistent code cache, a region whose members guest memory still holds as an
+earlier run compiled them is loaded from it instead of compiled (`region_source`).
 With a tier 0 (dbt/runtime/tiers.py), a new block is only lifted: the executor
 interprets its IR until its N-th run, when it is compiled and installed as any
 block; until then no exit links to it and the jump cache does not hold it.
@@ -217,7 +218,8 @@ class TBCache:
             self.engine.jc_set(pc, tb.code)
 
     def regionize(self, pc: int) -> None:
-        """Replace the block at `pc` (hot) by a region compiled from it and its direct successors."""
+        """Replace the block at `pc` (hot) by a region compiled from it and its direct successors
+        (or loaded from the persistent code cache)."""
         head = self.blocks.get(pc)
         holder = self.region_of.get(pc)
         if head is None or head.members or self.stops_at(head) or (
@@ -225,26 +227,58 @@ class TBCache:
             return                                  # gone, a region already, a stop, or inside a live one
         members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or self.stops_at(tb),
                                       self.engine.is_warm, self.block_ir))
-        irs = [self.block_ir(tb) for tb in members]
+        job, timer, keep = self.region_source(members)
         if self.worker is None:
-            self.install_region(members, *timed(self.engine.compile_region, irs))
+            self.install_region(members, *timed(job), timer, keep)
         else:
-            self.worker.submit(lambda: timed(self.engine.compile_region, irs),
-                               lambda result: self.install_region(members, *result))
+            self.worker.submit(lambda: timed(job), lambda result: self.install_region(members, *result, timer, keep))
+
+    def region_source(self, members: tuple) -> tuple:
+        """(how to get the region's code, the timer it counts in, how to keep it in the code
+        cache or None): loaded from the persistent code cache when it holds it, else compiled."""
+        located = self.region_location(members)
+        if located is None:
+            irs = [self.block_ir(tb) for tb in members]
+            return (lambda: self.engine.compile_region(irs)), "region_compile", None
+        page, key = located
+        cached = self.codecache.find_region(page, members[0].pc, key)
+        if cached is not None:
+            self.stats.count("region_cache_hits")
+            return (lambda: self.engine.load_region(cached)), "cache_load", None
+        self.stats.count("region_cache_misses")
+        irs = [self.block_ir(tb) for tb in members]
+        keep = lambda code: self.codecache.add(self.codecache.region_bundle(page), key, members[0], code)  # noqa: E731
+        return (lambda: self.engine.compile_region(irs, key)), "region_compile", keep
+
+    def region_location(self, members: tuple) -> tuple[bytes, bytes] | None:
+        """(digest of the head's page, the region's code-cache key), or None when it is not to be
+        cached: no code cache, or a member on a volatile page or without instructions."""
+        if self.codecache is None:
+            return None
+        page = self.codecache.page_of(self.mem, members[0].pc)
+        if page is None or any(tb.ninsns == 0 or tb.pages & self.codecache.volatile for tb in members):
+            return None
+        keys = [self.codecache.block_key(tb.pc, self.mem.peek(tb.pc, tb.size)) for tb in members]
+        return page, self.codecache.region_key(keys)
 
     def stops_at(self, tb: TranslationBlock) -> bool:
         """Whether `tb` is, or must be, a stop block: a region never runs past it."""
         return tb.stop or tb.body is not None or self.translator.stops.enters(tb.pc)
 
-    def install_region(self, members: tuple, code, seconds: float) -> None:
-        """Make a compiled region the entry for its head's pc, unless a member was dropped
-        meanwhile (a store into its code, munmap, a stop point): then it is discarded."""
-        self.stats.add_time("region_compile", seconds)
+    def install_region(self, members: tuple, code, seconds: float, timer: str = "region_compile",
+                       keep=None) -> None:
+        """Make a region's code the entry for its head's pc, unless a member was dropped
+        meanwhile (a store into its code, munmap, a stop point): then it is discarded.
+        `seconds` count in `timer`; keep(code) adds freshly compiled code to the code cache."""
+        self.stats.add_time(timer, seconds)
         head, pc = members[0], members[0].pc
         if any(self.blocks.get(tb.pc) is not tb for tb in members):
             self.stats.count("regions_discarded")
             return
-        self.stats.count("regions_compiled")
+        if keep is not None:
+            keep(code)
+        if timer == "region_compile":
+            self.stats.count("regions_compiled")
         region = TranslationBlock(pc, head.size, head.ninsns, head.ir, code, members=members)
         self.stats.count_tier("region", len(members))
         self.region_of.update((tb.pc, region) for tb in members)

@@ -85,7 +85,7 @@ def _runs(asm: str, chunks: list[int | None]) -> dict:
         for i, chunk in enumerate(chunks):
             stop = emu.run(start=CODE_ADDR if i == 0 else None, until=CODE_ADDR + len(code), max_insns=chunk)
             states.append(_visible(emu, stop))
-        results[engine, regions] = states, emu.stats.counters["regions_compiled"]
+        results[engine, regions] = states, emu.stats.counters["blocks_tier_region"]
     return results
 
 
@@ -94,7 +94,7 @@ def _assert_same(results: dict) -> None:
     for config, (states, _) in results.items():
         for i, (got, want) in enumerate(zip(states, reference)):
             assert got == want, f"{config} differs from {CONFIGS[0]} after run {i}: {got[:5]} vs {want[:5]}"
-    assert results["jit", "always"][1] > 0, "no region was compiled"
+    assert results["jit", "always"][1] > 0, "no region was installed"
     assert results["jit", "off"][1] == 0
 
 
@@ -137,30 +137,83 @@ def test_background_region_matches_first_tier():
     background = _emulator("jit", "background", code)
     background.cpu.rip = CODE_ADDR
     deadline = time.monotonic() + 300
-    while background.stats.counters["regions_compiled"] == 0 and time.monotonic() < deadline:
+    while background.stats.counters["blocks_tier_region"] == 0 and time.monotonic() < deadline:
         background.run(max_insns=200_000)
-    assert background.stats.counters["regions_compiled"] > 0, "the worker installed no region"
+    assert background.stats.counters["blocks_tier_region"] > 0, "the worker installed no region"
     stop = background.run(max_insns=1_000_003)
     first_tier = _emulator("jit", "off", code)
     same = first_tier.run(start=CODE_ADDR, max_insns=background.cpu.icount)
     assert _visible(first_tier, same) == _visible(background, stop)
 
 
-def test_blocks_from_the_code_cache_join_regions(tmp_path, monkeypatch):
-    """A warm run loads its blocks from the code cache (no IR) and still builds regions from them."""
-    monkeypatch.delenv("DBT_CACHE", raising=False)
-    code = assemble(HOT_LOOPS["call_ret_in_loop"])
-    runs = []
-    for engine, regions, cache in (("interp", "off", False), ("jit", "always", str(tmp_path)),
-                                   ("jit", "always", str(tmp_path))):
-        emu = _emulator(engine, regions, code, code_cache=cache)
+def _cached_runs(asm: str, cache, runs: int = 2, between=lambda run: None) -> tuple:
+    """The interpreter's visible end state of `asm`, then for each of `runs` jit runs with
+    regions always and the code cache in `cache` (calling between(i) before run i): its
+    visible end state and its counters."""
+    code = assemble(asm)
+    reference = _emulator("interp", "off", code, code_cache=False)
+    reference_stop = reference.run(start=CODE_ADDR, until=CODE_ADDR + len(code))
+    results = []
+    for i in range(runs):
+        between(i)
+        emu = _emulator("jit", "always", code, code_cache=str(cache))
         stop = emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code))
-        runs.append((_visible(emu, stop), emu.stats.counters))
-    (reference, _), (cold, cold_counts), (warm, warm_counts) = runs
+        results.append((_visible(emu, stop), emu.stats.counters))
+    return _visible(reference, reference_stop), results
+
+
+def test_blocks_and_regions_from_the_code_cache(tmp_path, monkeypatch):
+    """A warm run loads its blocks from the code cache (no IR) and its regions too: the same
+    regions' code, and the same results as the compiled ones and the interpreter."""
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    reference, [(cold, cold_counts), (warm, warm_counts)] = _cached_runs(HOT_LOOPS["call_ret_in_loop"], tmp_path)
     assert cold == reference and warm == reference
     assert cold_counts["code_cache_hits"] == 0 and warm_counts["code_cache_hits"] > 0
     assert warm_counts["blocks_translated"] < cold_counts["blocks_translated"]
-    assert cold_counts["regions_compiled"] > 0 and warm_counts["regions_compiled"] > 0
+    assert cold_counts["regions_compiled"] == cold_counts["region_cache_misses"] > 0
+    assert warm_counts["region_cache_hits"] == cold_counts["regions_compiled"]
+    assert warm_counts["regions_compiled"] == warm_counts["region_cache_misses"] == 0
+    assert warm_counts["blocks_tier_region"] == cold_counts["blocks_tier_region"]
+
+
+@pytest.mark.parametrize("damage", ("flip", "truncate"))
+def test_corrupt_region_entry_is_ignored_and_rewritten(tmp_path, monkeypatch, damage):
+    """A damaged bundle of regions is never run: the regions are compiled again (with results
+    the interpreter's) and the next run loads them again."""
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    asm = HOT_LOOPS["nested_store_cmov"]
+    code = assemble(asm)
+    probe = _emulator("jit", "always", code, code_cache=str(tmp_path))
+    region_file = probe.codecache.directory / (
+        probe.codecache.region_bundle(probe.codecache.page_of(probe.mem, CODE_ADDR)).hex() + ".tbs")
+
+    def spoil(run):
+        if run == 1:
+            data = bytearray(region_file.read_bytes())
+            if damage == "flip":
+                data[len(data) // 2] ^= 0x10
+            else:
+                del data[len(data) // 2:]
+            region_file.write_bytes(bytes(data))
+
+    reference, runs = _cached_runs(asm, tmp_path, runs=3, between=spoil)
+    (cold, cold_counts), (damaged, damaged_counts), (repaired, repaired_counts) = runs
+    assert cold == damaged == repaired == reference
+    assert cold_counts["regions_compiled"] > 0
+    assert damaged_counts["region_cache_hits"] == 0
+    assert damaged_counts["regions_compiled"] == damaged_counts["region_cache_misses"] == cold_counts["regions_compiled"]
+    assert damaged_counts["code_cache_misses"] == 0                   # the blocks' bundle was intact
+    assert repaired_counts["region_cache_hits"] == cold_counts["regions_compiled"]
+
+
+def test_store_into_code_drops_a_region_loaded_from_the_cache(tmp_path, monkeypatch):
+    """The loop that patches its own code, run warm: its region comes from the code cache and the
+    store drops it exactly as a compiled one (the 59 iterations after the store add 9)."""
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    reference, [(cold, _), (warm, warm_counts)] = _cached_runs(HOT_LOOPS["store_into_own_code"], tmp_path)
+    assert reference[5][GPRS.index("rax")] == 61 + 59 * 9
+    assert cold == reference and warm == reference
+    assert warm_counts["region_cache_hits"] > 0 and warm_counts["blocks_invalidated"] > 0
 
 
 def _stopped_runs(engine: str, regions: str, code: bytes, hooked: int, until: int) -> tuple:

@@ -5,7 +5,10 @@ host, the options that change code), its pc and its guest bytes. The blocks
 translated from one guest page live together in one bundle file named by a
 digest of that page's bytes, so a warm run finds a block by hashing the page
 its pc is on (no decoding, no lifting, no LLVM) and then checks the block's
-own key against guest memory before loading its object code.
+own key against guest memory before loading its object code. A hot region's
+code is keyed by a digest of its member blocks' keys (head first) and kept in
+a second bundle of its head's page, found at the HOT exit once the members are
+chosen (their keys are computed from guest memory then).
 Files are written whole to a temporary file and renamed into place, merged
 with what another run wrote meanwhile. A file whose header or checksum does
 not match is ignored (and rewritten by the next save); nothing read from
@@ -153,6 +156,22 @@ class CodeCache:
     def page_digest(self, page: int, data: bytes) -> bytes:
         return digest(self.fingerprint, page.to_bytes(8, "little"), data)
 
+    def region_key(self, member_keys) -> bytes:
+        return digest(self.fingerprint, b"region", *member_keys)
+
+    @staticmethod
+    def region_bundle(page_digest: bytes) -> bytes:
+        """The name of the bundle that holds the regions headed on a page (its blocks' is page_digest)."""
+        return digest(page_digest, b"regions")
+
+    def page_of(self, mem, pc: int) -> bytes | None:
+        """The digest of pc's page, or None on a volatile page (code generated or patched at
+        run time: caching each version of it would only fill the disk)."""
+        if pc >> PAGE_SHIFT in self.volatile:
+            return None
+        page = pc & ~PAGE_MASK
+        return self.page_digest(page, mem.peek(page, PAGE_SIZE))
+
     def _path(self, page_digest: bytes) -> Path:
         return self.directory / (page_digest.hex() + SUFFIX)
 
@@ -174,15 +193,13 @@ class CodeCache:
     def find(self, mem, pc: int, stops) -> tuple[bytes | None, CachedBlock | None]:
         """(digest of pc's page, the cached block for pc that guest memory still holds, or None).
 
-        The digest is None on a volatile page (code generated or patched at run time:
-        caching each version of it would only fill the disk). Raises GuestFault when pc
-        is not executable, as translating it would.
+        The digest is None on a volatile page (`page_of`). Raises GuestFault when pc is
+        not executable, as translating it would.
         """
         if pc >> PAGE_SHIFT in self.volatile:
             return None, None
         mem.check(pc, 1, X)
-        page = pc & ~PAGE_MASK
-        page_digest = self.page_digest(page, mem.peek(page, PAGE_SIZE))
+        page_digest = self.page_of(mem, pc)
         for block in self.bundle(page_digest).get(pc, ()):
             if any(addr in stops for addr in range(pc, pc + block.size)):   # it would end there
                 continue
@@ -194,8 +211,16 @@ class CodeCache:
                 return page_digest, block
         return page_digest, None
 
+    def find_region(self, page_digest: bytes, pc: int, key: bytes) -> CachedBlock | None:
+        """The cached region headed at pc (on the page of that digest) with that key, or None."""
+        for region in self.bundle(self.region_bundle(page_digest)).get(pc, ()):
+            if region.key == key:
+                return region
+        return None
+
     def add(self, page_digest: bytes, key: bytes, block, code) -> None:
-        """Keep a freshly compiled block (IR `block`, NativeBlock `code`) under its page's bundle."""
+        """Keep a freshly compiled block (IR `block`, NativeBlock `code`) under its page's bundle;
+        a region (`block` its head's TB) under region_bundle(page_digest)."""
         blocks = self.bundle(page_digest).setdefault(block.pc, [])
         if all(b.key != key for b in blocks):
             targets = tuple(target for _, target in code.exits)

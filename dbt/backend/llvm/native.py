@@ -6,7 +6,7 @@ runtime patches it (`link`) once the target block exists, and resets it
 jump cache, a table of {guest pc, host function} that `jc_set` fills.
 With a `hot_threshold`, blocks count their entries and exit HOT when hot;
 `compile_region` then builds one -O2 function for several blocks, on its own
-engine (codegen -O2).
+engine (codegen -O2); `load_region` loads one that the code cache kept.
 """
 import ctypes
 from dataclasses import dataclass, field
@@ -32,9 +32,10 @@ class NativeBlock:
     hits: int = 0                             # address of its entry counter (0: not counted)
 
 
-def block_symbol(pc: int, key: bytes) -> str:
-    """The function name of a block's code: unique to its bytes, the same in every run."""
-    return f"tb_{pc:x}_{key.hex()}"
+def block_symbol(pc: int, key: bytes, prefix: str = "tb") -> str:
+    """The function name of a block's (or with prefix "rg", a region's) code: unique to its
+    code-cache key, the same in every run."""
+    return f"{prefix}_{pc:x}_{key.hex()}"
 
 
 class LLVMEngine:
@@ -48,6 +49,7 @@ class LLVMEngine:
         self.region_jit, self.regions = None, 0
         self.cpu_ptr = ctypes.addressof(cpu)
         self.jit = JIT(opt, keep_objects)
+        self.keep_objects = keep_objects
         self.verify = verify
         self.compiled = 0
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
@@ -110,15 +112,38 @@ class LLVMEngine:
             return True
         return ctypes.c_uint64.from_address(code.hits).value * 8 >= self.hot_threshold
 
-    def compile_region(self, blocks: list[Block]) -> NativeBlock:
-        """One function for a region headed by blocks[0], optimised at -O2 (IR and codegen)."""
+    def compile_region(self, blocks: list[Block], key: bytes | None = None) -> NativeBlock:
+        """One function for a region headed by blocks[0], optimised at -O2 (IR and codegen).
+        With a code-cache key (a digest of its members' keys) it is named after it and a key
+        compiled or loaded before is reused, as for blocks. Only ever called on one thread
+        (the region worker's, in background mode), like `load_region`."""
+        if key in self.by_key:
+            return self.by_key[key]
         self.regions += 1                 # own counter: may run on the region worker thread
-        name = f"rg_{blocks[0].pc:x}_{self.regions}"
+        name = f"rg_{blocks[0].pc:x}_{self.regions}" if key is None else block_symbol(blocks[0].pc, key, "rg")
         text, slots = lower_region(blocks, name)
+        jit = self.region_engine()
+        jit.add(text, verify=self.verify, passes=2)
+        code = self._resolve(jit, name, [target for _, target in slots], text, jit.last_object)
+        if key is not None:
+            self.by_key[key] = code
+        return code
+
+    def load_region(self, cached: CachedBlock) -> NativeBlock:
+        """Native code for a region of the persistent code cache, from its object code."""
+        code = self.by_key.get(cached.key)
+        if code is None:
+            jit = self.region_engine()
+            jit.add_object(cached.obj)
+            code = self.by_key[cached.key] = self._resolve(
+                jit, block_symbol(cached.pc, cached.key, "rg"), cached.targets, "", cached.obj)
+        return code
+
+    def region_engine(self) -> JIT:
+        """The engine regions are compiled into (codegen -O2), made on first use."""
         if self.region_jit is None:
-            self.region_jit = JIT(2)
-        self.region_jit.add(text, verify=self.verify, passes=2)
-        return self._resolve(self.region_jit, name, [target for _, target in slots], text)
+            self.region_jit = JIT(2, self.keep_objects)
+        return self.region_jit
 
     def execute(self, code: NativeBlock) -> ExitReason:
         return ExitReason(code.call(self.cpu_ptr))
