@@ -68,15 +68,18 @@ class JIT:
         self.keep_objects = keep_objects
         self.last_object = b""
 
-    def add(self, text: str, verify: bool = False, passes: int = 0) -> None:
-        """Parse, optionally verify and run LLVM's -O`passes` IR pipeline, compile and finalise
-        (through object code kept in `last_object` with keep_objects)."""
+    def add(self, text: str, verify: bool = False, passes: int | tuple[str, ...] = 0) -> None:
+        """Parse, optionally verify and optimise, compile and finalise (through object code kept
+        in `last_object` with keep_objects). passes: an -O level for LLVM's IR pipeline (0: none),
+        or the names of the passes to run in order (llvmlite's `add_<name>_pass`)."""
         module = llvm.parse_assembly(text.replace("{datalayout}", self.datalayout))
         if verify:
             module.verify()
         if passes:
-            builder = llvm.create_pass_builder(self.target_machine, llvm.create_pipeline_tuning_options(passes))
-            builder.getModulePassManager().run(module, builder)
+            level = passes if isinstance(passes, int) else 2
+            builder = llvm.create_pass_builder(self.target_machine, llvm.create_pipeline_tuning_options(level))
+            manager = builder.getModulePassManager() if isinstance(passes, int) else self.pipeline(passes)
+            manager.run(module, builder)
         if self.keep_objects:
             self.last_object = self.target_machine.emit_object(module)
             self.add_object(self.last_object)
@@ -84,6 +87,13 @@ class JIT:
         self.engine.add_module(module)
         self.engine.finalize_object()
         self.modules.append(module)
+
+    @staticmethod
+    def pipeline(names: tuple[str, ...]):
+        manager = llvm.create_new_module_pass_manager()
+        for name in names:
+            getattr(manager, f"add_{name}_pass")()
+        return manager
 
     def add_object(self, data: bytes) -> None:
         """Load relocatable object code that an earlier `add` produced (in this or another process)."""

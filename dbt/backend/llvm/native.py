@@ -5,8 +5,8 @@ runtime patches it (`link`) once the target block exists, and resets it
 (`unlink`) when the target is invalidated. Indirect exits look up the native
 jump cache, a table of {guest pc, host function} that `jc_set` fills.
 With a `hot_threshold`, blocks count their entries and exit HOT when hot;
-`compile_region` then builds one -O2 function for several blocks, on its own
-engine (codegen -O2); `load_region` loads one that the code cache kept.
+`compile_region` then builds one optimised function for several blocks, on its
+own engine (codegen -O2); `load_region` loads one that the code cache kept.
 """
 import ctypes
 from dataclasses import dataclass, field
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from dbt.backend.llvm.codecache import CachedBlock
 from dbt.backend.llvm.jit import JIT, runtime_library
 from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, hits_name, lower_block, runtime_module, slot_name
-from dbt.backend.llvm.region import lower_region
+from dbt.backend.llvm.region import PASSES, lower_region
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 
@@ -113,7 +113,7 @@ class LLVMEngine:
         return ctypes.c_uint64.from_address(code.hits).value * 8 >= self.hot_threshold
 
     def compile_region(self, blocks: list[Block], key: bytes | None = None) -> NativeBlock:
-        """One function for a region headed by blocks[0], optimised at -O2 (IR and codegen).
+        """One function for a region headed by blocks[0], optimised (region.PASSES, codegen -O2).
         With a code-cache key (a digest of its members' keys) it is named after it and a key
         compiled or loaded before is reused, as for blocks. Only ever called on one thread
         (the region worker's, in background mode), like `load_region`."""
@@ -123,7 +123,7 @@ class LLVMEngine:
         name = f"rg_{blocks[0].pc:x}_{self.regions}" if key is None else block_symbol(blocks[0].pc, key, "rg")
         text, slots = lower_region(blocks, name)
         jit = self.region_engine()
-        jit.add(text, verify=self.verify, passes=2)
+        jit.add(text, verify=self.verify, passes=PASSES)
         code = self._resolve(jit, name, [target for _, target in slots], text, jit.last_object)
         if key is not None:
             self.by_key[key] = code

@@ -1,8 +1,8 @@
-"""Lowers a hot region (several IR blocks) to ONE LLVM function, compiled at -O2.
+"""Lowers a hot region (several IR blocks) to ONE LLVM function, optimised by PASSES.
 
 Guest slots the region touches live in allocas: loaded from the CPU once at
-entry, written back on every path that leaves (side exits, fault landings,
-chains out, budget/interrupt bails), so LLVM's SROA turns them into SSA values
+entry, written back (those it writes) on every path that leaves (side exits,
+fault landings, chains out, budget/interrupt bails), so LLVM's SROA turns them into SSA values
 across the region's blocks; every exit path funnels into one `flush` block that
 writes them back. A direct exit (or an indirect one, e.g. a ret) to a block of
 the region is a plain branch. Each block keeps the first tier's entry check (budget, exit_request
@@ -14,6 +14,11 @@ from dbt.backend.llvm.lower import BlockLowering, ity, literal
 from dbt.ir.ops import Block, Op, Ty
 from dbt.runtime.cpu import CPUState, SLOTS
 
+# What makes a region fast is SROA (the guest slots become SSA values), then instcombine,
+# GVN and simplifycfg on the result; LLVM's whole -O2 pipeline takes twice as long on
+# regions (dozens of fault landings each) for no faster code (README, --regions).
+PASSES = ("sroa", "instruction_combine", "simplify_cfg", "new_gvn", "dead_store_elimination",
+          "instruction_combine", "simplify_cfg")
 PROMOTABLE = frozenset(name for name, (offset, _) in SLOTS.items() if offset < CPUState.exit_reason.offset)
 
 
@@ -23,7 +28,9 @@ class RegionLowering(BlockLowering):
         self.blocks = blocks
         self.inside = {b.pc for b in blocks}
         used = {op.attrs["slot"] for b in blocks for op in b.ops if op.opcode in ("get", "put")}
+        written = {op.attrs["slot"] for b in blocks for op in b.ops if op.opcode == "put"}
         self.promoted = sorted(used & PROMOTABLE)
+        self.written = sorted(written & PROMOTABLE)      # the promoted slots flush writes back
 
     @staticmethod
     def alloca(slot: str) -> str:
@@ -52,7 +59,7 @@ class RegionLowering(BlockLowering):
     def flush(self) -> None:
         """The one way out: write the guest slots back, then chain to %exit_fn or return."""
         self.label("flush")
-        for slot in self.promoted:
+        for slot in self.written:
             self.copy_slot(slot, to_cpu=True)
         chains = self.fresh()
         self.emit(f"{chains} = load i64, ptr %chain_slot")
