@@ -1,7 +1,7 @@
 """Run statistics behind `--stats`: counters and timers, printed as `  name value` lines.
 
 Times split a run into decode (capstone), lift (IR building and passes), compile
-(the engine's backend), region_compile (hot regions at -O2), cache_load (blocks
+(the engine's backend), region_compile (hot regions), cache_load (blocks
 and regions reloaded from the persistent code cache) and execute (in translated code, and in the interpreter for tier-0
 blocks: interp is that part of execute). Blocks are counted per tier ("block" for the first tier, "region" for
 hot regions, "interp" for tier-0 blocks never compiled).
