@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="limit the guest's address space (suffixes K, M, G), as RLIMIT_AS")
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
     run.add_argument("--regions", choices=MODES, default=None,
-                     help="jit: compile hot loops/functions as -O2 regions (default $DBT_REGIONS or on; "
+                     help="jit: compile hot loops/functions as optimised regions (default $DBT_REGIONS or on; "
                           "background: compiled on a thread while the guest runs; always: nearly every block)")
     run.add_argument("--jit-after", type=positive(int), default=None, metavar="N",
                      help="jit: interpret a new block until its N-th run, then compile it (default "
