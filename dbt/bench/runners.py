@@ -57,7 +57,10 @@ def command(runner: str, binary: Path, size: int, dbt_options: tuple[str, ...] =
 
 
 def environment() -> dict[str, str]:
+    """The dbt runs' environment: this one without DBT_CACHE (the runners choose: jit none,
+    warm its own directory) and with this dbt importable."""
     env = dict(os.environ)
+    env.pop("DBT_CACHE", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(DBT_ROOT), env.get("PYTHONPATH")) if p)
     return env
 
