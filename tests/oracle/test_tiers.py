@@ -19,7 +19,7 @@ CONFIGS = (("jit", "off", 1), ("jit", "off", 4), ("jit", "always", 3), ("interp"
 
 def _run(code: bytes, engine: str, regions: str, jit_after: int, chunks=(None,), hooked=None):
     """Visible states after each budget chunk (None: to the end), hook calls, and the stats."""
-    emu = _emulator(engine, regions, code, jit_after=jit_after)
+    emu = _emulator(engine, regions, code, jit_after=jit_after, code_cache=False)   # no block loaded compiled
     calls = []
     if hooked is not None:
         emu.hook_block(lambda e, pc, size: calls.append((pc, e.cpu.icount)), hooked)
