@@ -14,6 +14,7 @@ from dbt.bench.runners import qemu_path
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--scale", "0.001", "-r", "1"]
+BAR_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44))   # matplotlib's tab:blue, orange, green
 
 
 def bench(*args, cwd=REPO):
@@ -61,6 +62,10 @@ def test_bench_runs_checks_and_reports(tmp_path):
     assert (out / "bench.md").read_text().startswith("| program |")
     with Image.open(out / "bench.png") as image:
         assert image.format == "PNG" and image.size[0] > 100
+        rgb = image.convert("RGB").tobytes()
+    pixels = [rgb[i:i + 3] for i in range(0, len(rgb), 3)]
+    for color in BAR_COLORS:       # the bars are drawn, not just their legend (~150 pixels each)
+        assert pixels.count(bytes(color)) > 1000, color
 
 
 def test_a_wrong_answer_fails_the_benchmark(tmp_path):

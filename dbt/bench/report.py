@@ -108,12 +108,12 @@ def write_png(path: Path, rows: list[dict], title: str) -> None:
                    for row in rows]
         walls.bar([p + offset for p in positions], heights, width=0.27, label=LABELS[runner])
     walls.axhline(1, color="black", linewidth=0.8)
-    walls.set_yscale("log", nonpositive="mask")
+    walls.set_yscale("log", nonpositive="clip")    # bars start at 0: masked, none would show
     walls.set_ylabel("wall time / native (lower is better)")
     walls.set_xticks(list(positions), labels)
     walls.legend()
     speedup.bar(list(positions), [row["ratios"].get("jit/interp", 0) for row in rows], color="tab:green")
-    speedup.set_yscale("log", nonpositive="mask")
+    speedup.set_yscale("log", nonpositive="clip")
     speedup.set_ylabel("jit / interp, guest insns/s")
     speedup.set_xticks(list(positions), labels)
     fig.suptitle(title)
