@@ -7,15 +7,12 @@ the bounds/permission check inlined and a fault landing per access.
 Direct exits go through a per-exit slot global (`musttail` when patched),
 indirect ones through the native jump cache.
 """
-import functools
-
 from dbt.backend.llvm.lower_float import lower_float
-from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
-from dbt.ir.exits import ExitReason, Vector
+from dbt.ir.exits import ExitReason
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
-from dbt.runtime.memory import CANONICAL_LOW, CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
+from dbt.runtime.memory import CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
 
 JMP_CACHE_BITS = 12
 JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}
@@ -437,7 +434,7 @@ class BlockLowering(FunctionLowering):
     def guest_pointer(self, addr: str, size: int, write: bool) -> str:
         """Host pointer for a guest access to [addr, addr+size): inline, the common case (inside
         the space, on one page whose permissions allow it, not watched, a store not into code);
-        anything else calls @dbt_guest_access (runtime_module), which checks exactly and either
+        anything else calls @dbt_guest_access (runtime_helpers.py), which checks exactly and either
         gives the pointer (a page-crossing access both pages allow) or records the fault."""
         need = W if write else R
         mask = need | (WATCH_W | CODE if write else WATCH_R)
@@ -591,110 +588,3 @@ def lower_block(block: Block, name: str, hot_threshold: int | None = None) -> tu
     lowering = BlockLowering(block, name, hot_threshold)
     text = lowering.module()
     return text, lowering.slots
-
-
-@functools.lru_cache(maxsize=None)
-def runtime_module() -> str:
-    """Helpers every block may call: @dbt_cc_all (lazy flags, dynamic cc_op), @dbt_miss."""
-    f = FunctionLowering()
-    f.lines.append("define i64 @dbt_cc_all(i64 %op, i64 %dst, i64 %src, i64 %src2) {")
-    f.label("entry")
-    cases = " ".join(f"i64 {c}, label %case{c}" for c in ALL_CC_OPS)
-    f.emit(f"switch i64 %op, label %bad [ {cases} ]")
-    f.label("bad")
-    f.emit("ret i64 0")
-    for c in ALL_CC_OPS:
-        params, ops, result = cc_all_case(c)
-        f.names.update({id(p): n for p, n in zip(params, ("%dst", "%src", "%src2"))})
-        f.label(f"case{c}")
-        for op in ops:
-            f.lower_pure(op)
-        f.emit(f"ret i64 {f.v(result)}")
-    f.lines.append("}")
-    miss = ["define i64 @dbt_miss(ptr %cpu) {", f"  ret i64 {int(ExitReason.MISS)}", "}"]
-    return "\n".join(['target datalayout = "{datalayout}"', *sorted(f.intrinsics), *f.lines, *miss,
-                      guest_access_function()]) + "\n"
-
-
-def guest_access_function() -> str:
-    """@dbt_guest_access(cpu, addr, size, write): the exact check of a guest access that the
-    inline fast path of `guest_pointer` did not pass, as GuestMemory.check makes it. Returns
-    the host pointer, or null after recording the fault in exit_vector/exit_addr/exit_error:
-    #PF at the first inaccessible byte as CR2 holds it (for an access leaving the space: the
-    space's end when its first page is accessible, the first non-canonical byte when it runs
-    into non-canonical addresses, else its start; for a refused page: the access start, or the
-    second page's start when only that one refuses; a watched page refuses), or CODE_WRITE for
-    a store into a page holding translated code."""
-    def field(name: str) -> int:
-        return getattr(CPUState, name).offset
-
-    def record(where: str, vector: int, addr: str, error: str) -> list[str]:
-        lines = []
-        for name, value in (("exit_vector", str(vector)), ("exit_addr", addr), ("exit_error", error)):
-            lines += [f"  %{name}.{where} = getelementptr i8, ptr %cpu, i64 {field(name)}",
-                      f"  store i64 {value}, ptr %{name}.{where}"]
-        return lines + ["  ret ptr null"]
-
-    pf, code_write = int(Vector.PF), int(Vector.CODE_WRITE)
-    return "\n".join([
-        "define preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 %addr, i64 %size, i64 %write) {",
-        "entry:",
-        *(line for name in ("mem_base", "mem_perms", "mem_pages") for line in (
-            f"  %{name}.p = getelementptr i8, ptr %cpu, i64 {field(name)}",
-            f"  %{name} = load i64, ptr %{name}.p")),
-        "  %membase = inttoptr i64 %mem_base to ptr",
-        "  %perms = inttoptr i64 %mem_perms to ptr",
-        f"  %memsize = shl i64 %mem_pages, {PAGE_SHIFT}",
-        "  %is_write = icmp ne i64 %write, 0",
-        f"  %need = select i1 %is_write, i8 {W}, i8 {R}",
-        f"  %refusing = select i1 %is_write, i8 {W | WATCH_W}, i8 {R | WATCH_R}",
-        "  %error = select i1 %is_write, i64 2, i64 0",
-        "  %last = add i64 %addr, %size",
-        "  %last_byte = sub i64 %last, 1",
-        "  %limit = sub i64 %memsize, %size",
-        "  %inside_space = icmp ule i64 %addr, %limit",
-        "  br i1 %inside_space, label %pages, label %outside",
-        "outside:",
-        "  %below = icmp ult i64 %addr, %memsize",
-        f"  %start_page = lshr i64 %addr, {PAGE_SHIFT}",
-        "  %start_index = select i1 %below, i64 %start_page, i64 0",
-        "  %start_perm.p = getelementptr i8, ptr %perms, i64 %start_index",
-        "  %start_perm = load i8, ptr %start_perm.p",
-        "  %start_has = and i8 %start_perm, %need",
-        "  %start_ok = icmp ne i8 %start_has, 0",
-        "  %start_inside = and i1 %below, %start_ok",
-        f"  %low = icmp ult i64 %addr, {CANONICAL_LOW}",
-        f"  %crosses = icmp uge i64 %last_byte, {CANONICAL_LOW}",
-        "  %into_nc = and i1 %low, %crosses",
-        f"  %nc_or_start = select i1 %into_nc, i64 {CANONICAL_LOW}, i64 %addr",
-        "  %bounds_addr = select i1 %start_inside, i64 %memsize, i64 %nc_or_start",
-        *record("outside", pf, "%bounds_addr", "%error"),
-        "pages:",
-        f"  %first = lshr i64 %addr, {PAGE_SHIFT}",
-        f"  %second = lshr i64 %last_byte, {PAGE_SHIFT}",
-        "  %first_perm.p = getelementptr i8, ptr %perms, i64 %first",
-        "  %first_perm = load i8, ptr %first_perm.p",
-        "  %second_perm.p = getelementptr i8, ptr %perms, i64 %second",
-        "  %second_perm = load i8, ptr %second_perm.p",
-        "  %first_has = and i8 %first_perm, %refusing",
-        "  %first_ok = icmp eq i8 %first_has, %need",
-        "  %second_has = and i8 %second_perm, %refusing",
-        "  %second_ok = icmp eq i8 %second_has, %need",
-        "  %both_ok = and i1 %first_ok, %second_ok",
-        "  br i1 %both_ok, label %allowed, label %refused",
-        "refused:",
-        f"  %second_start = shl i64 %second, {PAGE_SHIFT}",
-        "  %refused_addr = select i1 %first_ok, i64 %second_start, i64 %addr",
-        *record("refused", pf, "%refused_addr", "%error"),
-        "allowed:",
-        "  %either = or i8 %first_perm, %second_perm",
-        f"  %code_bits = and i8 %either, {CODE}",
-        "  %holds_code = icmp ne i8 %code_bits, 0",
-        "  %into_code = and i1 %is_write, %holds_code",
-        "  br i1 %into_code, label %code_write, label %host",
-        "code_write:",
-        *record("code_write", code_write, "%addr", "2"),
-        "host:",
-        "  %pointer = getelementptr i8, ptr %membase, i64 %addr",
-        "  ret ptr %pointer",
-        "}"])

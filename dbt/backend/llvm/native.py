@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from dbt.backend.llvm.codecache import CachedBlock
 from dbt.backend.llvm.jit import JIT, runtime_library
-from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, hits_name, lower_block, runtime_module, slot_name
+from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, hits_name, lower_block, slot_name
+from dbt.backend.llvm.runtime_helpers import runtime_module
 from dbt.backend.llvm.region import PASSES, lower_region
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
