@@ -174,3 +174,20 @@ def test_first_save_of_a_new_version_removes_only_stale_caches_of_other_versions
     same_as_native(dbt(progs["calls"], "--cache-dir", str(tmp_path)), native(progs["calls"]))
     assert not stale.exists() and (recent / "x.tbs").exists() and (other / "x.tbs").exists()
     assert len([d for d in tmp_path.iterdir() if d.is_dir()]) == 3      # recent, other and this version's
+
+
+def test_cached_block_holding_a_new_stop_point_is_not_reused(tmp_path, monkeypatch):
+    """A block cached by a run without stop points must not run in a run that stops inside it:
+    the run ends at the stop, after exactly the instructions before it."""
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    base = 0x40000
+    code = b"\x48\xc7\xc0\x01\x00\x00\x00" + b"\x48\x83\xc0\x02" + b"\x48\x83\xc0\x04" + b"\xf4"  # rax=1; +2; +4; hlt
+    middle = base + 7 + 4                                         # the `add rax, 4`
+    results = []
+    for until in (base + len(code) - 1, middle):
+        emu = Emulator("jit", code_cache=str(tmp_path))
+        emu.map(base, 0x1000, "rwx")
+        emu.write(base, code)
+        stop = emu.run(start=base, until=until)
+        results.append((stop.reason, emu.reg_read("rip"), emu.reg_read("rax"), emu.stats.counters["code_cache_hits"]))
+    assert results == [("until", base + len(code) - 1, 7, 0), ("until", middle, 3, 0)]

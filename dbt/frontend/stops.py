@@ -37,6 +37,12 @@ class StopPoints:
         """A block must end before addr (addr must start a block)."""
         return addr in self.until or addr in self.hooked or any(b <= addr < e for b, e in self.every)
 
+    def within(self, begin: int, end: int) -> bool:
+        """Whether some address of [begin, end) is a stop point (`addr in self` for one of them):
+        a block covering that range would have to end earlier."""
+        return (any(begin <= addr < end for addr in self.until) or any(begin <= addr < end for addr in self.hooked)
+                or any(b < end and begin < e for b, e in self.every))
+
     def enters(self, pc: int) -> bool:
         """A block starting at pc exits STOP before running anything."""
         return self.all_blocks or pc in self or any(b <= pc < e for b, e in self.starts)

@@ -201,7 +201,7 @@ class CodeCache:
         mem.check(pc, 1, X)
         page_digest = self.page_of(mem, pc)
         for block in self.bundle(page_digest).get(pc, ()):
-            if any(addr in stops for addr in range(pc, pc + block.size)):   # it would end there
+            if stops.within(pc, pc + block.size):      # it would end there
                 continue
             try:
                 data = mem.read(pc, block.size, X)
