@@ -82,13 +82,17 @@ class LLVMEngine:
 
     def load(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a block of the persistent code cache, from its object code."""
+        return self._load(self.jit, cached, "tb", counted=self.hot_threshold is not None)
+
+    def _load(self, jit: JIT, cached: CachedBlock, prefix: str, counted: bool) -> NativeBlock:
+        """Code of the cache loaded into `jit`, or the code of its key this engine already has
+        (counting its entries afresh)."""
         code = self.by_key.get(cached.key)
         if code is not None:
             return self.recount(code)
-        self.jit.add_object(cached.obj)
+        jit.add_object(cached.obj)
         code = self.by_key[cached.key] = self._resolve(
-            self.jit, block_symbol(cached.pc, cached.key), cached.targets, "", cached.obj,
-            counted=self.hot_threshold is not None)
+            jit, block_symbol(cached.pc, cached.key, prefix), cached.targets, "", cached.obj, counted=counted)
         return code
 
     @staticmethod
@@ -132,13 +136,7 @@ class LLVMEngine:
 
     def load_region(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a region of the persistent code cache, from its object code."""
-        code = self.by_key.get(cached.key)
-        if code is None:
-            jit = self.region_engine()
-            jit.add_object(cached.obj)
-            code = self.by_key[cached.key] = self._resolve(
-                jit, block_symbol(cached.pc, cached.key, "rg"), cached.targets, "", cached.obj)
-        return code
+        return self._load(self.region_engine(), cached, "rg", counted=False)
 
     def region_engine(self) -> JIT:
         """The engine regions are compiled into (codegen -O2), made on first use."""
