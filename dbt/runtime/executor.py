@@ -88,14 +88,13 @@ class Executor:
                 if result is not None:
                     return result
                 continue
+            native = not tb.tier0 or self.tbs.promote(tb)      # promote: may compile it now
             t0 = time.perf_counter()
-            if tb.tier0 and not self.tbs.promote(tb):
-                reason = self.stepper.run(tb.ir)
-                stats.add_time("interp", time.perf_counter() - t0)
-            else:
-                t0 = time.perf_counter()
-                reason = self.execute(tb.code)
-            stats.add_time("execute", time.perf_counter() - t0)
+            reason = self.execute(tb.code) if native else self.stepper.run(tb.ir)
+            elapsed = time.perf_counter() - t0
+            stats.add_time("execute", elapsed)
+            if not native:
+                stats.add_time("interp", elapsed)
             stats.count(f"exit_{reason.name.lower()}")
             if reason != ExitReason.MISS:
                 result = self.handle(reason)
