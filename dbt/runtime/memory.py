@@ -29,6 +29,7 @@ PERMS = R | W | X
 DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not committed
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 MAP_FIXED = 0x10
+CANONICAL_LOW, CANONICAL_HIGH = 1 << 47, (1 << 64) - (1 << 47)   # [low, high) is non-canonical
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _LIBC.mmap.restype = ctypes.c_void_p
@@ -41,7 +42,6 @@ def _host_mmap_fixed(addr: int, size: int, prot: int, flags: int, fd: int, offse
     if _LIBC.mmap(addr, size, prot, flags | MAP_FIXED, fd, offset) != addr:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
-CANONICAL_LOW, CANONICAL_HIGH = 1 << 47, (1 << 64) - (1 << 47)   # [low, high) is non-canonical
 
 
 class GuestFault(Exception):

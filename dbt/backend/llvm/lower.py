@@ -2,8 +2,9 @@
 
 Emitted as text from small templates (measured much cheaper than llvmlite.ir).
 Guest state is reached by byte offsets taken from the CPUState Structure;
-guest memory through the base and permission table the CPU points to, with
-the bounds/permission check inlined and a fault landing per access.
+guest memory through the base and permission table the CPU points to: the
+common case of an access is checked inline, anything else by a call to
+@dbt_guest_access (runtime_helpers.py), with a fault landing per access.
 Direct exits go through a per-exit slot global (`musttail` when patched),
 indirect ones through the native jump cache.
 """

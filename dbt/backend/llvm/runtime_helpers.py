@@ -14,7 +14,8 @@ from dbt.runtime.memory import CANONICAL_LOW, CODE, PAGE_SHIFT, R, W, WATCH_R, W
 
 @functools.lru_cache(maxsize=None)
 def runtime_module() -> str:
-    """Helpers every block may call: @dbt_cc_all (lazy flags, dynamic cc_op), @dbt_miss."""
+    """The module text of the helpers every block may call: @dbt_cc_all (lazy flags, dynamic
+    cc_op), @dbt_miss and @dbt_guest_access."""
     f = FunctionLowering()
     f.lines.append("define i64 @dbt_cc_all(i64 %op, i64 %dst, i64 %src, i64 %src2) {")
     f.label("entry")
