@@ -37,7 +37,7 @@ class Trace:
         self.out.flush()
 
     def block(self, block, code, engine, fetch) -> None:
-        if not self.items & TRANSLATION_ITEMS:
+        if not traces_blocks(self):
             return
         w = self.out.write
         if "in_asm" in self.items:
