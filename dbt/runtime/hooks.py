@@ -147,7 +147,9 @@ class Hooks:
         if stop is not None or cpu.rip != pc:    # stopped, or a hook moved the pc
             return stop
         tb = tbs.lookup(pc)                       # hooks may have changed code or hooks
-        reason = executor.engine.execute(tbs.body(tb).code if tb.stop else tb.code)
+        if not tb.stop:
+            return None                           # no longer a stop: the loop runs it as any block
+        reason = executor.execute(tbs.body(tb).code)
         return None if reason == ExitReason.MISS else executor.handle(reason)
 
     def memory_event(self, access: str, addr: int, size: int, value: int) -> int:

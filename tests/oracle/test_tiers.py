@@ -85,3 +85,19 @@ def test_hook_on_a_block_that_is_promoted():
     fn = CODE_ADDR + code.index(bytes.fromhex("488d0448"))       # lea rax, [rax + rcx * 2]
     _assert_all_agree(code, hooked=fn, chunks=(100, None))
 
+
+
+def test_hook_that_removes_itself():
+    """A block hook removes itself on its first call: the block it stopped is no longer a stop
+    block (under tier 0 it is not compiled yet) and runs as any other; the loop ends as on the host."""
+    code = assemble(HOT_LOOPS["call_ret_in_loop"])
+    fn = CODE_ADDR + code.index(bytes.fromhex("488d0448"))       # lea rax, [rax + rcx * 2]
+    states = []
+    for config in CONFIGS:
+        emu = _emulator(*config[:2], code, jit_after=config[2], code_cache=False)
+        hooks = []
+        hooks.append(emu.hook_block(lambda e, pc, size: e.remove_hook(hooks[0]), fn))
+        stop = emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code))
+        states.append(_visible(emu, stop))
+    assert states == [states[0]] * len(CONFIGS)
+    _assert_host(code, states[0])
