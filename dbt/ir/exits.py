@@ -29,6 +29,7 @@ class Vector(enum.IntEnum):
     GP = 13   # general protection
     PF = 14   # page fault (exit_addr holds the address)
     CODE_WRITE = 0x100   # not x86: a store hit a page holding translated code (runtime handles it)
+    ACCESS_GROUP = 0x101  # not x86: a group's one check did not pass (dbt/backend/llvm/access_groups.py)
 
 
 class IOFlag(enum.IntFlag):

@@ -8,7 +8,9 @@ Linux user mode or the pc), STOP (a stop point: the end of a run, or hooks of
 the Python API, dbt/runtime/hooks.py, which also see syscalls and the
 accesses that exit on pages memory hooks watch).
 A store into a page that holds code (CODE_WRITE) drops the page's blocks and
-runs that one instruction through the interpreter before going on.
+runs that one instruction through the interpreter before going on; a group of
+accesses whose one check did not pass (ACCESS_GROUP) has the rest of its block
+interpreted.
 Under gdb (`dbt run -g`), `debugger` drives the run and sees each CODE_WRITE
 (dbt/runtime/gdbstub/).
 """
@@ -16,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from dbt.backend.interp import Interpreter
+from dbt.frontend.x86.translate import MAX_BLOCK_INSNS
 from dbt.ir.exits import SOFTWARE_INTERRUPT, ExitReason, Vector
 from dbt.runtime.memory import PAGE_SHIFT, GuestFault
 
@@ -136,6 +139,8 @@ class Executor:
         if reason == ExitReason.FAULT:
             if cpu.exit_vector == Vector.CODE_WRITE:
                 return self.step_code_write() if self.debugger is None else self.debugger.code_write(self)
+            if cpu.exit_vector == Vector.ACCESS_GROUP:
+                return self.interpret_from_here("access_group_steps")
             vector = int(cpu.exit_vector)
             if vector == Vector.PF and self.mem.watched and self.hooks is not None and self.mem.watch_hit(
                     cpu.exit_addr, bool(cpu.exit_error & 2)):
@@ -170,7 +175,12 @@ class Executor:
         """A store hit a page of translated code: drop those blocks, then interpret that one insn."""
         addr = self.cpu.exit_addr
         self.mem.invalidate_code(addr >> PAGE_SHIFT, (addr + 15) >> PAGE_SHIFT)
-        block = self.tbs.translator.translate(self.cpu.rip, 1)
+        return self.interpret_from_here("code_write_steps", 1)
+
+    def interpret_from_here(self, counter: str, max_insns: int = MAX_BLOCK_INSNS) -> Stop | None:
+        """Interpret from rip: max_insns instructions, or to the end of the block there (after a
+        group of accesses left native code: each of them is checked alone)."""
+        block = self.tbs.translator.translate(self.cpu.rip, max_insns)
         reason = self.stepper.run(block)
-        self.stats.count("code_write_steps")
+        self.stats.count(counter)
         return None if reason == ExitReason.MISS else self.handle(reason)

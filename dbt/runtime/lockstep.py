@@ -194,8 +194,8 @@ class Lockstep:
             pc = self.cpu.rip
             try:
                 blocks = [side.tbs.lookup(pc) for side in self.sides]
-            except GuestFault:                   # the pc is not executable
-                stop = executor.deliver(GuestFault(Vector.PF, pc, False, pc))
+            except GuestFault as fault:          # the pc (or the rest of its instruction) is not executable
+                stop = executor.deliver(GuestFault(Vector.PF, fault.addr, False, pc))
             else:
                 stop = self.step(executor, blocks)
             if stop is not None:
@@ -244,6 +244,8 @@ class Lockstep:
         memory = self.pages(pages)
         if reason != ExitReason.INTERRUPT:
             reason = self.jit.run(jit_code)
+            if reason == ExitReason.FAULT and cpu.exit_vector == Vector.ACCESS_GROUP:
+                reason = self.emu.executor.stepper.run(self.jit.tbs.translator.translate(cpu.rip))  # as executor.py
         return Trial(before, memory, interp, Outcome(reason, self.state(), self.pages(pages)))
 
     def state(self) -> bytes:

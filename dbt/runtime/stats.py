@@ -43,6 +43,7 @@ class Stats:
                 *((f"{name}_ms", f"{1000 * self.times[name]:.1f}") for name in TIMES),
                 ("exits_to_python", sum(exits.values())),
                 *exits.items(),
+                *((k, v) for k, v in sorted(c.items()) if k.endswith("_steps")),
                 ("chain_hits", cpu.chain_count),
                 ("jump_cache_hits", cpu.jc_hits),
                 ("jump_cache_misses", cpu.jc_misses)]

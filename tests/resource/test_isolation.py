@@ -4,7 +4,8 @@
    mixed permissions, runs code from a non-executable page, writes after
    mprotect(PROT_READ), maps over its own code and hands bad pointers to
    syscalls; its output (signal, si_code, si_addr / errno per probe) under
-   both engines must equal the native run's.
+   both engines, with every block compiled at once, and under --check must
+   equal the native run's.
 2. Sentinel pages with a known pattern are mapped right below and right above
    the guest reservation (found by reserving a hole and mapping them with
    MAP_FIXED_NOREPLACE at its ends); hostile accesses of every width at
@@ -47,7 +48,30 @@ def isolation_runs(tmp_path_factory):
     for engine in ENGINES:
         runs[engine] = subprocess.run([sys.executable, "-m", "dbt", "run", "--engine", engine, str(prog)],
                                       capture_output=True, timeout=600)
+    runs["jit-first"] = subprocess.run([sys.executable, "-m", "dbt", "run", "--jit-after", "1", "--no-cache",
+                                        "--stats", str(prog)], capture_output=True, timeout=600)
+    runs["check"] = subprocess.run([sys.executable, "-m", "dbt", "run", "--check", str(prog)],
+                                   capture_output=True, timeout=600)
     return runs
+
+
+def test_probes_in_lockstep_end_as_on_linux(isolation_runs):
+    """`dbt run --check` runs every block in both engines and compares them: no divergence,
+    and the faults of instruction fetches and grouped accesses are the native ones."""
+    native, got = isolation_runs["native"], isolation_runs["check"]
+    assert got.stderr == b""
+    assert got.stdout.decode() == native.stdout.decode()
+    assert got.returncode == native.returncode
+
+
+def test_probes_compiled_at_once_end_as_on_linux(isolation_runs):
+    """With every block compiled on its first run (no tier 0), the probes run native code,
+    grouped accesses (dbt/backend/llvm/access_groups.py) included."""
+    native, got = isolation_runs["native"], isolation_runs["jit-first"]
+    assert got.stdout.decode() == native.stdout.decode()
+    assert got.returncode == native.returncode
+    stats = got.stderr.decode()
+    assert "Traceback" not in stats and "access_group_steps" in stats, stats
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -3,13 +3,15 @@
 Emitted as text from small templates (measured much cheaper than llvmlite.ir).
 Guest state is reached by byte offsets taken from the CPUState Structure;
 guest memory through the base and permission table the CPU points to: the
-common case of an access is checked inline, anything else by a call to
-@dbt_guest_access (runtime_helpers.py), with a fault landing per access.
+common case of an access is checked inline (once for a group of accesses near
+one base, access_groups.py), anything else by a call to @dbt_guest_access
+(runtime_helpers.py), with a fault landing per access.
 Direct exits go through a per-exit slot global (`musttail` when patched),
 indirect ones through the native jump cache.
 """
+from dbt.backend.llvm.access_groups import ALONE, Group, plan_accesses
 from dbt.backend.llvm.lower_float import lower_float
-from dbt.ir.exits import ExitReason
+from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
@@ -295,6 +297,7 @@ class BlockLowering(FunctionLowering):
         self.icount_base = "%icount0"               # icount at the entry of the block being lowered
         self.tails: list[str] = []                  # out-of-line fault landings
         self.globals: list[str] = []
+        self.access_plans = {}                      # id(load/store op) -> access_groups.Plan
 
     def slot_ptr(self, slot: str) -> str:
         offset, _ = SLOTS[slot]
@@ -386,6 +389,7 @@ class BlockLowering(FunctionLowering):
         self.label(cont)
 
     def lower_ops(self, ops: list[Op]) -> None:
+        self.access_plans.update(plan_accesses(ops))
         for op in ops:
             handler = getattr(self, f"lower_{op.opcode}", None)
             if handler is not None:
@@ -471,14 +475,57 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{host} = phi ptr [ {direct}, %{fast} ], [ {checked}, %{slow} ]")
         return host
 
+    def access_pointer(self, op: Op, size: int, write: bool) -> str:
+        """Host pointer for a load or store op: checked alone, or by its access group (the
+        group's first access checks the group's span; the others need no check)."""
+        plan = self.access_plans.get(id(op), ALONE)
+        addr = self.v(op.args[0])
+        if plan.group is None:
+            return self.guest_pointer(addr, size, write)
+        if plan.leads:
+            self.check_span(plan.group, write)
+        host = self.fresh()
+        self.emit(f"{host} = getelementptr i8, ptr %membase, i64 {addr}")
+        return host
+
+    def check_span(self, group: Group, write: bool) -> None:
+        """The inline check of a group's span [root+low, root+end): inside the space, and the
+        pages of its first and last byte allow the access; else leave at this instruction
+        with Vector.ACCESS_GROUP (the runtime interprets the rest of the block)."""
+        need = W if write else R
+        mask = need | (WATCH_W | CODE if write else WATCH_R)
+        span = group.end - group.low
+        low = self.fresh()
+        root = "0" if group.root is None else self.v(group.root)
+        self.emit(f"{low} = add i64 {root}, {group.low}")
+        limit, inb, last = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{limit} = sub i64 %memsize, {span}")
+        self.emit(f"{inb} = icmp ule i64 {low}, {limit}")
+        self.emit(f"{last} = add i64 {low}, {span - 1}")
+        ok = inb
+        for byte in (low, last):
+            page, index, pp, pv, has, good, both = (self.fresh() for _ in range(7))
+            self.emit(f"{page} = lshr i64 {byte}, {PAGE_SHIFT}")
+            self.emit(f"{index} = select i1 {inb}, i64 {page}, i64 0")    # never read past the table
+            self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {index}")
+            self.emit(f"{pv} = load i8, ptr {pp}")
+            self.emit(f"{has} = and i8 {pv}, {mask}")
+            self.emit(f"{good} = icmp eq i8 {has}, {need}")
+            self.emit(f"{both} = and i1 {ok}, {good}")
+            ok = both
+        landing = self.fault_landing(int(Vector.ACCESS_GROUP), low)
+        cont = self.fresh("span").lstrip("%")
+        self.emit(f"br i1 {ok}, label %{cont}, label %{landing}")
+        self.label(cont)
+
     def lower_load(self, op: Op) -> None:
         t = ity(op.result.ty)
-        host = self.guest_pointer(self.v(op.args[0]), op.result.ty.value // 8, False)
+        host = self.access_pointer(op, op.result.ty.value // 8, False)
         self.define(op, f"load {t}, ptr {host}, align 1")
 
     def lower_store(self, op: Op) -> None:
         value = op.args[1]
-        host = self.guest_pointer(self.v(op.args[0]), value.ty.value // 8, True)
+        host = self.access_pointer(op, value.ty.value // 8, True)
         self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {host}, align 1")
 
     def lower_check(self, op: Op) -> None:

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
@@ -27,13 +28,14 @@ int victim(void);
 
 static sigjmp_buf env;
 static uintptr_t base;                   /* the probe's mapping: addresses inside print as base+off */
-static struct { int signo, code; uintptr_t addr; } last;
+static struct { int signo, code; uintptr_t addr; uint64_t rax, rdx; } last;
 
 static void handler(int sig, siginfo_t *si, void *ctx) {
-    (void)ctx;
     last.signo = sig;
     last.code = si->si_code;
     last.addr = (uintptr_t)si->si_addr;
+    last.rax = ((ucontext_t *)ctx)->uc_mcontext.gregs[REG_RAX];
+    last.rdx = ((ucontext_t *)ctx)->uc_mcontext.gregs[REG_RDX];
     siglongjmp(env, 1);
 }
 
@@ -67,6 +69,19 @@ static void call(uintptr_t a) { ((void (*)(void))a)(); }
 static uint64_t rep_movsb(uintptr_t dst, uintptr_t src, uint64_t n) {
     __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
     return n;
+}
+
+/* Accesses through one base at nearby offsets (dbt checks such a group once): the last one
+ * faults, the ones before it must have happened. */
+static void grouped_stores(uintptr_t a) {
+    __asm__ volatile("movq $1, 8(%0)\n movq $2, (%0)\n movq $3, 16(%0)\n movq $4, 24(%0)"
+                     : : "r"(a) : "memory");
+}
+
+static void grouped_loads(uintptr_t a) {
+    __asm__ volatile("xor %%eax, %%eax\n xor %%edx, %%edx\n"
+                     "mov 8(%0), %%rax\n mov (%0), %%edx\n mov 16(%0), %%rcx"
+                     : : "r"(a) : "rax", "rdx", "rcx", "memory");
 }
 
 static void show_bytes(const char *name, uintptr_t a, int n) {
@@ -129,6 +144,13 @@ int main(void) {
     PROBE("rep movsb from the none page", left = rep_movsb(base, base + 2 * PAGE - 4, 8));
     show_bytes("  bytes the copy reached", base, 8);
     (void)left;
+    PROBE("grouped stores into the r page", grouped_stores(base + PAGE - 16));
+    show_bytes("  bytes the stores reached", base + PAGE - 16, 16);
+    PROBE("grouped stores inside the rw page", grouped_stores(base + PAGE - 32));
+    show_bytes("  bytes the stores reached", base + PAGE - 32, 32);
+    PROBE("grouped loads into the none page", grouped_loads(base + 2 * PAGE - 16));
+    printf("%-34s rax %#lx rdx %#lx\n", "  registers at the fault", (unsigned long)last.rax,
+           (unsigned long)last.rdx);
     p[0] = 0xc3;                          /* ret, on a page without PROT_EXEC */
     PROBE("call into rw (non-exec) page", call(base));
     mprotect(p, PAGE, PROT_READ | PROT_EXEC);
