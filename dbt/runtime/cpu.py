@@ -59,7 +59,7 @@ class CPUState(ctypes.Structure):
         ("jc_misses", ctypes.c_uint64),      # indirect transfers that left for Python (MISS)
         # Runtime data native code reaches through the CPU (no baked addresses).
         ("mem_base", ctypes.c_uint64),       # host address of guest address 0
-        ("mem_perms", ctypes.c_uint64),      # host address of the page-permission table
+        ("mem_perms", ctypes.c_uint64),      # host address of the page-permission table (+1 entry, 0)
         ("mem_pages", ctypes.c_uint64),      # number of guest pages
         ("jmp_cache", ctypes.c_uint64),      # host address of the native jump cache
     ]

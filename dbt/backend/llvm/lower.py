@@ -352,7 +352,6 @@ class BlockLowering(FunctionLowering):
             self.emit(f"%{field}0 = load i64, ptr {p}")
         self.emit("%membase = inttoptr i64 %mem_base0 to ptr")
         self.emit("%perms = inttoptr i64 %mem_perms0 to ptr")
-        self.emit("%memsize = shl i64 %mem_pages0, " + str(PAGE_SHIFT))
 
     def enter_block(self, b: Block, request: str) -> None:
         """The entry check (budget, exit_request, hotness) of block `b`; continues in its body."""
@@ -436,22 +435,27 @@ class BlockLowering(FunctionLowering):
         self.lines = saved
         return name
 
-    def guest_pointer(self, addr: str, size: int, write: bool) -> str:
-        """Host pointer for a guest access to [addr, addr+size): inline, the common case (inside
-        the space, on one page whose permissions allow it, not watched, a store not into code);
-        anything else calls @dbt_guest_access (runtime_helpers.py), which checks exactly and either
-        gives the pointer (a page-crossing access both pages allow) or records the fault."""
+    def page_allows(self, addr: str, write: bool) -> str:
+        """i1: the page of guest byte `addr` allows the access (not watched, a store not into
+        code). A page past the space reads the table's last entry, which allows nothing."""
         need = W if write else R
         mask = need | (WATCH_W | CODE if write else WATCH_R)
-        limit, inb, page, index, pp, pv, has, ok = (self.fresh() for _ in range(8))
-        self.emit(f"{limit} = sub i64 %memsize, {size}")
-        self.emit(f"{inb} = icmp ule i64 {addr}, {limit}")
+        page, index, pp, pv, has, ok = (self.fresh() for _ in range(6))
+        self.intrinsic("declare i64 @llvm.umin.i64(i64, i64)")
         self.emit(f"{page} = lshr i64 {addr}, {PAGE_SHIFT}")
-        self.emit(f"{index} = select i1 {inb}, i64 {page}, i64 0")    # never read past the table
+        self.emit(f"{index} = call i64 @llvm.umin.i64(i64 {page}, i64 %mem_pages0)")
         self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {index}")
         self.emit(f"{pv} = load i8, ptr {pp}")
         self.emit(f"{has} = and i8 {pv}, {mask}")
         self.emit(f"{ok} = icmp eq i8 {has}, {need}")
+        return ok
+
+    def guest_pointer(self, addr: str, size: int, write: bool) -> str:
+        """Host pointer for a guest access to [addr, addr+size): inline, the common case (on one
+        page of the space whose permissions allow it); anything else calls @dbt_guest_access
+        (runtime_helpers.py), which checks exactly and either gives the pointer (a page-crossing
+        access both pages allow) or records the fault."""
+        ok = self.page_allows(addr, write)
         if size > 1:
             offset, fits, both = self.fresh(), self.fresh(), self.fresh()
             self.emit(f"{offset} = and i64 {addr}, {(1 << PAGE_SHIFT) - 1}")
@@ -459,9 +463,7 @@ class BlockLowering(FunctionLowering):
             self.emit(f"{both} = and i1 {ok}, {fits}")
             ok = both
         fast, slow, join = (self.fresh(label).lstrip("%") for label in ("fast", "slow", "join"))
-        usable = self.fresh()
-        self.emit(f"{usable} = and i1 {inb}, {ok}")
-        self.emit(f"br i1 {usable}, label %{fast}, label %{slow}")
+        self.emit(f"br i1 {ok}, label %{fast}, label %{slow}")
         self.label(slow)
         checked, refused = self.fresh(), self.fresh()
         self.emit(f"{checked} = call preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 {addr}, i64 {size}, i64 {int(write)})")
@@ -489,33 +491,18 @@ class BlockLowering(FunctionLowering):
         return host
 
     def check_span(self, group: Group, write: bool) -> None:
-        """The inline check of a group's span [root+low, root+end): inside the space, and the
-        pages of its first and last byte allow the access; else leave at this instruction
-        with Vector.ACCESS_GROUP (the runtime interprets the rest of the block)."""
-        need = W if write else R
-        mask = need | (WATCH_W | CODE if write else WATCH_R)
-        span = group.end - group.low
-        low = self.fresh()
+        """The inline check of a group's span [root+low, root+end), at most two pages: the
+        pages of its first and last byte allow the access (so the span is inside the space: it
+        cannot wrap, its first page being inside); else leave at this instruction with
+        Vector.ACCESS_GROUP (the runtime interprets the rest of the block)."""
+        low, last, both = self.fresh(), self.fresh(), self.fresh()
         root = "0" if group.root is None else self.v(group.root)
         self.emit(f"{low} = add i64 {root}, {group.low}")
-        limit, inb, last = self.fresh(), self.fresh(), self.fresh()
-        self.emit(f"{limit} = sub i64 %memsize, {span}")
-        self.emit(f"{inb} = icmp ule i64 {low}, {limit}")
-        self.emit(f"{last} = add i64 {low}, {span - 1}")
-        ok = inb
-        for byte in (low, last):
-            page, index, pp, pv, has, good, both = (self.fresh() for _ in range(7))
-            self.emit(f"{page} = lshr i64 {byte}, {PAGE_SHIFT}")
-            self.emit(f"{index} = select i1 {inb}, i64 {page}, i64 0")    # never read past the table
-            self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {index}")
-            self.emit(f"{pv} = load i8, ptr {pp}")
-            self.emit(f"{has} = and i8 {pv}, {mask}")
-            self.emit(f"{good} = icmp eq i8 {has}, {need}")
-            self.emit(f"{both} = and i1 {ok}, {good}")
-            ok = both
+        self.emit(f"{last} = add i64 {low}, {group.end - group.low - 1}")
+        self.emit(f"{both} = and i1 {self.page_allows(low, write)}, {self.page_allows(last, write)}")
         landing = self.fault_landing(int(Vector.ACCESS_GROUP), low)
         cont = self.fresh("span").lstrip("%")
-        self.emit(f"br i1 {ok}, label %{cont}, label %{landing}")
+        self.emit(f"br i1 {both}, label %{cont}, label %{landing}")
         self.label(cont)
 
     def lower_load(self, op: Op) -> None:
