@@ -5,7 +5,9 @@ entry, written back (those it writes) on every path that leaves (side exits,
 fault landings, chains out, budget/interrupt bails), so LLVM's SROA turns them into SSA values
 across the region's blocks; every exit path funnels into one `flush` block that
 writes them back. A direct exit (or an indirect one, e.g. a ret) to a block of
-the region is a plain branch. Each block keeps the first tier's entry check (budget, exit_request
+the region is a plain branch, not counted in chain_count / jc_hits (those count
+transfers between translated functions; a counter in the loop cost matmul and
+sieve 10%). Each block keeps the first tier's entry check (budget, exit_request
 read volatile) and fault landings, so rip, registers and icount are exactly
 the first tier's at every exit. Runtime fields (exit protocol, icount, budget,
 memory tables) are never promoted: icount is tracked per block in its own alloca.
@@ -52,7 +54,7 @@ class RegionLowering(BlockLowering):
         self.emit("br label %flush")
 
     def tail_call(self, fn: str, counter: str = "chain_count") -> None:
-        self.count_transfer(counter)
+        self.count(counter)
         self.emit(f"store ptr {fn}, ptr %exit_fn")
         self.emit("br label %flush")
 
@@ -61,9 +63,6 @@ class RegionLowering(BlockLowering):
         self.label("flush")
         for slot in self.written:
             self.copy_slot(slot, to_cpu=True)
-        chains = self.fresh()
-        self.emit(f"{chains} = load i64, ptr %chain_slot")
-        self.store_field("chain_count", chains)
         fn, null, why = self.fresh(), self.fresh(), self.fresh()
         self.emit(f"{fn} = load ptr, ptr %exit_fn")
         self.emit(f"{null} = icmp eq ptr {fn}, null")
@@ -89,10 +88,6 @@ class RegionLowering(BlockLowering):
         self.emit("%icount_slot = alloca i64, align 8")
         self.emit("%exit_fn = alloca ptr, align 8")
         self.emit("%exit_why = alloca i64, align 8")
-        self.emit("%chain_slot = alloca i64, align 8")
-        chains = self.fresh()
-        self.emit(f"{chains} = load i64, ptr {self.cpu_field('chain_count')}")
-        self.emit(f"store i64 {chains}, ptr %chain_slot")
         self.emit("store i64 %icount0, ptr %icount_slot")
         for slot in self.promoted:
             self.emit(f"{self.alloca(slot)} = alloca {ity(SLOTS[slot][1])}, align 16")
@@ -117,19 +112,7 @@ class RegionLowering(BlockLowering):
         n = self.fresh()
         self.emit(f"{n} = add i64 {self.icount_base}, {self.block.ninsns if retired is None else retired}")
         self.emit(f"store i64 {n}, ptr %icount_slot")
-        self.count_transfer("chain_count")
         self.emit(f"br label %b_{target:x}")
-
-    def count_transfer(self, counter: str) -> None:
-        """Count a transfer that stayed native as the first tier does: chain_count (kept in a
-        register, written back on exit) for direct ones, jc_hits for indirect ones."""
-        if counter != "chain_count":
-            self.count(counter)
-            return
-        old, new = self.fresh(), self.fresh()
-        self.emit(f"{old} = load i64, ptr %chain_slot")
-        self.emit(f"{new} = add i64 {old}, 1")
-        self.emit(f"store i64 {new}, ptr %chain_slot")
 
     def lower_jump(self, op: Op) -> None:
         """An indirect jump (ret, switch) to a block of the region stays inside it."""
@@ -142,7 +125,6 @@ class RegionLowering(BlockLowering):
         self.emit(f"switch i64 {self.v(op.args[0])}, label %{outside} [ {cases} ]")
         for pc in sorted(self.inside):
             self.label(f"{prefix}{pc:x}")
-            self.count_transfer("jc_hits")
             self.emit(f"br label %b_{pc:x}")
         self.label(outside)
         super().lower_jump(op)
