@@ -59,3 +59,18 @@ def test_a_side_exit_between_accesses_ends_their_group():
     b.load(b.add(rsp, 16), Ty.I64)
     b.goto(0)
     assert plan_accesses(block.ops) == {}
+
+
+def test_a_load_and_the_store_of_its_address_are_checked_once_for_both():
+    block, b = new_block(0)
+    rbx, rsp = b.get("rbx", Ty.I64), b.get("rsp", Ty.I64)
+    b.load(rsp, Ty.I64)
+    value = b.load(rbx, Ty.I32)                      # add [rbx], eax
+    b.load(b.add(rsp, 8), Ty.I64)
+    b.store(rbx, b.add(value, b.const(Ty.I32, 1)))
+    b.goto(0)
+    plans = plan_accesses(block.ops)
+    first, load, second, store = (plans.get(id(op)) for op in accesses(block))
+    assert load.leads and store.group is load.group and not store.leads
+    assert (load.group.reads, load.group.writes) == (True, True)
+    assert first.group is second.group and (first.group.reads, first.group.writes) == (True, False)

@@ -435,11 +435,11 @@ class BlockLowering(FunctionLowering):
         self.lines = saved
         return name
 
-    def page_allows(self, addr: str, write: bool) -> str:
-        """i1: the page of guest byte `addr` allows the access (not watched, a store not into
-        code). A page past the space reads the table's last entry, which allows nothing."""
-        need = W if write else R
-        mask = need | (WATCH_W | CODE if write else WATCH_R)
+    def page_allows(self, addr: str, read: bool, write: bool) -> str:
+        """i1: the page of guest byte `addr` allows reading and/or writing (not watched, and a
+        write not into code). A page past the space reads the table's last entry: no access."""
+        need = (R if read else 0) | (W if write else 0)
+        mask = need | (WATCH_R if read else 0) | (WATCH_W | CODE if write else 0)
         page, index, pp, pv, has, ok = (self.fresh() for _ in range(6))
         self.intrinsic("declare i64 @llvm.umin.i64(i64, i64)")
         self.emit(f"{page} = lshr i64 {addr}, {PAGE_SHIFT}")
@@ -455,7 +455,7 @@ class BlockLowering(FunctionLowering):
         page of the space whose permissions allow it); anything else calls @dbt_guest_access
         (runtime_helpers.py), which checks exactly and either gives the pointer (a page-crossing
         access both pages allow) or records the fault."""
-        ok = self.page_allows(addr, write)
+        ok = self.page_allows(addr, not write, write)
         if size > 1:
             offset, fits, both = self.fresh(), self.fresh(), self.fresh()
             self.emit(f"{offset} = and i64 {addr}, {(1 << PAGE_SHIFT) - 1}")
@@ -485,12 +485,12 @@ class BlockLowering(FunctionLowering):
         if plan.group is None:
             return self.guest_pointer(addr, size, write)
         if plan.leads:
-            self.check_span(plan.group, write)
+            self.check_span(plan.group)
         host = self.fresh()
         self.emit(f"{host} = getelementptr i8, ptr %membase, i64 {addr}")
         return host
 
-    def check_span(self, group: Group, write: bool) -> None:
+    def check_span(self, group: Group) -> None:
         """The inline check of a group's span [root+low, root+end), at most two pages: the
         pages of its first and last byte allow the access (so the span is inside the space: it
         cannot wrap, its first page being inside); else leave at this instruction with
@@ -499,7 +499,8 @@ class BlockLowering(FunctionLowering):
         root = "0" if group.root is None else self.v(group.root)
         self.emit(f"{low} = add i64 {root}, {group.low}")
         self.emit(f"{last} = add i64 {low}, {group.end - group.low - 1}")
-        self.emit(f"{both} = and i1 {self.page_allows(low, write)}, {self.page_allows(last, write)}")
+        first, final = (self.page_allows(byte, group.reads, group.writes) for byte in (low, last))
+        self.emit(f"{both} = and i1 {first}, {final}")
         landing = self.fault_landing(int(Vector.ACCESS_GROUP), low)
         cont = self.fresh("span").lstrip("%")
         self.emit(f"br i1 {both}, label %{cont}, label %{landing}")

@@ -84,6 +84,10 @@ static void grouped_loads(uintptr_t a) {
                      : : "r"(a) : "rax", "rdx", "rcx", "memory");
 }
 
+static void read_modify_write(uintptr_t a) {
+    __asm__ volatile("addq $0x10, (%0)\n addq $0x20, 8(%0)" : : "r"(a) : "memory");
+}
+
 static void show_bytes(const char *name, uintptr_t a, int n) {
     printf("%-34s", name);
     for (int i = 0; i < n; i++)
@@ -148,6 +152,8 @@ int main(void) {
     show_bytes("  bytes the stores reached", base + PAGE - 16, 16);
     PROBE("grouped stores inside the rw page", grouped_stores(base + PAGE - 32));
     show_bytes("  bytes the stores reached", base + PAGE - 32, 32);
+    PROBE("read-modify-writes into the r page", read_modify_write(base + PAGE - 8));
+    show_bytes("  bytes the first one changed", base + PAGE - 8, 16);
     PROBE("grouped loads into the none page", grouped_loads(base + 2 * PAGE - 16));
     printf("%-34s rax %#lx rdx %#lx\n", "  registers at the fault", (unsigned long)last.rax,
            (unsigned long)last.rdx);
