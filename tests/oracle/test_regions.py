@@ -15,6 +15,9 @@ import time
 import pytest
 
 from dbt.api import Emulator
+from dbt.backend.llvm.region import entry_checks
+from dbt.ir.builder import new_block
+from dbt.ir.ops import Ty
 
 from .harness import check, default_data, default_regs
 from .native import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, GPRS, assemble
@@ -35,6 +38,14 @@ HOT_LOOPS = {
       top: call fn; sub rcx, 1; jnz top; jmp done
       fn: lea rax, [rax + rcx * 2]; xor rax, 0x55; ret
       done: nop""",
+    "diamonds": """
+        mov rcx, 150; xor eax, eax; xor edx, edx
+      top: test cl, 1; jz even
+        add eax, ecx; jmp join
+      even: sub edx, ecx
+      join: test cl, 2; jz skip
+        imul eax, eax, 3
+      skip: add edx, eax; dec rcx; jnz top""",
     "store_into_own_code": f"""
         mov rcx, 120; xor eax, eax
       top: add eax, 1
@@ -109,12 +120,13 @@ def test_fault_inside_region_is_precise():
     _assert_same(results)
 
 
-@pytest.mark.parametrize("name", ("nested_store_cmov", "store_into_own_code", "call_ret_in_loop"))
+@pytest.mark.parametrize("name", ("nested_store_cmov", "store_into_own_code", "call_ret_in_loop", "diamonds"))
 def test_budget_stops_inside_region(name):
-    """Budgets that end mid-loop (and mid-block) stop every config at the same instruction."""
-    results = _runs(HOT_LOOPS[name], [50, 333, 1, 7, None])
+    """Budgets that end mid-loop (and mid-block, and in the blocks a region does not check on
+    entry: region.py entry_checks) stop every config at the same instruction."""
+    results = _runs(HOT_LOOPS[name], [50, 333, 1, 7, 13, 2, 3, 5, None])
     states, _ = results["interp", "off"]
-    assert [s[0] for s in states[:-1]] == ["budget"] * 4 and states[-1][0] == "until"
+    assert [s[0] for s in states[:-1]] == ["budget"] * 8 and states[-1][0] == "until"
     _assert_same(results)
 
 
@@ -247,3 +259,20 @@ def test_stop_points_and_hooks_are_never_bypassed_by_a_region():
         got, had_regions = _stopped_runs("jit", regions, code, fn, top)
         assert got == reference, regions
         assert had_regions == [regions == "always"] * 2
+
+
+def test_a_region_checks_its_head_and_loop_targets_for_the_longest_way_to_the_next_check():
+    """head -> a -> b -> head (a loop) with a -> c -> exit: checks at head only, allowing for
+    head, a and the longer of b and c; a self-looping c would be checked itself."""
+    def block(pc, ninsns, targets):
+        b, builder = new_block(pc)
+        b.ninsns = ninsns
+        if len(targets) == 2:
+            builder.branch(builder.const(Ty.I1, 1), *targets)
+        else:
+            builder.goto(targets[0])
+        return b
+    head, a, b, c = block(0x10, 2, [0x20]), block(0x20, 3, [0x30, 0x40]), block(0x30, 4, [0x10]), block(0x40, 6, [0x99])
+    assert entry_checks([head, a, b, c]) == {0x10: 2 + 3 + 6}
+    looping = block(0x40, 6, [0x40, 0x99])
+    assert entry_checks([head, a, b, looping]) == {0x10: 2 + 3 + 4, 0x40: 6}

@@ -353,12 +353,13 @@ class BlockLowering(FunctionLowering):
         self.emit("%membase = inttoptr i64 %mem_base0 to ptr")
         self.emit("%perms = inttoptr i64 %mem_perms0 to ptr")
 
-    def enter_block(self, b: Block, request: str) -> None:
-        """The entry check (budget, exit_request, hotness) of block `b`; continues in its body."""
+    def enter_block(self, b: Block, request: str, reach: int | None = None) -> None:
+        """The entry check (budget, exit_request, hotness) of block `b`; continues in its body.
+        The budget must allow `reach` instructions (default: the block's)."""
         self.pc, self.index = b.pc, 0
         end, over, req, stop, why = (self.fresh() for _ in range(5))
         bail, body = self.fresh("bail").lstrip("%"), self.fresh("body").lstrip("%")
-        self.emit(f"{end} = add i64 {self.icount_base}, {b.ninsns}")
+        self.emit(f"{end} = add i64 {self.icount_base}, {b.ninsns if reach is None else reach}")
         self.emit(f"{over} = icmp ugt i64 {end}, %budget0")
         self.emit(f"{req} = icmp ne i64 {request}, 0")
         self.emit(f"{stop} = or i1 {over}, {req}")

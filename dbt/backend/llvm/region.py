@@ -7,14 +7,16 @@ across the region's blocks; every exit path funnels into one `flush` block that
 writes them back. A direct exit (or an indirect one, e.g. a ret) to a block of
 the region is a plain branch, not counted in chain_count / jc_hits (those count
 transfers between translated functions; a counter in the loop cost matmul and
-sieve 10%). Each block keeps the first tier's entry check (budget, exit_request
-read volatile) and fault landings, so rip, registers and icount are exactly
-the first tier's at every exit. Runtime fields (exit protocol, icount, budget,
+sieve 10%). The first tier's entry check (budget, exit_request read volatile) is kept
+where a loop may come back and at the head, for every instruction up to the
+next check (entry_checks); fault landings are kept, so rip, registers and
+icount are exactly the first tier's at every exit. Runtime fields (exit protocol, icount, budget,
 memory tables) are never promoted: icount is tracked per block in its own alloca.
 """
 from dbt.backend.llvm.lower import BlockLowering, ity, literal
 from dbt.ir.ops import Block, Op, Ty
 from dbt.runtime.cpu import CPUState, SLOTS
+from dbt.runtime.regions import direct_targets
 
 # What makes a region fast is SROA (the guest slots become SSA values), then instcombine,
 # GVN and simplifycfg on the result; LLVM's whole -O2 pipeline takes twice as long on
@@ -94,14 +96,18 @@ class RegionLowering(BlockLowering):
             self.emit(f"{self.alloca(slot)} = alloca {ity(SLOTS[slot][1])}, align 16")
             self.copy_slot(slot, to_cpu=False)
         self.emit(f"br label %b_{self.blocks[0].pc:x}")
+        reach = entry_checks(self.blocks)
         for b in self.blocks:
             self.block = b
             self.label(f"b_{b.pc:x}")
             self.icount_base = self.fresh("icount")
             self.emit(f"{self.icount_base} = load i64, ptr %icount_slot")
-            request = self.fresh()
-            self.emit(f"{request} = load volatile i64, ptr {self.cpu_field('exit_request')}")
-            self.enter_block(b, request)
+            if b.pc in reach:
+                request = self.fresh()
+                self.emit(f"{request} = load volatile i64, ptr {self.cpu_field('exit_request')}")
+                self.enter_block(b, request, reach[b.pc])
+            else:
+                self.pc, self.index = b.pc, 0
             self.lower_ops(b.ops)
         self.flush()
         return self.assemble()
@@ -129,6 +135,26 @@ class RegionLowering(BlockLowering):
             self.emit(f"br label %b_{pc:x}")
         self.label(outside)
         super().lower_jump(op)
+
+
+def entry_checks(blocks: list[Block]) -> dict[int, int]:
+    """Where a region checks budget and exit_request: at its head and at every block a branch
+    may reach from itself or a later block (so each loop has a check), pc -> the most guest
+    instructions a path from there runs before the next check or an exit. Every other block
+    goes unchecked: the check before it allowed for it. When a check does not pass, the
+    region leaves at that block, nothing of it retired, as a first-tier block would."""
+    order = {b.pc: i for i, b in enumerate(blocks)}
+    size = {b.pc: b.ninsns for b in blocks}
+    successors = {b.pc: list(order) if b.terminator.opcode == "jump"
+                  else [t for t in direct_targets(b) if t in order] for b in blocks}
+    checked = {blocks[0].pc} | {t for pc, ts in successors.items() for t in ts if order[t] <= order[pc]}
+    reach: dict[int, int] = {}
+
+    def longest(pc: int) -> int:           # edges to unchecked blocks only go forward: a DAG
+        if pc not in reach:
+            reach[pc] = size[pc] + max((longest(t) for t in successors[pc] if t not in checked), default=0)
+        return reach[pc]
+    return {pc: longest(pc) for pc in checked}
 
 
 def lower_region(blocks: list[Block], name: str) -> tuple[str, list[tuple[str, int]]]:
