@@ -6,6 +6,9 @@ interpreting it a few times. With `jit_after` N > 1 the block cache
 (dbt/runtime/tb.py) only lifts a new block; the executor interprets it and,
 on its N-th run, it is compiled and installed like any block (linked, the
 slots waiting for it patched, the jump cache set). N = 1 compiles at once.
+Without a code cache, the tier-0 blocks that have run N // 2 times are
+compiled in the same LLVM module (TBCache.compile_batch): LLVM's cost per
+module is about half of a small block's.
 `dbt run` takes N from --jit-after, else $DBT_JIT_AFTER, else DEFAULT_JIT_AFTER;
 the Python API compiles at once unless asked (the oracle tests test native code).
 

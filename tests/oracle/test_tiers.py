@@ -101,3 +101,15 @@ def test_hook_that_removes_itself():
         states.append(_visible(emu, stop))
     assert states == [states[0]] * len(CONFIGS)
     _assert_host(code, states[0])
+
+
+def test_blocks_halfway_to_promotion_are_compiled_with_it():
+    """Without a code cache, the tier-0 blocks that have run jit_after // 2 times are compiled
+    in one module with the block being promoted: fewer modules than compiled blocks, and the
+    host's result."""
+    code = assemble(HOT_LOOPS["diamonds"])
+    emu = _emulator("jit", "off", code, jit_after=4, code_cache=False)
+    stop = emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code))
+    compiled = emu.stats.counters["blocks_tier_block"]
+    assert compiled >= 4 and len(emu.engine.jit.modules) < compiled
+    _assert_host(code, _visible(emu, stop))
