@@ -166,10 +166,7 @@ class Executor:
         left = cpu.budget - cpu.icount
         if left <= 0:
             return self.services.budget(self)
-        block = self.tbs.translator.translate(cpu.rip, left)
-        reason = self.stepper.run(block)
-        self.stats.count("budget_tail_steps")
-        return None if reason == ExitReason.MISS else self.handle(reason)
+        return self.interpret_from_here("budget_tail_steps", left)
 
     def step_code_write(self) -> Stop | None:
         """A store hit a page of translated code: drop those blocks, then interpret that one insn."""
@@ -178,9 +175,12 @@ class Executor:
         return self.interpret_from_here("code_write_steps", 1)
 
     def interpret_from_here(self, counter: str, max_insns: int = MAX_BLOCK_INSNS) -> Stop | None:
-        """Interpret from rip: max_insns instructions, or to the end of the block there (after a
-        group of accesses left native code: each of them is checked alone)."""
-        block = self.tbs.translator.translate(self.cpu.rip, max_insns)
-        reason = self.stepper.run(block)
+        """Interpret from rip (`interpret`), counted in `counter`, and serve the exit."""
+        reason = self.interpret(max_insns)
         self.stats.count(counter)
         return None if reason == ExitReason.MISS else self.handle(reason)
+
+    def interpret(self, max_insns: int = MAX_BLOCK_INSNS) -> ExitReason:
+        """Interpret from rip: max_insns instructions, or to the end of the block there (after a
+        group of accesses left native code: each of them is checked alone)."""
+        return self.stepper.run(self.tbs.translator.translate(self.cpu.rip, max_insns))

@@ -245,7 +245,7 @@ class Lockstep:
         if reason != ExitReason.INTERRUPT:
             reason = self.jit.run(jit_code)
             if reason == ExitReason.FAULT and cpu.exit_vector == Vector.ACCESS_GROUP:
-                reason = self.emu.executor.stepper.run(self.jit.tbs.translator.translate(cpu.rip))  # as executor.py
+                reason = self.emu.executor.interpret()      # the rest of the block, as the executor does
         return Trial(before, memory, interp, Outcome(reason, self.state(), self.pages(pages)))
 
     def state(self) -> bytes:

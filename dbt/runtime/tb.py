@@ -208,6 +208,7 @@ class TBCache:
             self.install_compiled(tb, code)
 
     def install_compiled(self, tb: TranslationBlock, code) -> None:
+        """Tier-0 block `tb`, now compiled to `code`, becomes a first-tier block."""
         tb.code = code
         tb.runs = tb.cache_page = None
         self.stats.count_tier("interp", -1)

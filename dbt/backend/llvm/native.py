@@ -83,8 +83,7 @@ class LLVMEngine:
         keyed block is counted or not in every run alike."""
         if key in self.by_key:
             return self.recount(self.by_key[key])
-        self.compiled += 1
-        name = f"tb_{block.pc:x}_{self.compiled}" if key is None else block_symbol(block.pc, key)
+        name = self.fresh_name(block.pc) if key is None else block_symbol(block.pc, key)
         threshold = self.hot_threshold if counted else None
         text, slots = lower_block(block, name, threshold)
         self.jit.add(text, verify=self.verify)
@@ -101,12 +100,16 @@ class LLVMEngine:
         threshold = self.hot_threshold if counted else None
         lowered = []
         for block in blocks:
-            self.compiled += 1
-            name = f"tb_{block.pc:x}_{self.compiled}"
+            name = self.fresh_name(block.pc)
             lowered.append((name, *lower_block(block, name, threshold)))
         self.jit.add(merge_modules([text for _, text, _ in lowered]), verify=self.verify)
         return [self._resolve(self.jit, name, [target for _, target in slots], text, counted=threshold is not None)
                 for name, text, slots in lowered]
+
+    def fresh_name(self, pc: int) -> str:
+        """A function name for a block's code not kept in the code cache: unique in this engine."""
+        self.compiled += 1
+        return f"tb_{pc:x}_{self.compiled}"
 
     def load(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a block of the persistent code cache, from its object code."""
