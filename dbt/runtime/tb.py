@@ -87,6 +87,7 @@ class TBCache:
         self.by_page: dict[int, set] = defaultdict(set)
         self.pending: dict[int, list[int]] = defaultdict(list)   # target pc -> unpatched slots
         self.region_of: dict[int, TranslationBlock] = {}           # pc -> a region holding it
+        self.queued: set[int] = set()           # background: members of regions being compiled
         mem.on_code_write = self.invalidate_page
 
     def lookup(self, pc: int) -> TranslationBlock:
@@ -248,15 +249,16 @@ class TBCache:
         (or loaded from the persistent code cache)."""
         head = self.blocks.get(pc)
         holder = self.region_of.get(pc)
-        if head is None or head.members or self.stops_at(head) or (
+        if head is None or head.members or self.stops_at(head) or pc in self.queued or (
                 holder is not None and self.blocks.get(holder.pc) is holder):
-            return                                  # gone, a region already, a stop, or inside a live one
+            return                  # gone, a region already, a stop, inside a live one or a queued one
         members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or self.stops_at(tb),
                                       self.engine.is_warm, self.block_ir))
         job, timer, keep = self.region_source(members)
-        if self.worker is None:
+        if self.worker is None or timer == "cache_load":       # loading is quick: no need to wait
             self.install_region(members, *timed(job), timer, keep)
         else:
+            self.queued.update(tb.pc for tb in members)
             self.worker.submit(lambda: timed(job), lambda result: self.install_region(members, *result, timer, keep))
 
     def region_source(self, members: tuple) -> tuple:
@@ -297,9 +299,13 @@ class TBCache:
         meanwhile (a store into its code, munmap, a stop point): then it is discarded.
         `seconds` count in `timer`; keep(code) adds freshly compiled code to the code cache."""
         self.stats.add_time(timer, seconds)
+        self.queued.difference_update(tb.pc for tb in members)
         head, pc = members[0], members[0].pc
-        if any(self.blocks.get(tb.pc) is not tb for tb in members):
+        current = [tb for tb in members if self.blocks.get(tb.pc) is tb]
+        if len(current) < len(members):
             self.stats.count("regions_discarded")
+            for tb in current:                      # their HOT exits were spent on this region
+                self.engine.recount(tb.code)
             return
         if keep is not None:
             keep(code)

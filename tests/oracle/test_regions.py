@@ -10,6 +10,7 @@ set inside a live region.
 """
 from __future__ import annotations
 
+import ctypes
 import time
 
 import pytest
@@ -156,6 +157,40 @@ def test_background_region_matches_first_tier():
     first_tier = _emulator("jit", "off", code)
     same = first_tier.run(start=CODE_ADDR, max_insns=background.cpu.icount)
     assert _visible(first_tier, same) == _visible(background, stop)
+
+
+def test_background_compiles_a_loop_once_as_on_does():
+    """While a loop's region is being compiled, its other blocks get hot too: they are members of
+    the queued region, so none heads a region of its own (as with `on`, where the region is in
+    already): one region compiled, none discarded."""
+    code = assemble(HOT_LOOPS["diamonds"].replace("mov rcx, 150", "mov rcx, 0x4000000000000000"))
+    counts = {}
+    for regions in ("on", "background"):
+        emu = _emulator("jit", regions, code)
+        emu.cpu.rip = CODE_ADDR
+        deadline = time.monotonic() + 300
+        while emu.stats.counters["blocks_tier_region"] == 0 and time.monotonic() < deadline:
+            emu.run(max_insns=200_000)
+        for _ in range(20):                 # time for any other region to come in
+            emu.run(max_insns=200_000)
+            time.sleep(0.01)
+        counts[regions] = emu.stats.counters["regions_compiled"], emu.stats.counters["regions_discarded"]
+    assert counts["on"] == counts["background"] == (1, 0)
+
+
+def test_a_discarded_region_lets_its_blocks_get_hot_again():
+    """A region whose member was dropped while it compiled is discarded; its other members,
+    whose HOT exits went into it, count their entries afresh so that they can head one later."""
+    code = assemble(HOT_LOOPS["diamonds"])
+    emu = _emulator("jit", "on", code)
+    emu.run(start=CODE_ADDR, max_insns=100)
+    top = emu.tbs.blocks[min(pc for pc in emu.tbs.blocks if pc > CODE_ADDR)]
+    hits = ctypes.c_uint64.from_address(top.code.hits)
+    assert hits.value > 0
+    dropped = emu.tbs.blocks[CODE_ADDR]
+    emu.tbs.remove(dropped)
+    emu.tbs.install_region((top, dropped), None, 0.0)
+    assert emu.stats.counters["regions_discarded"] == 1 and hits.value == 0
 
 
 def _cached_runs(asm: str, cache, runs: int = 2, between=lambda run: None) -> tuple:

@@ -9,6 +9,7 @@ With a `hot_threshold`, blocks count their entries and exit HOT when hot;
 own engine (codegen -O2); `load_region` loads one that the code cache kept.
 """
 import ctypes
+import threading
 from dataclasses import dataclass, field
 
 from dbt.backend.llvm.codecache import CachedBlock
@@ -62,6 +63,7 @@ class LLVMEngine:
         hot_threshold: counted blocks exit HOT after that many entries (regions on)."""
         self.cpu, self.hot_threshold = cpu, hot_threshold
         self.region_jit, self.regions = None, 0
+        self.region_lock = threading.Lock()           # the region engine is made on first use, by either thread
         self.cpu_ptr = ctypes.addressof(cpu)
         self.jit = JIT(opt, keep_objects)
         self.keep_objects = keep_objects
@@ -152,7 +154,8 @@ class LLVMEngine:
         """One function for a region headed by blocks[0], optimised (region.PASSES, codegen -O2).
         With a code-cache key (a digest of its members' keys) it is named after it and a key
         compiled or loaded before is reused, as for blocks. Only ever called on one thread
-        (the region worker's, in background mode), like `load_region`."""
+        (the region worker's, in background mode); `load_region` may run meanwhile on the
+        guest's (llvmlite serialises LLVM's calls)."""
         if key in self.by_key:
             return self.by_key[key]
         self.regions += 1                 # own counter: may run on the region worker thread
@@ -171,8 +174,9 @@ class LLVMEngine:
 
     def region_engine(self) -> JIT:
         """The engine regions are compiled into (codegen -O2), made on first use."""
-        if self.region_jit is None:
-            self.region_jit = JIT(2, self.keep_objects)
+        with self.region_lock:
+            if self.region_jit is None:
+                self.region_jit = JIT(2, self.keep_objects)
         return self.region_jit
 
     def execute(self, code: NativeBlock) -> ExitReason:
