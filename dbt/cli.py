@@ -26,10 +26,10 @@ import argparse
 import os
 import sys
 
-from dbt.backend.llvm.codecache import command_line_choice, environment_setting
+from dbt.backend.llvm.codecache import choose_directory, command_line_choice, environment_setting
 from dbt.bench.command import add_bench_arguments, run_bench
 from dbt.cli_machine import add_machine_arguments, run_machine
-from dbt.runtime.regions import MODES, USER_REGIONS, region_mode
+from dbt.runtime.regions import MODES, command_line_mode
 from dbt.runtime.tiers import DEFAULT_JIT_AFTER, jit_after
 
 EXIT_NOT_RUNNABLE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_FAILED, EXIT_USAGE = 126, 127, 70, 130, 1, 2
@@ -103,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="limit the guest's address space (suffixes K, M, G), as RLIMIT_AS")
     run.add_argument("--opt", type=int, default=0, choices=range(4), help="LLVM code generation level")
     run.add_argument("--regions", choices=MODES, default=None,
-                     help="jit: compile hot loops/functions as optimised regions (default $DBT_REGIONS or "
-                          f"{USER_REGIONS}; on: compiled at once; "
+                     help="jit: compile hot loops/functions as optimised regions (default $DBT_REGIONS, else "
+                          "on with a code cache and background without; on: compiled at once; "
                           "background: compiled on a thread while the guest runs; always: nearly every block)")
     run.add_argument("--jit-after", type=positive(int), default=None, metavar="N",
                      help="jit: interpret a new block until its N-th run, then compile it (default "
@@ -156,11 +156,12 @@ def run_command(ns) -> int:
         if ns.root is not None and not os.path.isdir(ns.root):
             print(f"dbt: --root {ns.root}: not a directory", file=sys.stderr)
             return EXIT_MISSING
+        code_cache = False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir)
+        regions = command_line_mode(ns.regions, choose_directory(code_cache) is not None)
         proc = LinuxProcess(ns.prog, [ns.prog, *ns.args], env=guest_environment(ns.env_edits),
                             engine="interp" if ns.check else ns.engine, trace=trace, opt=ns.opt,
-                            root=ns.root, regions=region_mode(ns.regions, default=USER_REGIONS), strace=sys.stderr if ns.strace else None,
-                            max_memory=ns.max_memory, jit_after=jit_after(ns.jit_after),
-                            code_cache=False if ns.check else command_line_choice(ns.no_cache, ns.cache_dir))
+                            root=ns.root, regions=regions, strace=sys.stderr if ns.strace else None,
+                            max_memory=ns.max_memory, jit_after=jit_after(ns.jit_after), code_cache=code_cache)
     except BadProgram as e:
         print(f"dbt: {e}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE

@@ -17,6 +17,7 @@ import pytest
 
 from dbt.api import Emulator
 from dbt.backend.llvm.region import entry_checks
+from dbt.runtime.regions import command_line_mode
 from dbt.ir.builder import new_block
 from dbt.ir.ops import Ty
 
@@ -176,6 +177,15 @@ def test_background_compiles_a_loop_once_as_on_does():
             time.sleep(0.01)
         counts[regions] = emu.stats.counters["regions_compiled"], emu.stats.counters["regions_discarded"]
     assert counts["on"] == counts["background"] == (1, 0)
+
+
+def test_dbt_run_compiles_regions_in_the_background_only_without_a_code_cache(monkeypatch):
+    monkeypatch.delenv("DBT_REGIONS", raising=False)
+    assert command_line_mode(None, code_cache=False) == "background"
+    assert command_line_mode(None, code_cache=True) == "on"
+    assert command_line_mode("off", code_cache=False) == "off"
+    monkeypatch.setenv("DBT_REGIONS", "always")
+    assert command_line_mode(None, code_cache=False) == command_line_mode(None, code_cache=True) == "always"
 
 
 def test_a_discarded_region_lets_its_blocks_get_hot_again():
