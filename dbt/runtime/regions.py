@@ -7,15 +7,13 @@ blocks) into one region function (dbt/backend/llvm/region.py) that becomes the
 entry for the head pc. Modes: off (no counters), on, always (a low threshold,
 so tests exercise regions everywhere); `DBT_REGIONS` chooses when the caller
 does not. `on` and `always` compile at the HOT exit; `background` compiles on
-a thread (RegionWorker) while the guest keeps running its first-tier code
+a thread (dbt/runtime/worker.py) while the guest keeps running its first-tier code
 (`dbt run`'s default without a code cache: on the benchmark set, cold runs
 take 0-33% less wall time than with `on`, and no more). Which blocks a region
 holds then depends on timing, so a later run would often not find it in the
 code cache: with a code cache, `dbt run` compiles at once (`on`) by default.
 """
 import os
-import queue
-import threading
 
 MODES = ("off", "on", "background", "always")
 THRESHOLDS = {"off": None, "on": 1000, "background": 1000, "always": 2}
@@ -76,54 +74,3 @@ def select_region(head, blocks: dict, excluded, warm, ir) -> list:
 
 def background(mode: str | None = None) -> bool:
     return region_mode(mode) in BACKGROUND
-
-
-class RegionWorker:
-    """One thread that compiles regions while the guest runs, and installs them safely.
-
-    `gate` is held by the thread running the guest except while it is inside
-    translated code (`Executor` releases it around each native call). The worker
-    compiles without it (llvmlite releases the GIL; LLVM's own calls are
-    serialised), then takes it to install: so the block cache is only ever changed
-    by one thread at a time, and an install happens while the guest runs natively,
-    where it touches nothing but single-word chain slots. The thread ends when idle
-    or when the thread that made the worker has ended (no hang at exit: a compile in
-    progress finishes first, as the thread is not a daemon).
-    """
-
-    POLL = 0.05
-
-    def __init__(self):
-        self.gate = threading.Lock()
-        self.gate.acquire()
-        self.owner = threading.current_thread()
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-
-    def submit(self, compile_job, install) -> None:
-        """Run compile_job() on the worker, then install(its result) under the gate."""
-        with self.lock:
-            self.jobs.put((compile_job, install))
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._serve, name="dbt-regions")
-                self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                compile_job, install = self.jobs.get(timeout=self.POLL)
-            except queue.Empty:
-                with self.lock:
-                    if self.jobs.empty():
-                        self.thread = None
-                        return
-                continue
-            result = compile_job()
-            while not self.gate.acquire(timeout=self.POLL):
-                if not self.owner.is_alive():
-                    return
-            try:
-                install(result)
-            finally:
-                self.gate.release()

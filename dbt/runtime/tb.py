@@ -28,7 +28,8 @@ from dbt.ir.ops import Block
 from dbt.ir.passes import optimize
 from dbt.ir.verify import verify
 from dbt.runtime.memory import PAGE_SHIFT
-from dbt.runtime.regions import RegionWorker, select_region
+from dbt.runtime.regions import select_region
+from dbt.runtime.worker import RegionWorker
 
 
 def timed(fn, *args) -> tuple:
@@ -93,6 +94,8 @@ class TBCache:
     def lookup(self, pc: int) -> TranslationBlock:
         """The TB for pc, translated if need be. Asked for after an exit that missed, so the
         jump-cache entry of pc is (re)filled: an indirect jump there stays native next time."""
+        if self.worker is not None and self.worker.ready:
+            self.worker.install_ready()
         tb = self.blocks.get(pc)
         if tb is None:
             return self.translate(pc)

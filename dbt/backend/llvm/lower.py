@@ -298,6 +298,7 @@ class BlockLowering(FunctionLowering):
         self.tails: list[str] = []                  # out-of-line fault landings
         self.globals: list[str] = []
         self.access_plans = {}                      # id(load/store op) -> access_groups.Plan
+        self.counted = False                        # whether it counts its entries (hits_name)
 
     def slot_ptr(self, slot: str) -> str:
         offset, _ = SLOTS[slot]
@@ -376,6 +377,7 @@ class BlockLowering(FunctionLowering):
     def count_entry(self, pc: int) -> None:
         counter = f"@{hits_name(self.name)}"
         self.globals.append(f"{counter} = global i64 0")
+        self.counted = True
         old, new, hot = self.fresh(), self.fresh(), self.fresh()
         exit_hot, cont = self.fresh("hot").lstrip("%"), self.fresh("cold").lstrip("%")
         self.emit(f"{old} = load i64, ptr {counter}")
@@ -404,6 +406,8 @@ class BlockLowering(FunctionLowering):
                 *sorted(self.intrinsics),
                 *(f"@{name} = global ptr null" for name, _ in self.slots),
                 *self.globals]
+        refs = [self.name, *(name for name, _ in self.slots)] + [hits_name(self.name)] * self.counted
+        head.append(f"@{refs_name(self.name)} = constant [{len(refs)} x ptr] [{', '.join(f'ptr @{r}' for r in refs)}]")
         body = [f"define i64 @{self.name}(ptr %cpu) {{", *self.lines, *self.tails, "}"]
         return "\n".join(head + body) + "\n"
 
@@ -617,6 +621,12 @@ def slot_name(function: str, index: int) -> str:
 def hits_name(function: str) -> str:
     """The global counting a counted block function's entries (regions on)."""
     return f"{function}_hits"
+
+
+def refs_name(function: str) -> str:
+    """The constant table of a function's address, its exit slots' and (counted) its counter's:
+    one symbol lookup gives them all (each lookup is an LLVM call, under llvmlite's lock)."""
+    return f"{function}_refs"
 
 
 def lower_block(block: Block, name: str, hot_threshold: int | None = None) -> tuple[str, list[tuple[str, int]]]:

@@ -9,12 +9,13 @@ With a `hot_threshold`, blocks count their entries and exit HOT when hot;
 own engine (codegen -O2); `load_region` loads one that the code cache kept.
 """
 import ctypes
+import itertools
 import threading
 from dataclasses import dataclass, field
 
 from dbt.backend.llvm.codecache import CachedBlock
 from dbt.backend.llvm.jit import JIT, runtime_library
-from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, hits_name, lower_block, slot_name
+from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, refs_name
 from dbt.backend.llvm.runtime_helpers import runtime_module
 from dbt.backend.llvm.region import PASSES, lower_region
 from dbt.ir.exits import ExitReason
@@ -68,7 +69,7 @@ class LLVMEngine:
         self.jit = JIT(opt, keep_objects)
         self.keep_objects = keep_objects
         self.verify = verify
-        self.compiled = 0
+        self.compiled = itertools.count(1)            # names blocks; the worker may compile too
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
         self.miss_fn = runtime_library(runtime_module(), RUNTIME_SYMBOLS).function("dbt_miss")
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
@@ -110,8 +111,7 @@ class LLVMEngine:
 
     def fresh_name(self, pc: int) -> str:
         """A function name for a block's code not kept in the code cache: unique in this engine."""
-        self.compiled += 1
-        return f"tb_{pc:x}_{self.compiled}"
+        return f"tb_{pc:x}_{next(self.compiled)}"
 
     def load(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a block of the persistent code cache, from its object code."""
@@ -138,9 +138,10 @@ class LLVMEngine:
 
     @staticmethod
     def _resolve(jit: JIT, name: str, targets, text: str, obj: bytes = b"", counted: bool = False) -> NativeBlock:
-        fn = jit.function(name)
-        exits = [(jit.global_address(slot_name(name, i)), target) for i, target in enumerate(targets)]
-        hits = jit.global_address(hits_name(name)) if counted else 0
+        refs = (ctypes.c_uint64 * (1 + len(targets) + counted)).from_address(jit.global_address(refs_name(name)))
+        fn = refs[0]
+        exits = [(refs[1 + i], target) for i, target in enumerate(targets)]
+        hits = refs[1 + len(targets)] if counted else 0
         return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj, hits)
 
     def is_warm(self, code: NativeBlock) -> bool:

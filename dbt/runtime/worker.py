@@ -1,0 +1,70 @@
+"""The region worker: one thread that compiles regions while the guest runs (background mode).
+
+The worker compiles without the GIL for most of it (llvmlite releases it;
+LLVM's own calls are serialised) and leaves the region to install. The thread
+running the guest installs what is ready each time it looks up a block
+(`install_ready`), which it does before every block it runs outside translated
+code. A hot loop may stay in translated code for long, so the worker installs a
+region itself under `gate`, which the guest's thread holds except while inside
+translated code (`Executor` releases it around each native call): the block
+cache is only changed by one thread at a time, and an install only writes
+single words translated code may read (chain slots, the jump-cache entry of a
+pc it already holds). Meanwhile the worker compiles the next region.
+
+The thread ends when idle, or before its next job once the thread that made
+the worker has ended (no hang at exit: a compile in progress finishes first,
+as the thread is not a daemon).
+"""
+import collections
+import functools
+import queue
+import threading
+
+
+class RegionWorker:
+    POLL = 0.05
+
+    def __init__(self):
+        self.gate = threading.Lock()
+        self.gate.acquire()
+        self.owner = threading.current_thread()
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.ready: collections.deque = collections.deque()      # compiled, to install
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, compile_job, install) -> None:
+        """Run compile_job() on the worker, then install(its result) on either thread (see above)."""
+        with self.lock:
+            self.jobs.put((compile_job, install))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._serve, name="dbt-regions")
+                self.thread.start()
+
+    def install_ready(self) -> None:
+        """On the guest's thread (holding the gate): install the regions compiled so far."""
+        while self.ready:
+            self.ready.popleft()()
+
+    def _serve(self) -> None:
+        while self.owner.is_alive():
+            try:
+                compile_job, install = self.jobs.get(timeout=self.POLL)
+            except queue.Empty:
+                with self.lock:
+                    if self.jobs.empty() and not self.ready:
+                        self.thread = None
+                        return
+                self._install(wait=True)
+                continue
+            self.ready.append(functools.partial(install, compile_job()))
+            self._install(wait=self.jobs.empty())
+
+    def _install(self, wait: bool) -> None:
+        """Install the compiled regions if the guest runs translated code (waiting a little for
+        it with `wait`); else its thread will, at its next lookup."""
+        if self.ready and self.gate.acquire(timeout=self.POLL if wait else 0):
+            try:
+                self.install_ready()
+            finally:
+                self.gate.release()
