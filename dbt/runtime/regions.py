@@ -55,7 +55,9 @@ def direct_targets(block) -> list[int]:
 def select_region(head, blocks: dict, excluded, warm, ir) -> list:
     """The head's TB then the warm translated TBs reachable from it by direct exits, breadth
     first, within MAX_REGION_BLOCKS and MAX_REGION_INSNS; `excluded(tb)` keeps a TB out
-    (stop blocks and stop points), `warm(code)` says whether a block ran often enough to be
+    (stop blocks, stop points and other regions: an exit chains to a region's head, where
+    compiling its blocks again doubled strings' and mixed's region compile time for code no
+    faster), `warm(code)` says whether a block ran often enough to be
     worth it, `ir(tb)` gives a TB's IR (lifted again for a block of the code cache)."""
     chosen, queue, seen, insns = [], [head], {head.pc}, 0
     while queue and len(chosen) < MAX_REGION_BLOCKS:

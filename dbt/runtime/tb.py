@@ -11,7 +11,8 @@ At a stop point the cached block is a stop block; its real code (`body`) is
 run by the executor after whatever the stop asks for (hooks).
 A hot block is replaced by a region (dbt/runtime/regions.py) that covers the
 pages of all its member blocks, so the same writes drop it. A region never
-holds a stop block nor a block starting at a stop point, and dropping the
+holds a stop block, a block starting at a stop point nor the head of another
+region (it chains to that region instead of compiling its blocks again), and dropping the
 blocks at an address drops the regions whose members hold it. With a
 persistent code cache, a region whose members guest memory still holds as an
 earlier run compiled them is loaded from it instead of compiled (`region_source`).
@@ -255,7 +256,7 @@ class TBCache:
         if head is None or head.members or self.stops_at(head) or pc in self.queued or (
                 holder is not None and self.blocks.get(holder.pc) is holder):
             return                  # gone, a region already, a stop, inside a live one or a queued one
-        members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or self.stops_at(tb),
+        members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or tb.members or self.stops_at(tb),
                                       self.engine.is_warm, self.block_ir))
         job, timer, keep = self.region_source(members)
         if self.worker is None or timer == "cache_load":       # loading is quick: no need to wait

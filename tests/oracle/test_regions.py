@@ -179,6 +179,20 @@ def test_background_compiles_a_loop_once_as_on_does():
     assert counts["on"] == counts["background"] == (1, 0)
 
 
+@pytest.mark.parametrize("regions", ("always", "on"))
+def test_a_region_stops_at_another_regions_head(regions):
+    """The outer loop's region chains to the inner loop's region instead of compiling its
+    blocks again (that doubled strings' and mixed's region compile time): no live region
+    holds the head of another one."""
+    code = assemble(HOT_LOOPS["nested_store_cmov"].replace("mov r8, 20", "mov r8, 2000"))
+    emu = _emulator("jit", regions, code)
+    assert emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code)).reason == "until"
+    live = [tb for pc, tb in emu.tbs.blocks.items() if tb.members and tb.members[0].pc == pc]
+    assert len(live) >= 2
+    heads = {tb.pc for tb in live}
+    assert not [(tb.pc, m.pc) for tb in live for m in tb.members[1:] if m.pc in heads]
+
+
 def test_dbt_run_compiles_regions_in_the_background_only_without_a_code_cache(monkeypatch):
     monkeypatch.delenv("DBT_REGIONS", raising=False)
     assert command_line_mode(None, code_cache=False) == "background"
