@@ -262,7 +262,7 @@ def test_builder_checks_formats_and_types():
 def _eval(make, *consts):
     block, b = new_block(0)
     r = make(b, *(b.const(ty, v) for ty, v in consts))
-    env = {id(op.result): op.attrs["value"] for op in block.ops if op.opcode == "const"}
+    env = {op.result: op.attrs["value"] for op in block.ops if op.opcode == "const"}
     return evaluate(r.op, env)
 
 

@@ -108,7 +108,7 @@ UNARY_SEMANTICS = {
 def evaluate(op: Op, env: dict) -> int:
     """The value of pure op `op`, given its argument values in env (keyed by id of Value)."""
     ty = op.result.ty
-    args = [env[id(a)] for a in op.args]
+    args = [env[a] for a in op.args]
     name = op.opcode
     if name == "const":
         return op.attrs["value"]
@@ -140,10 +140,10 @@ def evaluate(op: Op, env: dict) -> int:
 def compute_cc_all(cc_op: int, dst: int, src: int, src2: int) -> int:
     """RFLAGS arithmetic bits for a lazy-flags state, by running flags.cc_all_case's IR."""
     params, ops, result = cc_all_case(cc_op)
-    env = {id(p): v for p, v in zip(params, (dst, src, src2))}
+    env = {p: v for p, v in zip(params, (dst, src, src2))}
     for op in ops:
-        env[id(op.result)] = evaluate(op, env)
-    return env[id(result)]
+        env[op.result] = evaluate(op, env)
+    return env[result]
 
 
 class _Fault(Exception):
@@ -198,26 +198,26 @@ class Interpreter:
                 if name == "insn_start":
                     pc, index = op.attrs["pc"], op.attrs["index"]
                 elif name == "get":
-                    env[id(op.result)] = cells[op.attrs["slot"]].value
+                    env[op.result] = cells[op.attrs["slot"]].value
                 elif name == "put":
-                    cells[op.attrs["slot"]].value = env[id(op.args[0])]
+                    cells[op.attrs["slot"]].value = env[op.args[0]]
                 elif name == "load":
-                    env[id(op.result)] = self._load(env[id(op.args[0])], op.result.ty.value // 8)
+                    env[op.result] = self._load(env[op.args[0]], op.result.ty.value // 8)
                 elif name == "store":
                     value = op.args[1]
-                    self._store(env[id(op.args[0])], value.ty.value // 8, env[id(value)])
+                    self._store(env[op.args[0]], value.ty.value // 8, env[value])
                 elif name == "exit_if":
-                    if env[id(op.args[0])]:
+                    if env[op.args[0]]:
                         cpu.rip = op.attrs["target"]
                         cpu.icount += op.attrs["retired"]
                         return ExitReason.MISS
                 elif name == "check":
-                    if env[id(op.args[0])]:
+                    if env[op.args[0]]:
                         raise _Fault(op.attrs["vector"], 0, op.attrs.get("error", 0))
                 elif op.definition.terminator:
                     return self._terminate(op, env, block)
                 else:
-                    env[id(op.result)] = evaluate(op, env)
+                    env[op.result] = evaluate(op, env)
         except _Fault as fault:
             cpu.rip = pc
             cpu.icount += index
@@ -256,11 +256,11 @@ class Interpreter:
         if name == "goto":
             cpu.rip = op.attrs["target"]
         elif name == "branch":
-            cpu.rip = op.attrs["taken"] if env[id(op.args[0])] else op.attrs["fallthrough"]
+            cpu.rip = op.attrs["taken"] if env[op.args[0]] else op.attrs["fallthrough"]
         elif name == "jump":
-            cpu.rip = env[id(op.args[0])]
+            cpu.rip = env[op.args[0]]
         elif name == "exit_at":
-            cpu.rip = env[id(op.args[0])]
+            cpu.rip = env[op.args[0]]
             return ExitReason(op.attrs["reason"])
         else:
             cpu.rip = op.attrs["next_pc"]

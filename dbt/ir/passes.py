@@ -47,16 +47,16 @@ def _simplify(op: Op) -> Value | None:
 def forward_and_fold(block: Block, evaluate) -> None:
     """Forward puts/gets to later gets of the same slot; fold and simplify pure ops."""
     known: dict[str, Value] = {}
-    replace: dict[int, Value] = {}
+    replace: dict[Value, Value] = {}
     out: list[Op] = []
     for op in block.ops:
-        op.args = [replace.get(id(a), a) for a in op.args]
+        op.args = [replace.get(a, a) for a in op.args]
         d = OPS[op.opcode]
         if op.opcode == "get":
             slot = op.attrs["slot"]
             prior = known.get(slot)
             if prior is not None and prior.ty == op.result.ty:
-                replace[id(op.result)] = prior
+                replace[op.result] = prior
                 continue
             known[slot] = op.result
         elif op.opcode == "put":
@@ -64,11 +64,11 @@ def forward_and_fold(block: Block, evaluate) -> None:
         elif d.pure and op.opcode != "const":
             same = _simplify(op)
             if same is not None:
-                replace[id(op.result)] = same
+                replace[op.result] = same
                 continue
             consts = [_const_value(a) for a in op.args]
             if all(c is not None for c in consts):
-                env = {id(a): c for a, c in zip(op.args, consts)}
+                env = dict(zip(op.args, consts))
                 op.attrs = {"value": evaluate(op, env) & op.result.ty.mask}
                 op.opcode, op.args = "const", []
         out.append(op)
@@ -97,14 +97,14 @@ def remove_dead_puts(block: Block) -> None:
 
 def remove_dead_code(block: Block) -> None:
     """Drop pure ops and gets whose results nothing uses."""
-    used: set[int] = set()
+    used: set[Value] = set()
     keep: list[Op] = []
     for op in reversed(block.ops):
         d = OPS[op.opcode]
         removable = d.pure or op.opcode == "get"
-        if removable and op.result is not None and id(op.result) not in used:
+        if removable and op.result is not None and op.result not in used:
             continue
-        used.update(id(a) for a in op.args)
+        used.update(op.args)
         keep.append(op)
     keep.reverse()
     block.ops = keep
