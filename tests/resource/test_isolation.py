@@ -106,6 +106,14 @@ class Sentinels:
         """`size` is not a multiple of 2 MiB: Linux aligns such mappings to huge pages, which
         would move the reservation off the gap between the sentinels."""
         self.libc = _libc()
+        plugs = []              # gaps a reservation went to instead of the hole, kept mapped
+        try:
+            self._place(engine, size, plugs)
+        finally:
+            for plug in plugs:
+                self.libc.munmap(plug, size)
+
+    def _place(self, engine: str, size: int, plugs: list) -> None:
         for _attempt in range(16):
             # A free hole: low sentinel | size | high sentinel | slack. The kernel hands out
             # addresses top-down, so small mappings made while the Emulator is built land in the
@@ -129,7 +137,13 @@ class Sentinels:
                     ctypes.memmove(self.low, PATTERN, PAGE)
                     ctypes.memmove(self.high, PATTERN, PAGE)
                     return
+                base = self.emu.mem.base
                 self.emu.mem.close()
+                # a free gap that fits the reservation but not the hole (an earlier Emulator's,
+                # freed) takes it every time: fill it, so that the next try goes to the hole
+                plug = _map(self.libc, base, size, PROT_NONE, MAP_FIXED_NOREPLACE | MAP_NORESERVE)
+                if plug is not None:
+                    plugs.append(plug)
             for page in (self.low, self.high):
                 if page is not None:
                     self.libc.munmap(page, PAGE)
