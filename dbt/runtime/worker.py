@@ -13,7 +13,8 @@ pc it already holds). Meanwhile the worker compiles the next region.
 
 The thread ends when idle, or before its next job once the thread that made
 the worker has ended (no hang at exit: a compile in progress finishes first,
-as the thread is not a daemon).
+as the thread is not a daemon); a region it could not install waits in
+`ready` for the guest's thread.
 """
 import collections
 import functools
@@ -23,6 +24,7 @@ import threading
 
 class RegionWorker:
     POLL = 0.05
+    PATIENCE = 20
 
     def __init__(self):
         self.gate = threading.Lock()
@@ -52,19 +54,25 @@ class RegionWorker:
                 compile_job, install = self.jobs.get(timeout=self.POLL)
             except queue.Empty:
                 with self.lock:
-                    if self.jobs.empty() and not self.ready:
+                    if self.jobs.empty():
                         self.thread = None
                         return
-                self._install(wait=True)
                 continue
             self.ready.append(functools.partial(install, compile_job()))
-            self._install(wait=self.jobs.empty())
+            self._install()
 
-    def _install(self, wait: bool) -> None:
-        """Install the compiled regions if the guest runs translated code (waiting a little for
-        it with `wait`); else its thread will, at its next lookup."""
-        if self.ready and self.gate.acquire(timeout=self.POLL if wait else 0):
-            try:
-                self.install_ready()
-            finally:
-                self.gate.release()
+    def _install(self) -> None:
+        """Install the compiled regions once the guest runs translated code: at once if another job
+        waits, else waiting for it up to PATIENCE polls. Otherwise the guest's thread will, at its
+        next lookup (and an Emulator dropped meanwhile does not keep the thread)."""
+        for _ in range(self.PATIENCE):
+            if not self.ready or not self.owner.is_alive():
+                return
+            if self.gate.acquire(timeout=self.POLL if self.jobs.empty() else 0):
+                try:
+                    self.install_ready()
+                finally:
+                    self.gate.release()
+                return
+            if not self.jobs.empty():
+                return

@@ -11,6 +11,7 @@ set inside a live region.
 from __future__ import annotations
 
 import ctypes
+import threading
 import time
 
 import pytest
@@ -200,6 +201,23 @@ def test_dbt_run_compiles_regions_in_the_background_only_without_a_code_cache(mo
     assert command_line_mode("off", code_cache=False) == "off"
     monkeypatch.setenv("DBT_REGIONS", "always")
     assert command_line_mode(None, code_cache=False) == command_line_mode(None, code_cache=True) == "always"
+
+
+def test_a_dropped_background_emulator_keeps_no_thread():
+    """A region compiled for an Emulator that runs no more cannot be installed under the gate:
+    the worker leaves it and ends, instead of waiting for the gate as long as the program runs."""
+    code = assemble(HOT_LOOPS["diamonds"].replace("mov rcx, 150", "mov rcx, 0x4000000000000000"))
+    emu = _emulator("jit", "background", code)
+    emu.cpu.rip = CODE_ADDR
+    deadline = time.monotonic() + 60
+    while emu.tbs.worker.thread is None and time.monotonic() < deadline:
+        emu.run(max_insns=20_000)
+    assert emu.tbs.worker.thread is not None, "no region was queued"
+    del emu
+    deadline = time.monotonic() + 30
+    while any(t.name == "dbt-regions" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "dbt-regions" for t in threading.enumerate())
 
 
 def test_a_discarded_region_lets_its_blocks_get_hot_again():
