@@ -356,8 +356,7 @@ class BlockLowering(FunctionLowering):
 
     def enter_block(self, b: Block, request: str, reach: int | None = None) -> None:
         """The entry check (budget, exit_request, hotness) of block `b`; continues in its body.
-        The budget must allow `reach` instructions (default: the block's)."""
-        self.pc, self.index = b.pc, 0
+        The budget must allow `reach` instructions (default: the block's); self.pc is b's."""
         end, over, req, stop, why = (self.fresh() for _ in range(5))
         bail, body = self.fresh("bail").lstrip("%"), self.fresh("body").lstrip("%")
         self.emit(f"{end} = add i64 {self.icount_base}, {b.ninsns if reach is None else reach}")

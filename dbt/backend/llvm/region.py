@@ -102,12 +102,11 @@ class RegionLowering(BlockLowering):
             self.label(f"b_{b.pc:x}")
             self.icount_base = self.fresh("icount")
             self.emit(f"{self.icount_base} = load i64, ptr %icount_slot")
+            self.pc, self.index = b.pc, 0
             if b.pc in reach:
                 request = self.fresh()
                 self.emit(f"{request} = load volatile i64, ptr {self.cpu_field('exit_request')}")
                 self.enter_block(b, request, reach[b.pc])
-            else:
-                self.pc, self.index = b.pc, 0
             self.lower_ops(b.ops)
         self.flush()
         return self.assemble()
