@@ -106,7 +106,7 @@ UNARY_SEMANTICS = {
 
 
 def evaluate(op: Op, env: dict) -> int:
-    """The value of pure op `op`, given its argument values in env (keyed by id of Value)."""
+    """The value of pure op `op`, given its argument values in env (keyed by Value)."""
     ty = op.result.ty
     args = [env[a] for a in op.args]
     name = op.opcode

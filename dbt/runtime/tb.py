@@ -95,7 +95,7 @@ class TBCache:
     def lookup(self, pc: int) -> TranslationBlock:
         """The TB for pc, translated if need be. Asked for after an exit that missed, so the
         jump-cache entry of pc is (re)filled: an indirect jump there stays native next time."""
-        if self.worker is not None and self.worker.ready:
+        if self.worker is not None and self.worker.pending():
             self.worker.install_ready()
         tb = self.blocks.get(pc)
         if tb is None:

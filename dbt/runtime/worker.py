@@ -32,6 +32,7 @@ class RegionWorker:
         self.owner = threading.current_thread()
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.ready: collections.deque = collections.deque()      # compiled, to install
+        self.error: Exception | None = None     # a compile that raised, for the guest's thread to raise
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
 
@@ -43,8 +44,18 @@ class RegionWorker:
                 self.thread = threading.Thread(target=self._serve, name="dbt-regions")
                 self.thread.start()
 
+    def pending(self) -> bool:
+        return bool(self.ready) or self.error is not None
+
     def install_ready(self) -> None:
-        """On the guest's thread (holding the gate): install the regions compiled so far."""
+        """On the guest's thread (holding the gate): raise what a compile raised (as a compile on
+        that thread would have), else install the regions compiled so far."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        self._install_all()
+
+    def _install_all(self) -> None:
         while self.ready:
             self.ready.popleft()()
 
@@ -58,7 +69,12 @@ class RegionWorker:
                         self.thread = None
                         return
                 continue
-            self.ready.append(functools.partial(install, compile_job()))
+            try:
+                result = compile_job()
+            except Exception as error:          # noqa: BLE001 - handed to the guest's thread
+                self.error = error
+                continue
+            self.ready.append(functools.partial(install, result))
             self._install()
 
     def _install(self) -> None:
@@ -70,7 +86,7 @@ class RegionWorker:
                 return
             if self.gate.acquire(timeout=self.POLL if self.jobs.empty() else 0):
                 try:
-                    self.install_ready()
+                    self._install_all()
                 finally:
                     self.gate.release()
                 return

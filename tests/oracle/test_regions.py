@@ -19,6 +19,7 @@ import pytest
 from dbt.api import Emulator
 from dbt.backend.llvm.region import entry_checks
 from dbt.runtime.regions import command_line_mode
+from dbt.runtime.worker import RegionWorker
 from dbt.ir.builder import new_block
 from dbt.ir.ops import Ty
 
@@ -218,6 +219,19 @@ def test_a_dropped_background_emulator_keeps_no_thread():
     while any(t.name == "dbt-regions" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "dbt-regions" for t in threading.enumerate())
+
+
+def test_a_region_compile_that_raises_raises_on_the_guests_thread():
+    """As a compile on the guest's thread would (dbt run then reports an internal error),
+    not as a traceback from the worker thread."""
+    worker = RegionWorker()
+    worker.submit(lambda: 1 // 0, lambda result: None)
+    deadline = time.monotonic() + 30
+    while not worker.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(ZeroDivisionError):
+        worker.install_ready()
+    assert not worker.pending()
 
 
 def test_a_discarded_region_lets_its_blocks_get_hot_again():

@@ -9,7 +9,6 @@ With a `hot_threshold`, blocks count their entries and exit HOT when hot;
 own engine (codegen -O2); `load_region` loads one that the code cache kept.
 """
 import ctypes
-import itertools
 import threading
 from dataclasses import dataclass, field
 
@@ -69,7 +68,7 @@ class LLVMEngine:
         self.jit = JIT(opt, keep_objects)
         self.keep_objects = keep_objects
         self.verify = verify
-        self.compiled = itertools.count(1)            # names blocks; the worker may compile too
+        self.compiled = 0
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
         self.miss_fn = runtime_library(runtime_module(), RUNTIME_SYMBOLS).function("dbt_miss")
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
@@ -111,7 +110,8 @@ class LLVMEngine:
 
     def fresh_name(self, pc: int) -> str:
         """A function name for a block's code not kept in the code cache: unique in this engine."""
-        return f"tb_{pc:x}_{next(self.compiled)}"
+        self.compiled += 1
+        return f"tb_{pc:x}_{self.compiled}"
 
     def load(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a block of the persistent code cache, from its object code."""
