@@ -169,7 +169,7 @@ def test_background_compiles_a_loop_once_as_on_does():
     code = assemble(HOT_LOOPS["diamonds"].replace("mov rcx, 150", "mov rcx, 0x4000000000000000"))
     counts = {}
     for regions in ("on", "background"):
-        emu = _emulator("jit", regions, code)
+        emu = _emulator("jit", regions, code, code_cache=False)     # compiled, not loaded
         emu.cpu.rip = CODE_ADDR
         deadline = time.monotonic() + 300
         while emu.stats.counters["blocks_tier_region"] == 0 and time.monotonic() < deadline:
@@ -208,7 +208,7 @@ def test_a_dropped_background_emulator_keeps_no_thread():
     """A region compiled for an Emulator that runs no more cannot be installed under the gate:
     the worker leaves it and ends, instead of waiting for the gate as long as the program runs."""
     code = assemble(HOT_LOOPS["diamonds"].replace("mov rcx, 150", "mov rcx, 0x4000000000000000"))
-    emu = _emulator("jit", "background", code)
+    emu = _emulator("jit", "background", code, code_cache=False)
     emu.cpu.rip = CODE_ADDR
     deadline = time.monotonic() + 60
     while emu.tbs.worker.thread is None and time.monotonic() < deadline:
