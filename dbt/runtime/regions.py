@@ -9,7 +9,7 @@ so tests exercise regions everywhere); `DBT_REGIONS` chooses when the caller
 does not. `on` and `always` compile at the HOT exit; `background` compiles on
 a thread (dbt/runtime/worker.py) while the guest keeps running its first-tier code
 (`dbt run`'s default without a code cache: on the benchmark set, cold runs
-take 0-33% less wall time than with `on`, and no more). Which blocks a region
+take 0-17% less wall time than with `on`, and no more). Which blocks a region
 holds then depends on timing, so a later run would often not find it in the
 code cache: with a code cache, `dbt run` compiles at once (`on`) by default.
 """
