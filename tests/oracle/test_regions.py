@@ -142,6 +142,17 @@ def test_store_into_region_page_drops_region():
     _assert_same(results)
 
 
+def _until(done, step, seconds: float) -> None:
+    """Call step() until done() or `seconds` have passed (the worker thread takes its time)."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        step()
+
+
+def _region_in(emu: Emulator) -> bool:
+    return emu.stats.counters["blocks_tier_region"] > 0
+
+
 def test_background_region_matches_first_tier():
     """regions=background compiles on a worker thread and installs while the guest runs: keep an
     endless loop running in budget chunks until the region is in, then compare everything
@@ -152,10 +163,8 @@ def test_background_region_matches_first_tier():
         xor dword ptr [rsi + rdx * 4], eax; dec rcx; jnz top""")
     background = _emulator("jit", "background", code)
     background.cpu.rip = CODE_ADDR
-    deadline = time.monotonic() + 300
-    while background.stats.counters["blocks_tier_region"] == 0 and time.monotonic() < deadline:
-        background.run(max_insns=200_000)
-    assert background.stats.counters["blocks_tier_region"] > 0, "the worker installed no region"
+    _until(lambda: _region_in(background), lambda: background.run(max_insns=200_000), 300)
+    assert _region_in(background), "the worker installed no region"
     stop = background.run(max_insns=1_000_003)
     first_tier = _emulator("jit", "off", code)
     same = first_tier.run(start=CODE_ADDR, max_insns=background.cpu.icount)
@@ -171,9 +180,7 @@ def test_background_compiles_a_loop_once_as_on_does():
     for regions in ("on", "background"):
         emu = _emulator("jit", regions, code, code_cache=False)     # compiled, not loaded
         emu.cpu.rip = CODE_ADDR
-        deadline = time.monotonic() + 300
-        while emu.stats.counters["blocks_tier_region"] == 0 and time.monotonic() < deadline:
-            emu.run(max_insns=200_000)
+        _until(lambda: _region_in(emu), lambda: emu.run(max_insns=200_000), 300)
         for _ in range(20):                 # time for any other region to come in
             emu.run(max_insns=200_000)
             time.sleep(0.01)
@@ -210,15 +217,14 @@ def test_a_dropped_background_emulator_keeps_no_thread():
     code = assemble(HOT_LOOPS["diamonds"].replace("mov rcx, 150", "mov rcx, 0x4000000000000000"))
     emu = _emulator("jit", "background", code, code_cache=False)
     emu.cpu.rip = CODE_ADDR
-    deadline = time.monotonic() + 60
-    while emu.tbs.worker.thread is None and time.monotonic() < deadline:
-        emu.run(max_insns=20_000)
+    _until(lambda: emu.tbs.worker.thread is not None, lambda: emu.run(max_insns=20_000), 60)
     assert emu.tbs.worker.thread is not None, "no region was queued"
     del emu
-    deadline = time.monotonic() + 30
-    while any(t.name == "dbt-regions" for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(t.name == "dbt-regions" for t in threading.enumerate())
+
+    def worker_left() -> bool:
+        return not any(t.name == "dbt-regions" for t in threading.enumerate())
+    _until(worker_left, lambda: time.sleep(0.05), 30)
+    assert worker_left()
 
 
 def test_a_region_compile_that_raises_raises_on_the_guests_thread():
@@ -226,9 +232,7 @@ def test_a_region_compile_that_raises_raises_on_the_guests_thread():
     not as a traceback from the worker thread."""
     worker = RegionWorker()
     worker.submit(lambda: 1 // 0, lambda result: None)
-    deadline = time.monotonic() + 30
-    while not worker.pending() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _until(worker.pending, lambda: time.sleep(0.01), 30)
     with pytest.raises(ZeroDivisionError):
         worker.install_ready()
     assert not worker.pending()
