@@ -1,6 +1,4 @@
 """`python -m dbt`: the same as the `dbt` command."""
-import sys
+from dbt.cli import entry
 
-from dbt.cli import main
-
-sys.exit(main())
+entry()

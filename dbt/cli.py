@@ -217,5 +217,19 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def entry() -> None:
+    """The `dbt` command: main(), then leave at once, output flushed. The interpreter's
+    teardown (every object freed, the JIT engines disposed, the guest space unmapped, the
+    region worker joined) added ~70 ms to a 0.55 s run; the run has already closed
+    its files and saved its code cache, and guest output went straight to file descriptors."""
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):    # closed, or a pipe whose reader left: nothing to keep
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
