@@ -191,3 +191,23 @@ def test_cached_block_holding_a_new_stop_point_is_not_reused(tmp_path, monkeypat
         stop = emu.run(start=base, until=until)
         results.append((stop.reason, emu.reg_read("rip"), emu.reg_read("rax"), emu.stats.counters["code_cache_hits"]))
     assert results == [("until", base + len(code) - 1, 7, 0), ("until", middle, 3, 0)]
+
+
+def test_a_cache_hit_loads_the_pages_other_blocks_except_those_holding_a_stop_point(tmp_path, monkeypatch):
+    """Block A (rax += 1; rax += 2; jmp C) and block D (eax = 0; jmp A) share a page. Filled by
+    a run from D, the cache gives a run from A both blocks at its first hit; a run from D that
+    stops inside A loads D but not A (A would run past the stop)."""
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    base = 0x40000
+    a, c, d = base, base + 10, base + 11
+    code = (b"\x48\x83\xc0\x01" + b"\x48\x83\xc0\x02" + b"\xeb\x00"       # A: ...; jmp C (next byte)
+            + b"\xf4"                                                     # C: hlt
+            + b"\xb8\x00\x00\x00\x00" + bytes([0xEB, (a - (d + 7)) & 0xFF]))   # D: mov eax, 0; jmp A
+    results = []
+    for start, until in ((d, c), (d, a + 4), (a, c)):
+        emu = Emulator("jit", code_cache=str(tmp_path))
+        emu.map(base, 0x1000, "rwx")
+        emu.write(base, code)
+        stop = emu.run(start=start, until=until)
+        results.append((stop.reason, emu.reg_read("rip"), emu.reg_read("rax"), emu.stats.counters["code_cache_hits"]))
+    assert results == [("until", c, 3, 0), ("until", a + 4, 1, 1), ("until", c, 3, 2)]

@@ -156,12 +156,22 @@ class TBCache:
         if self.trace is not None:
             self.trace.block(block, code, self.engine, self.translator.fetch)
 
-    def load(self, cached) -> TranslationBlock:
-        """A block of the persistent code cache, made ready to run."""
+    def load(self, page: bytes, cached) -> TranslationBlock:
+        """A block of the persistent code cache (on the page of digest `page`), made ready to
+        run; installed with it, the page's other cached blocks that guest memory still holds
+        and no TB holds yet: the run that cached them ran them, and loading a page's blocks
+        at once is faster (jit.py add_objects)."""
         t0 = time.perf_counter()
-        code = self.engine.load(cached)
+        others = [block for block in self.codecache.held(self.mem, page, self.translator.stops)
+                  if block.pc != cached.pc and block.pc not in self.blocks]
+        codes = self.engine.load_many([cached, *others])
         self.stats.add_time("cache_load", time.perf_counter() - t0)
-        return TranslationBlock(cached.pc, cached.size, cached.ninsns, None, code)
+        for block, code in zip(others, codes[1:]):
+            self.stats.count("code_cache_hits")
+            self.stats.count_tier("block")
+            self.mem.mark_code(block.pc, block.size)
+            self.install(TranslationBlock(block.pc, block.size, block.ninsns, None, code))
+        return TranslationBlock(cached.pc, cached.size, cached.ninsns, None, codes[0])
 
     def translate(self, pc: int) -> TranslationBlock:
         stop = self.translator.stops.enters(pc)
@@ -171,7 +181,7 @@ class TBCache:
             if page is not None:
                 self.stats.count("code_cache_misses" if cached is None else "code_cache_hits")
         if cached is not None:
-            tb = self.load(cached)
+            tb = self.load(page, cached)
             self.stats.count_tier("block")
         elif self.jit_after > 1 and not stop:
             block = self.lift_timed(pc)

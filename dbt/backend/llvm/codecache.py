@@ -200,16 +200,27 @@ class CodeCache:
             return None, None
         mem.check(pc, 1, X)
         page_digest = self.page_of(mem, pc)
-        for block in self.bundle(page_digest).get(pc, ()):
-            if stops.within(pc, pc + block.size):      # it would end there
+        return page_digest, self._held(mem, self.bundle(page_digest).get(pc, ()), stops)
+
+    def held(self, mem, page_digest: bytes, stops) -> list[CachedBlock]:
+        """The cached blocks of a page (of that digest) that guest memory still holds, one for
+        each pc that no stop point enters: what `find` gives for each of them."""
+        found = (self._held(mem, blocks, stops) for pc, blocks in self.bundle(page_digest).items()
+                 if not stops.enters(pc))
+        return [block for block in found if block is not None]
+
+    def _held(self, mem, blocks, stops) -> CachedBlock | None:
+        """The first of a pc's cached blocks whose bytes guest memory holds, executable."""
+        for block in blocks:
+            if stops.within(block.pc, block.pc + block.size):      # it would end there
                 continue
             try:
-                data = mem.read(pc, block.size, X)
+                data = mem.read(block.pc, block.size, X)
             except GuestFault:
                 continue
-            if self.block_key(pc, data) == block.key:
-                return page_digest, block
-        return page_digest, None
+            if self.block_key(block.pc, data) == block.key:
+                return block
+        return None
 
     def find_region(self, page_digest: bytes, pc: int, key: bytes) -> CachedBlock | None:
         """The cached region headed at pc (on the page of that digest) with that key, or None."""

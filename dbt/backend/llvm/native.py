@@ -115,18 +115,22 @@ class LLVMEngine:
 
     def load(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a block of the persistent code cache, from its object code."""
-        return self._load(self.jit, cached, "tb", counted=self.hot_threshold is not None)
+        return self.load_many([cached])[0]
 
-    def _load(self, jit: JIT, cached: CachedBlock, prefix: str, counted: bool) -> NativeBlock:
-        """Code of the cache loaded into `jit`, or the code of its key this engine already has
-        (counting its entries afresh)."""
-        code = self.by_key.get(cached.key)
-        if code is not None:
-            return self.recount(code)
-        jit.add_object(cached.obj)
-        code = self.by_key[cached.key] = self._resolve(
-            jit, block_symbol(cached.pc, cached.key, prefix), cached.targets, "", cached.obj, counted=counted)
-        return code
+    def load_many(self, blocks: list[CachedBlock]) -> list[NativeBlock]:
+        """Native code for blocks of the persistent code cache, their objects loaded at once."""
+        return self._load(self.jit, blocks, "tb", counted=self.hot_threshold is not None)
+
+    def _load(self, jit: JIT, blocks: list[CachedBlock], prefix: str, counted: bool) -> list[NativeBlock]:
+        """Code of the cache loaded into `jit` (objects finalised at once), or the code of its
+        key this engine already has (counting its entries afresh)."""
+        fresh = {cached.key: cached for cached in blocks if cached.key not in self.by_key}
+        jit.add_objects([cached.obj for cached in fresh.values()])
+        for key, cached in fresh.items():
+            self.by_key[key] = self._resolve(jit, block_symbol(cached.pc, key, prefix), cached.targets, "",
+                                             cached.obj, counted=counted)
+        return [self.by_key[cached.key] if cached.key in fresh else self.recount(self.by_key[cached.key])
+                for cached in blocks]
 
     @staticmethod
     def recount(code: NativeBlock) -> NativeBlock:
@@ -171,7 +175,7 @@ class LLVMEngine:
 
     def load_region(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a region of the persistent code cache, from its object code."""
-        return self._load(self.region_engine(), cached, "rg", counted=False)
+        return self._load(self.region_engine(), [cached], "rg", counted=False)[0]
 
     def region_engine(self) -> JIT:
         """The engine regions are compiled into (codegen -O2), made on first use."""
