@@ -36,6 +36,7 @@ class Stats:
                 *tiers.items(),
                 ("blocks_invalidated", c["blocks_invalidated"]),
                 ("regions_compiled", c["regions_compiled"]),
+                ("regions_discarded", c["regions_discarded"]),
                 ("code_cache_hits", c["code_cache_hits"]),
                 ("code_cache_misses", c["code_cache_misses"]),
                 ("region_cache_hits", c["region_cache_hits"]),

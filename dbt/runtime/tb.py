@@ -306,6 +306,11 @@ class TBCache:
         keys = [self.codecache.block_key(tb.pc, self.mem.peek(tb.pc, tb.size)) for tb in members]
         return page, self.codecache.region_key(keys)
 
+    @staticmethod
+    def heads(region: TranslationBlock | None, tb: TranslationBlock) -> bool:
+        """Whether `region` is a region headed by block `tb`."""
+        return region is not None and bool(region.members) and region.members[0] is tb
+
     def stops_at(self, tb: TranslationBlock) -> bool:
         """Whether `tb` is, or must be, a stop block: a region never runs past it."""
         return tb.stop or tb.body is not None or self.translator.stops.enters(tb.pc)
@@ -313,12 +318,15 @@ class TBCache:
     def install_region(self, members: tuple, code, seconds: float, timer: str = "region_compile",
                        keep=None) -> None:
         """Make a region's code the entry for its head's pc, unless a member was dropped
-        meanwhile (a store into its code, munmap, a stop point): then it is discarded.
+        meanwhile (a store into its code, munmap, a stop point): then it is discarded. A member
+        that has become another region's head meanwhile (background compiles) is still its
+        code: discarding such regions had fib compile 18 regions to install 9.
         `seconds` count in `timer`; keep(code) adds freshly compiled code to the code cache."""
         self.stats.add_time(timer, seconds)
         self.queued.difference_update(tb.pc for tb in members)
         head, pc = members[0], members[0].pc
-        current = [tb for tb in members if self.blocks.get(tb.pc) is tb]
+        current = [tb for tb in members if self.blocks.get(tb.pc) is tb
+                   or (tb is not head and self.heads(self.blocks.get(tb.pc), tb))]
         if len(current) < len(members):
             self.stats.count("regions_discarded")
             for tb in current:                      # their HOT exits were spent on this region

@@ -18,7 +18,7 @@ import pytest
 
 from dbt.api import Emulator
 from dbt.backend.llvm.region import entry_checks
-from dbt.runtime.regions import command_line_mode
+from dbt.runtime.regions import command_line_mode, direct_targets
 from dbt.runtime.worker import RegionWorker
 from dbt.ir.builder import new_block
 from dbt.ir.ops import Ty
@@ -251,6 +251,26 @@ def test_a_discarded_region_lets_its_blocks_get_hot_again():
     emu.tbs.remove(dropped)
     emu.tbs.install_region((top, dropped), None, 0.0)
     assert emu.stats.counters["regions_discarded"] == 1 and hits.value == 0
+
+
+def test_a_region_whose_member_became_another_regions_head_is_installed():
+    """With background compiles, a member of a region being compiled may head a region of its
+    own by the time it is installed: that member is still the same code, so the region is
+    installed (not discarded and compiled again), and the loop ends as the interpreter's does."""
+    code = assemble(HOT_LOOPS["diamonds"])
+    emu = _emulator("jit", "off", code)
+    emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code), max_insns=100)
+    tbs = emu.tbs
+    top = tbs.blocks[min(pc for pc in tbs.blocks if pc > CODE_ADDR)]
+    member = tbs.blocks[max(direct_targets(top.ir))]
+    compiled = emu.engine.compile_region([top.ir, member.ir])       # as the worker would
+    tbs.regionize(member.pc)                                        # meanwhile: a region of its own
+    assert tbs.heads(tbs.blocks[member.pc], member)
+    tbs.install_region((top, member), compiled, 0.0)
+    assert emu.stats.counters["regions_discarded"] == 0 and tbs.blocks[top.pc].members == (top, member)
+    stop = emu.run(until=CODE_ADDR + len(code))
+    reference = _emulator("interp", "off", code)
+    assert _visible(emu, stop) == _visible(reference, reference.run(start=CODE_ADDR, until=CODE_ADDR + len(code)))
 
 
 def _cached_runs(asm: str, cache, runs: int = 2, between=lambda run: None) -> tuple:
