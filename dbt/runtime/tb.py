@@ -276,7 +276,9 @@ class TBCache:
             self.install_region(members, *timed(job), timer, keep)
         else:
             self.queued.update(tb.pc for tb in members)
-            self.worker.submit(lambda: timed(job), lambda result: self.install_region(members, *result, timer, keep))
+            counted = self.engine.entries(head.code)
+            self.worker.submit(lambda: timed(job), lambda result: self.install_region(members, *result, timer, keep),
+                               urgency=lambda: self.engine.entries(head.code) - counted)
 
     def region_source(self, members: tuple) -> tuple:
         """(how to get the region's code, the timer it counts in, how to keep it in the code

@@ -11,6 +11,9 @@ cache is only changed by one thread at a time, and an install only writes
 single words translated code may read (chain slots, the jump-cache entry of a
 pc it already holds). Meanwhile the worker compiles the next region.
 
+Queued regions are compiled most urgent first (`submit`'s `urgency`: for a region,
+the entries its head's first-tier code has counted since it was queued), so the
+loop running now gets its region before those of loops that have ended.
 The thread ends when idle, or before its next job once the thread that made
 the worker has ended (no hang at exit: a compile in progress finishes first,
 as the thread is not a daemon); a region it could not install waits in
@@ -18,7 +21,6 @@ as the thread is not a daemon); a region it could not install waits in
 """
 import collections
 import functools
-import queue
 import threading
 
 
@@ -30,19 +32,34 @@ class RegionWorker:
         self.gate = threading.Lock()
         self.gate.acquire()
         self.owner = threading.current_thread()
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.jobs: list[tuple] = []             # (urgency, compile_job, install), under lock
         self.ready: collections.deque = collections.deque()      # compiled, to install
         self.error: Exception | None = None     # a compile that raised, for the guest's thread to raise
         self.lock = threading.Lock()
+        self.queued = threading.Condition(self.lock)
         self.thread: threading.Thread | None = None
 
-    def submit(self, compile_job, install) -> None:
-        """Run compile_job() on the worker, then install(its result) on either thread (see above)."""
+    def submit(self, compile_job, install, urgency=lambda: 0) -> None:
+        """Run compile_job() on the worker, then install(its result) on either thread (see
+        above); of the jobs waiting, the one whose urgency() is highest runs first."""
         with self.lock:
-            self.jobs.put((compile_job, install))
+            self.jobs.append((urgency, compile_job, install))
+            self.queued.notify()
             if self.thread is None:
                 self.thread = threading.Thread(target=self._serve, name="dbt-regions")
                 self.thread.start()
+
+    def _next(self) -> tuple | None:
+        """The most urgent job, taken off the queue; None (the thread ends) after a poll without one."""
+        with self.lock:
+            if not self.jobs:
+                self.queued.wait(self.POLL)
+            if not self.jobs:
+                self.thread = None
+                return None
+            job = max(self.jobs, key=lambda queued: queued[0]())
+            self.jobs.remove(job)
+            return job
 
     def pending(self) -> bool:
         return bool(self.ready) or self.error is not None
@@ -61,14 +78,10 @@ class RegionWorker:
 
     def _serve(self) -> None:
         while self.owner.is_alive():
-            try:
-                compile_job, install = self.jobs.get(timeout=self.POLL)
-            except queue.Empty:
-                with self.lock:
-                    if self.jobs.empty():
-                        self.thread = None
-                        return
-                continue
+            job = self._next()
+            if job is None:
+                return
+            _, compile_job, install = job
             try:
                 result = compile_job()
             except Exception as error:          # noqa: BLE001 - handed to the guest's thread
@@ -84,11 +97,11 @@ class RegionWorker:
         for _ in range(self.PATIENCE):
             if not self.ready or not self.owner.is_alive():
                 return
-            if self.gate.acquire(timeout=self.POLL if self.jobs.empty() else 0):
+            if self.gate.acquire(timeout=0 if self.jobs else self.POLL):
                 try:
                     self._install_all()
                 finally:
                     self.gate.release()
                 return
-            if not self.jobs.empty():
+            if self.jobs:
                 return

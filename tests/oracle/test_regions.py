@@ -238,6 +238,24 @@ def test_a_region_compile_that_raises_raises_on_the_guests_thread():
     assert not worker.pending()
 
 
+def test_the_worker_compiles_the_most_urgent_queued_region_first():
+    """While the worker compiles one region, three more are queued; it takes them most urgent
+    first (for regions: the entries their heads have counted since they were queued)."""
+    worker, started, release, done = RegionWorker(), threading.Event(), threading.Event(), []
+
+    def blocking():
+        started.set()
+        release.wait(30)
+        return "first"
+    worker.submit(blocking, done.append)
+    assert started.wait(30)
+    for name, urgency in (("low", 1), ("high", 3), ("middle", 2)):
+        worker.submit(lambda name=name: name, done.append, urgency=lambda urgency=urgency: urgency)
+    release.set()
+    _until(lambda: len(done) == 4, lambda: (time.sleep(0.01), worker.install_ready()), 30)
+    assert done == ["first", "high", "middle", "low"]
+
+
 def test_a_discarded_region_lets_its_blocks_get_hot_again():
     """A region whose member was dropped while it compiled is discarded; its other members,
     whose HOT exits went into it, count their entries afresh so that they can head one later."""

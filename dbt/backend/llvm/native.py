@@ -153,7 +153,12 @@ class LLVMEngine:
         a region's code (not counted) always is."""
         if not code.hits:
             return True
-        return ctypes.c_uint64.from_address(code.hits).value * 8 >= self.hot_threshold
+        return self.entries(code) * 8 >= self.hot_threshold
+
+    @staticmethod
+    def entries(code: NativeBlock) -> int:
+        """The entries a counted block's code has counted (0 for code that does not count)."""
+        return ctypes.c_uint64.from_address(code.hits).value if code.hits else 0
 
     def compile_region(self, blocks: list[Block], key: bytes | None = None) -> NativeBlock:
         """One function for a region headed by blocks[0], optimised (region.PASSES, codegen -O2).
