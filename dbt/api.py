@@ -31,15 +31,16 @@ XMM_NAMES = tuple(f"xmm{i}" for i in range(16))
 U64 = (1 << 64) - 1
 
 
-def make_engine(name: str, cpu, mem, opt: int = 0, keep_objects: bool = False, regions: str | None = None):
+def make_engine(name: str, cpu, mem, opt: int = 0, regions: str | None = None, codecache=None):
     """An engine; `regions` (off|on|background|always, default $DBT_REGIONS or on) matters to the
-    jit only, as does keep_objects (object code kept for the persistent code cache)."""
+    jit only, as does `codecache` (the persistent code cache: object code is kept for it)."""
     threshold = hot_threshold(regions)
     if name == "interp":
         return InterpEngine(cpu, mem)
     if name == "jit":
         from dbt.backend.llvm.native import LLVMEngine     # llvmlite loads only when used
-        return LLVMEngine(cpu, opt=opt, keep_objects=keep_objects, hot_threshold=threshold)
+        return LLVMEngine(cpu, opt=opt, keep_objects=codecache is not None, hot_threshold=threshold,
+                          codecache=codecache)
     raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
 
 
@@ -71,9 +72,8 @@ class Emulator:
         self.cpu.mem_base, self.cpu.mem_perms, self.cpu.mem_pages = self.mem.base, self.mem.perms_addr, self.mem.npages
         self.stats = Stats()
         directory = choose_directory(code_cache) if engine == "jit" and trace is None else None
-        self.engine = make_engine(engine, self.cpu, self.mem, opt, keep_objects=directory is not None,
-                                  regions=regions)
         self.codecache = None if directory is None else open_code_cache(directory, opt, system, regions)
+        self.engine = make_engine(engine, self.cpu, self.mem, opt, regions=regions, codecache=self.codecache)
         self.translator = Translator(self.mem.fetch_code, system)
         self.tbs = TBCache(self.translator, self.engine, self.mem, self.stats, trace, codecache=self.codecache,
                            background=engine == "jit" and background(regions),

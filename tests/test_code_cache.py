@@ -211,3 +211,41 @@ def test_a_cache_hit_loads_the_pages_other_blocks_except_those_holding_a_stop_po
         stop = emu.run(start=start, until=until)
         results.append((stop.reason, emu.reg_read("rip"), emu.reg_read("rax"), emu.stats.counters["code_cache_hits"]))
     assert results == [("until", c, 3, 0), ("until", a + 4, 1, 1), ("until", c, 3, 2)]
+
+
+class RuntimeStore:
+    """The code cache's side of the runtime helpers' object code (jit.runtime_library)."""
+
+    def __init__(self, obj=None):
+        self.obj, self.kept = obj, None
+
+    def runtime_object(self):
+        return self.obj
+
+    def keep_runtime_object(self, obj):
+        self.kept = obj
+
+
+def test_runtime_helpers_are_kept_in_and_loaded_from_the_code_cache(tmp_path):
+    """A run with a code cache keeps the helpers' object code; a later run loads it instead of
+    making their text and compiling it; the cache file is one of its fingerprint's."""
+    from dbt.backend.llvm.codecache import CodeCache
+    from dbt.backend.llvm.jit import runtime_library
+    from dbt.backend.llvm.native import RUNTIME_SYMBOLS
+    from dbt.backend.llvm.runtime_helpers import runtime_module
+
+    fresh = RuntimeStore()
+    runtime_library(runtime_module, RUNTIME_SYMBOLS, fresh)
+    assert fresh.kept
+
+    def no_text():
+        raise AssertionError("compiled again")
+    loaded = runtime_library(no_text, RUNTIME_SYMBOLS, RuntimeStore(fresh.kept))
+    assert all(loaded.function(name) for name in RUNTIME_SYMBOLS)
+
+    first = CodeCache(str(tmp_path), "config", "host")
+    assert first.runtime_object() is None
+    first.keep_runtime_object(fresh.kept)
+    first.save()
+    assert CodeCache(str(tmp_path), "config", "host").runtime_object() == fresh.kept
+    assert CodeCache(str(tmp_path), "other config", "host").runtime_object() is None

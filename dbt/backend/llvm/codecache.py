@@ -222,6 +222,21 @@ class CodeCache:
                 return block
         return None
 
+    def runtime_name(self) -> bytes:
+        """The name of the bundle that holds the runtime helpers' object code (jit.py)."""
+        return digest(self.fingerprint, b"runtime helpers")
+
+    def runtime_object(self) -> bytes | None:
+        """The runtime helpers' object code a run kept, or None."""
+        kept = self.bundle(self.runtime_name()).get(0)
+        return kept[0].obj if kept else None
+
+    def keep_runtime_object(self, obj: bytes) -> None:
+        """Keep the runtime helpers' object code, for `save` to write."""
+        name = self.runtime_name()
+        self.bundle(name)[0] = [CachedBlock(name, 0, 0, 0, (), obj)]
+        self.dirty.add(name)
+
     def find_region(self, page_digest: bytes, pc: int, key: bytes) -> CachedBlock | None:
         """The cached region headed at pc (on the page of that digest) with that key, or None."""
         for region in self.bundle(self.region_bundle(page_digest)).get(pc, ()):

@@ -58,9 +58,10 @@ class LLVMEngine:
     name = "jit"
 
     def __init__(self, cpu, opt: int = 0, verify: bool = False, keep_objects: bool = False,
-                 hot_threshold: int | None = None):
+                 hot_threshold: int | None = None, codecache=None):
         """keep_objects: give each NativeBlock its object code (for the persistent code cache);
-        hot_threshold: counted blocks exit HOT after that many entries (regions on)."""
+        hot_threshold: counted blocks exit HOT after that many entries (regions on);
+        codecache: the persistent code cache, which also keeps the runtime helpers' code."""
         self.cpu, self.hot_threshold = cpu, hot_threshold
         self.region_jit, self.regions = None, 0
         self.region_lock = threading.Lock()           # the region engine is made on first use, by either thread
@@ -70,7 +71,7 @@ class LLVMEngine:
         self.verify = verify
         self.compiled = 0
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
-        self.miss_fn = runtime_library(runtime_module(), RUNTIME_SYMBOLS).function("dbt_miss")
+        self.miss_fn = runtime_library(runtime_module, RUNTIME_SYMBOLS, codecache).function("dbt_miss")
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
         for i in range(JMP_CACHE_ENTRIES):
             self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = (1 << 64) - 1, self.miss_fn
