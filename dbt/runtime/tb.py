@@ -21,7 +21,7 @@ interprets its IR until its N-th run, when it is compiled and installed as any
 block; until then no exit links to it and the jump cache does not hold it.
 """
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from dbt.backend.interp import evaluate
@@ -89,7 +89,7 @@ class TBCache:
         self.by_page: dict[int, set] = defaultdict(set)
         self.pending: dict[int, list[int]] = defaultdict(list)   # target pc -> unpatched slots
         self.region_of: dict[int, TranslationBlock] = {}           # pc -> a region holding it
-        self.queued: set[int] = set()           # background: members of regions being compiled
+        self.queued: Counter = Counter()        # background: pc -> regions being compiled that hold it
         mem.on_code_write = self.invalidate_page
 
     def lookup(self, pc: int) -> TranslationBlock:
@@ -275,7 +275,7 @@ class TBCache:
         if self.worker is None or timer == "cache_load":       # loading is quick: no need to wait
             self.install_region(members, *timed(job), timer, keep)
         else:
-            self.queued.update(tb.pc for tb in members)
+            self.queued.update(tb.pc for tb in members)      # a pc may be in two queued regions
             counted = self.engine.entries(head.code)
             self.worker.submit(lambda: timed(job), lambda result: self.install_region(members, *result, timer, keep),
                                urgency=lambda: self.engine.entries(head.code) - counted)
@@ -325,7 +325,7 @@ class TBCache:
         code: discarding such regions had fib compile 18 regions to install 9.
         `seconds` count in `timer`; keep(code) adds freshly compiled code to the code cache."""
         self.stats.add_time(timer, seconds)
-        self.queued.difference_update(tb.pc for tb in members)
+        self.queued -= Counter(tb.pc for tb in members)
         head, pc = members[0], members[0].pc
         current = [tb for tb in members if self.blocks.get(tb.pc) is tb
                    or (tb is not head and self.heads(self.blocks.get(tb.pc), tb))]

@@ -280,8 +280,8 @@ def test_a_region_whose_member_became_another_regions_head_is_installed():
     emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code), max_insns=100)
     tbs = emu.tbs
     top = tbs.blocks[min(pc for pc in tbs.blocks if pc > CODE_ADDR)]
-    member = tbs.blocks[max(direct_targets(top.ir))]
-    compiled = emu.engine.compile_region([top.ir, member.ir])       # as the worker would
+    member = tbs.blocks[max(direct_targets(tbs.block_ir(top)))]
+    compiled = emu.engine.compile_region([tbs.block_ir(top), tbs.block_ir(member)])     # as the worker would
     tbs.regionize(member.pc)                                        # meanwhile: a region of its own
     assert tbs.heads(tbs.blocks[member.pc], member)
     tbs.install_region((top, member), compiled, 0.0)
@@ -289,6 +289,23 @@ def test_a_region_whose_member_became_another_regions_head_is_installed():
     stop = emu.run(until=CODE_ADDR + len(code))
     reference = _emulator("interp", "off", code)
     assert _visible(emu, stop) == _visible(reference, reference.run(start=CODE_ADDR, until=CODE_ADDR + len(code)))
+
+
+def test_a_block_in_two_queued_regions_heads_none_until_both_are_in():
+    """Two regions being compiled may both hold a block; when one of them is discarded, the
+    block is still in the other, so it must not head a region of its own."""
+    code = assemble(HOT_LOOPS["diamonds"])
+    emu = _emulator("jit", "off", code)
+    emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code), max_insns=100)
+    tbs = emu.tbs
+    first, shared, last = (tbs.blocks[pc] for pc in sorted(tbs.blocks)[-3:])
+    tbs.queued.update((first.pc, shared.pc))           # as regionize queues two regions
+    tbs.queued.update((shared.pc, last.pc))
+    tbs.remove(first)
+    tbs.install_region((first, shared), None, 0.0)     # discarded: `first` was dropped
+    tbs.regionize(shared.pc)
+    assert emu.stats.counters["regions_discarded"] == 1 and shared.pc in tbs.queued
+    assert tbs.blocks[shared.pc] is shared              # no region of its own
 
 
 def _cached_runs(asm: str, cache, runs: int = 2, between=lambda run: None) -> tuple:
