@@ -39,8 +39,7 @@ def make_engine(name: str, cpu, mem, opt: int = 0, regions: str | None = None, c
         return InterpEngine(cpu, mem)
     if name == "jit":
         from dbt.backend.llvm.native import LLVMEngine     # llvmlite loads only when used
-        return LLVMEngine(cpu, opt=opt, keep_objects=codecache is not None, hot_threshold=threshold,
-                          codecache=codecache)
+        return LLVMEngine(cpu, opt=opt, hot_threshold=threshold, codecache=codecache)
     raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
 
 

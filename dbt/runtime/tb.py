@@ -162,8 +162,8 @@ class TBCache:
         and no TB holds yet: the run that cached them ran them, and loading a page's blocks
         at once is faster (jit.py add_objects)."""
         t0 = time.perf_counter()
-        others = [block for block in self.codecache.held(self.mem, page, self.translator.stops)
-                  if block.pc != cached.pc and block.pc not in self.blocks]
+        others = self.codecache.held(self.mem, page, self.translator.stops,
+                                     lambda pc: pc != cached.pc and pc not in self.blocks)
         codes = self.engine.load_many([cached, *others])
         self.stats.add_time("cache_load", time.perf_counter() - t0)
         for block, code in zip(others, codes[1:]):

@@ -202,11 +202,11 @@ class CodeCache:
         page_digest = self.page_of(mem, pc)
         return page_digest, self._held(mem, self.bundle(page_digest).get(pc, ()), stops)
 
-    def held(self, mem, page_digest: bytes, stops) -> list[CachedBlock]:
+    def held(self, mem, page_digest: bytes, stops, wanted) -> list[CachedBlock]:
         """The cached blocks of a page (of that digest) that guest memory still holds, one for
-        each pc that no stop point enters: what `find` gives for each of them."""
+        each pc that wanted(pc) and no stop point enters: what `find` gives for each of them."""
         found = (self._held(mem, blocks, stops) for pc, blocks in self.bundle(page_digest).items()
-                 if not stops.enters(pc))
+                 if wanted(pc) and not stops.enters(pc))
         return [block for block in found if block is not None]
 
     def _held(self, mem, blocks, stops) -> CachedBlock | None:

@@ -57,17 +57,17 @@ def block_symbol(pc: int, key: bytes, prefix: str = "tb") -> str:
 class LLVMEngine:
     name = "jit"
 
-    def __init__(self, cpu, opt: int = 0, verify: bool = False, keep_objects: bool = False,
-                 hot_threshold: int | None = None, codecache=None):
-        """keep_objects: give each NativeBlock its object code (for the persistent code cache);
-        hot_threshold: counted blocks exit HOT after that many entries (regions on);
-        codecache: the persistent code cache, which also keeps the runtime helpers' code."""
+    def __init__(self, cpu, opt: int = 0, verify: bool = False, hot_threshold: int | None = None,
+                 codecache=None):
+        """hot_threshold: counted blocks exit HOT after that many entries (regions on);
+        codecache: the persistent code cache: each NativeBlock then has its object code, and
+        the cache also keeps the runtime helpers' code."""
         self.cpu, self.hot_threshold = cpu, hot_threshold
         self.region_jit, self.regions = None, 0
         self.region_lock = threading.Lock()           # the region engine is made on first use, by either thread
         self.cpu_ptr = ctypes.addressof(cpu)
-        self.jit = JIT(opt, keep_objects)
-        self.keep_objects = keep_objects
+        self.keep_objects = codecache is not None
+        self.jit = JIT(opt, self.keep_objects)
         self.verify = verify
         self.compiled = 0
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
