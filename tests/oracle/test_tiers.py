@@ -113,3 +113,14 @@ def test_blocks_halfway_to_promotion_are_compiled_with_it():
     compiled = emu.stats.counters["blocks_tier_block"]
     assert compiled >= 4 and len(emu.engine.jit.modules) < compiled
     _assert_host(code, _visible(emu, stop))
+
+
+def test_blocks_sharing_a_float_helper_compile_in_one_module():
+    """Two blocks whose float ops define the same internal helper (lower_float*.py) are
+    batched into one LLVM module: the helper is defined once (twice was an LLVM error)."""
+    code = assemble("addsd xmm0, xmm1; jmp next; next: addsd xmm2, xmm3; nop")
+    emu = _emulator("jit", "off", code)
+    first = emu.tbs.lift(CODE_ADDR)
+    blocks = [first, emu.tbs.lift(first.terminator.attrs["target"])]
+    codes = emu.engine.compile_many(blocks)
+    assert len(codes) == 2 and codes[0].fn != codes[1].fn

@@ -35,14 +35,23 @@ class NativeBlock:
 
 
 def merge_modules(texts: list[str]) -> str:
-    """One module of several block modules' texts: their definitions, each declaration once."""
+    """One module of several block modules' texts: their definitions, each declaration and
+    each internal helper (lower_float*.py: named after what it computes) once."""
     head, seen, body = [], set(), []
     for text in texts:
+        skipping = False
         for line in text.splitlines():
-            if line.startswith(("target ", "declare ")):
+            if skipping:
+                skipping = line != "}"
+            elif line.startswith(("target ", "declare ")):
                 if line not in seen:
                     seen.add(line)
                     head.append(line)
+            elif line.startswith("define internal "):
+                skipping = line in seen
+                seen.add(line)
+                if not skipping:
+                    body.append(line)
             else:
                 body.append(line)
     return "\n".join(head + body) + "\n"
