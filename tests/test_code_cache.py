@@ -249,3 +249,55 @@ def test_runtime_helpers_are_kept_in_and_loaded_from_the_code_cache(tmp_path):
     first.save()
     assert CodeCache(str(tmp_path), "config", "host").runtime_object() == fresh.kept
     assert CodeCache(str(tmp_path), "other config", "host").runtime_object() is None
+
+
+def test_blocks_compiled_together_share_one_object_beside_one_compiled_alone(tmp_path, monkeypatch):
+    """Blocks A (rax += 1; jmp B) and B (rax += 2; jmp C) compiled as one module keep one
+    object, written once in their page's bundle. A later engine that compiled A alone then
+    loads that object for B (which defines A's code a second time, under its group's name):
+    the run from A ends with rax = 3, both blocks counted as hits."""
+    from dbt.backend.llvm.codecache import decode_bundle
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    base = 0x40000
+    a, c, b = base, base + 6, base + 7
+    code = (b"\x48\x83\xc0\x01" + b"\xeb\x01"          # A: add rax, 1; jmp B
+            + b"\xf4"                                  # C: hlt
+            + b"\x48\x83\xc0\x02" + b"\xeb\xf9")       # B: add rax, 2; jmp C
+
+    def emulator():
+        emu = Emulator("jit", code_cache=str(tmp_path))
+        emu.map(base, 0x1000, "rwx")
+        emu.write(base, code)
+        return emu
+
+    first = emulator()
+    blocks = [first.tbs.lift(pc) for pc in (a, b)]
+    keys = [first.tbs.cache_key(block, b"page") for block in blocks]
+    codes = first.engine.compile_many(blocks, keys=keys)
+    assert codes[0].group == codes[1].group != b"" and codes[0].obj is codes[1].obj
+    page = first.codecache.page_of(first.mem, a)
+    for block, key, native_code in zip(blocks, keys, codes):
+        first.codecache.add(page, key, block, native_code)
+    first.codecache.save()
+    (bundle,) = tmp_path.rglob(page.hex() + ".*")
+    data = bundle.read_bytes()
+    assert data.count(codes[0].obj) == 1
+    assert [(block.pc, block.group) for block in decode_bundle(first.codecache.fingerprint, data)] == \
+        [(a, codes[0].group), (b, codes[0].group)]
+
+    second = emulator()
+    second.engine.compile(second.tbs.lift(a), keys[0])
+    stop = second.run(start=a, until=c)
+    assert (stop.reason, second.reg_read("rax"), second.stats.counters["code_cache_hits"]) == ("until", 3, 2)
+
+
+def test_bundle_keeps_a_groups_object_once_and_rejects_a_group_without_one():
+    from dbt.backend.llvm.codecache import HEADER, MAGIC, CachedBlock, decode_bundle, digest, encode_bundle
+    fingerprint, group, obj = b"f" * 16, b"g" * 16, b"\x7fELF object code"
+    blocks = [CachedBlock(bytes([i]) * 16, 0x1000 + i, 4, 1, (0x2000,), obj, group) for i in range(3)]
+    alone = CachedBlock(b"k" * 16, 0x3000, 2, 1, (), b"other object")
+    data = encode_bundle(fingerprint, [*blocks, alone])
+    assert data.count(obj) == 1
+    assert decode_bundle(fingerprint, data) == [*blocks, alone]
+    orphan = blocks[1].encode(with_object=False)
+    assert decode_bundle(fingerprint, HEADER.pack(MAGIC, fingerprint, len(orphan), digest(orphan)) + orphan) == []

@@ -9,6 +9,9 @@ own key against guest memory before loading its object code. A hot region's
 code is keyed by a digest of its member blocks' keys (head first) and kept in
 a second bundle of its head's page, found at the HOT exit once the members are
 chosen (their keys are computed from guest memory then).
+Blocks compiled together (a batch of a page's blocks, one LLVM module) share
+one object: each of their entries names the group, whose object the file
+holds once.
 Files are written whole to a temporary file and renamed into place, merged
 with what another run wrote meanwhile. A file whose header or checksum does
 not match is ignored (and rewritten by the next save); nothing read from
@@ -27,9 +30,10 @@ from pathlib import Path
 
 from dbt.runtime.memory import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, X, GuestFault
 
-MAGIC = b"DBTCODE1"
+MAGIC = b"DBTCODE2"
 HEADER = struct.Struct("<8s16sQ16s")      # magic, fingerprint, payload length, payload digest
-ENTRY = struct.Struct("<16sQIIII")        # key, pc, size, ninsns, number of targets, object length
+ENTRY = struct.Struct("<16sQIIII16s")      # key, pc, size, ninsns, number of targets, object length, group
+NO_GROUP = bytes(16)
 TARGET = struct.Struct("<Q")
 SUFFIX = ".tbs"
 STALE_DAYS = 2        # a cache of another fingerprint unwritten this long is removed
@@ -94,15 +98,23 @@ class CachedBlock:
     size: int                   # guest bytes covered
     ninsns: int
     targets: tuple[int, ...]    # pcs of the direct exits, in slot order
-    obj: bytes                  # relocatable object code
+    obj: bytes                  # relocatable object code (its group's, shared)
+    group: bytes = b""          # the id of the blocks compiled with it in one object (b"": alone)
 
-    def encode(self) -> bytes:
-        return b"".join((ENTRY.pack(self.key, self.pc, self.size, self.ninsns, len(self.targets), len(self.obj)),
-                         *(TARGET.pack(t) for t in self.targets), self.obj))
+    def encode(self, with_object: bool) -> bytes:
+        obj = self.obj if with_object else b""
+        return b"".join((ENTRY.pack(self.key, self.pc, self.size, self.ninsns, len(self.targets), len(obj),
+                                    self.group or NO_GROUP),
+                         *(TARGET.pack(t) for t in self.targets), obj))
 
 
 def encode_bundle(fingerprint: bytes, blocks) -> bytes:
-    payload = b"".join(block.encode() for block in blocks)
+    """A bundle file of blocks; a group's object is written with its first block only."""
+    written, parts = set(), []
+    for block in blocks:
+        parts.append(block.encode(with_object=not block.group or block.group not in written))
+        written.add(block.group)
+    payload = b"".join(parts)
     return HEADER.pack(MAGIC, fingerprint, len(payload), digest(payload)) + payload
 
 
@@ -114,10 +126,10 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
     payload = data[HEADER.size:]
     if magic != MAGIC or owner != fingerprint or length != len(payload) or digest(payload) != check:
         return []
-    blocks, at = [], 0
+    blocks, objects, at = [], {}, 0
     try:
         while at < len(payload):
-            key, pc, size, ninsns, ntargets, objlen = ENTRY.unpack_from(payload, at)
+            key, pc, size, ninsns, ntargets, objlen, group = ENTRY.unpack_from(payload, at)
             at += ENTRY.size
             targets = tuple(TARGET.unpack_from(payload, at + TARGET.size * i)[0] for i in range(ntargets))
             at += TARGET.size * ntargets
@@ -125,7 +137,12 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
             at += objlen
             if len(obj) != objlen:
                 return []
-            blocks.append(CachedBlock(key, pc, size, ninsns, targets, obj))
+            group = b"" if group == NO_GROUP else group
+            if group:
+                obj = objects.setdefault(group, obj)
+            if not obj:         # a group's first entry must carry its object
+                return []
+            blocks.append(CachedBlock(key, pc, size, ninsns, targets, obj, group))
     except struct.error:
         return []
     return blocks
@@ -250,7 +267,7 @@ class CodeCache:
         blocks = self.bundle(page_digest).setdefault(block.pc, [])
         if all(b.key != key for b in blocks):
             targets = tuple(target for _, target in code.exits)
-            blocks.append(CachedBlock(key, block.pc, block.size, block.ninsns, targets, code.obj))
+            blocks.append(CachedBlock(key, block.pc, block.size, block.ninsns, targets, code.obj, code.group))
             self.dirty.add(page_digest)
 
     def save(self) -> None:

@@ -12,7 +12,7 @@ import ctypes
 import threading
 from dataclasses import dataclass, field
 
-from dbt.backend.llvm.codecache import CachedBlock
+from dbt.backend.llvm.codecache import CachedBlock, digest
 from dbt.backend.llvm.jit import JIT, runtime_library
 from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, refs_name
 from dbt.backend.llvm.runtime_helpers import runtime_module
@@ -32,6 +32,7 @@ class NativeBlock:
     text: str = ""                            # LLVM IR, for -d out_asm
     obj: bytes = b""                          # object code, when the engine keeps it for the disk cache
     hits: int = 0                             # address of its entry counter (0: not counted)
+    group: bytes = b""                        # the group of blocks its object holds (b"": only this one)
 
 
 def merge_modules(texts: list[str]) -> str:
@@ -57,10 +58,10 @@ def merge_modules(texts: list[str]) -> str:
     return "\n".join(head + body) + "\n"
 
 
-def block_symbol(pc: int, key: bytes, prefix: str = "tb") -> str:
+def block_symbol(pc: int, key: bytes, prefix: str = "tb", group: bytes = b"") -> str:
     """The function name of a block's (or with prefix "rg", a region's) code: unique to its
-    code-cache key, the same in every run."""
-    return f"{prefix}_{pc:x}_{key.hex()}"
+    code-cache key and the group it was compiled in, the same in every run."""
+    return f"{prefix}_{pc:x}_{key.hex()}" + (f"_{group.hex()}" if group else "")
 
 
 class LLVMEngine:
@@ -80,6 +81,7 @@ class LLVMEngine:
         self.verify = verify
         self.compiled = 0
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
+        self.groups: set[bytes] = set()                # groups whose object this engine has loaded
         self.miss_fn = runtime_library(runtime_module, RUNTIME_SYMBOLS, codecache).function("dbt_miss")
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
         for i in range(JMP_CACHE_ENTRIES):
@@ -87,36 +89,49 @@ class LLVMEngine:
         cpu.jmp_cache = ctypes.addressof(self.jmp_cache)
 
     def compile(self, block: Block, key: bytes | None = None, counted: bool = False) -> NativeBlock:
-        """Native code for a block. With a code-cache key (a digest of the block's pc and bytes)
-        the code is named after it, and a key this engine has compiled or loaded before is
-        reused, since one name must not be defined twice. `counted` (the block cache, with
-        regions on): it counts its entries and exits HOT at the threshold, which a caller of
-        execute() must then serve; the code cache's configuration holds the threshold, so a
-        keyed block is counted or not in every run alike."""
-        if key in self.by_key:
-            return self.recount(self.by_key[key])
-        name = self.fresh_name(block.pc) if key is None else block_symbol(block.pc, key)
-        threshold = self.hot_threshold if counted else None
-        text, slots = lower_block(block, name, threshold)
-        self.jit.add(text, verify=self.verify)
-        code = self._resolve(self.jit, name, [target for _, target in slots], text, self.jit.last_object,
-                             counted=threshold is not None)
-        if key is not None:
-            self.by_key[key] = code
-        return code
+        """Native code for a block (see compile_many). `counted` (the block cache, with regions
+        on): it counts its entries and exits HOT at the threshold, which a caller of execute()
+        must then serve; the code cache's configuration holds the threshold, so a keyed block
+        is counted or not in every run alike."""
+        return self.compile_many([block], counted, [key])[0]
 
-    def compile_many(self, blocks: list[Block], counted: bool = False) -> list[NativeBlock]:
-        """Native code for several blocks (not for the code cache), compiled as one module:
-        LLVM's cost per module is half of a small block's (measured: 1.12 ms a block alone,
-        0.48 ms in a module of 54)."""
+    def compile_many(self, blocks: list[Block], counted: bool = False, keys=None) -> list[NativeBlock]:
+        """Native code for several blocks, compiled as one module: LLVM's cost per module is
+        half of a small block's (measured: 1.12 ms a block alone, 0.48 ms in a module of 54).
+
+        keys: the blocks' code-cache keys (digests of pc and bytes), all or none None. Keyed
+        code is named after its key and, when several share the module's object, after their
+        group (a digest of their keys): a block compiled here and the same block in another
+        group's object loaded later must not define one name twice. A key this engine has
+        compiled or loaded before is reused, counting its entries afresh."""
+        keys = keys or [None] * len(blocks)
         threshold = self.hot_threshold if counted else None
+        fresh = [(block, key) for block, key in zip(blocks, keys) if key not in self.by_key]
+        keyed = [key for _, key in fresh if key is not None]
+        group = digest(*keyed) if len(keyed) > 1 else b""
         lowered = []
-        for block in blocks:
-            name = self.fresh_name(block.pc)
-            lowered.append((name, *lower_block(block, name, threshold)))
-        self.jit.add(merge_modules([text for _, text, _ in lowered]), verify=self.verify)
-        return [self._resolve(self.jit, name, [target for _, target in slots], text, counted=threshold is not None)
-                for name, text, slots in lowered]
+        for block, key in fresh:
+            name = self.fresh_name(block.pc) if key is None else block_symbol(block.pc, key, "tb", group)
+            lowered.append((name, key, *lower_block(block, name, threshold)))
+        if not lowered:
+            return [self.recount(self.by_key[key]) for key in keys]
+        texts = [text for _, _, text, _ in lowered]
+        self.jit.add(texts[0] if len(texts) == 1 else merge_modules(texts), verify=self.verify)
+        if group:
+            self.groups.add(group)
+        codes = iter([self._resolve(self.jit, name, [target for _, target in slots], text,
+                                    self.jit.last_object if key is not None else b"", threshold is not None, group)
+                      for name, key, text, slots in lowered])
+        result = []
+        for key in keys:
+            if key is not None and key in self.by_key:
+                result.append(self.recount(self.by_key[key]))
+                continue
+            code = next(codes)
+            if key is not None:
+                self.by_key[key] = code
+            result.append(code)
+        return result
 
     def fresh_name(self, pc: int) -> str:
         """A function name for a block's code not kept in the code cache: unique in this engine."""
@@ -135,10 +150,13 @@ class LLVMEngine:
         """Code of the cache loaded into `jit` (objects finalised at once), or the code of its
         key this engine already has (counting its entries afresh)."""
         fresh = {cached.key: cached for cached in blocks if cached.key not in self.by_key}
-        jit.add_objects([cached.obj for cached in fresh.values()])
+        objects = {cached.group or cached.key: cached.obj for cached in fresh.values()
+                   if not cached.group or cached.group not in self.groups}
+        jit.add_objects(list(objects.values()))
+        self.groups.update(cached.group for cached in fresh.values() if cached.group)
         for key, cached in fresh.items():
-            self.by_key[key] = self._resolve(jit, block_symbol(cached.pc, key, prefix), cached.targets, "",
-                                             cached.obj, counted=counted)
+            self.by_key[key] = self._resolve(jit, block_symbol(cached.pc, key, prefix, cached.group), cached.targets,
+                                             "", cached.obj, counted, cached.group)
         return [self.by_key[cached.key] if cached.key in fresh else self.recount(self.by_key[cached.key])
                 for cached in blocks]
 
@@ -151,12 +169,13 @@ class LLVMEngine:
         return code
 
     @staticmethod
-    def _resolve(jit: JIT, name: str, targets, text: str, obj: bytes = b"", counted: bool = False) -> NativeBlock:
+    def _resolve(jit: JIT, name: str, targets, text: str, obj: bytes = b"", counted: bool = False,
+                 group: bytes = b"") -> NativeBlock:
         refs = (ctypes.c_uint64 * (1 + len(targets) + counted)).from_address(jit.global_address(refs_name(name)))
         fn = refs[0]
         exits = [(refs[1 + i], target) for i, target in enumerate(targets)]
         hits = refs[1 + len(targets)] if counted else 0
-        return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj, hits)
+        return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj, hits, group)
 
     def is_warm(self, code: NativeBlock) -> bool:
         """Whether a block ran often enough (an eighth of the hot threshold) to join a region;
