@@ -223,14 +223,14 @@ class Builder:
         self.emit("insn_start", [], pc=pc, index=index)
 
     # -- terminators --------------------------------------------------------
-    def goto(self, target: int) -> None:
-        self.emit("goto", [], target=target)
+    def goto(self, target: int, **call) -> None:
+        self.emit("goto", [], target=target, **call)
 
     def branch(self, cond: Value, taken: int, fallthrough: int) -> None:
         self.emit("branch", [cond], taken=taken, fallthrough=fallthrough)
 
-    def jump(self, target: Value) -> None:
-        self.emit("jump", [target])
+    def jump(self, target: Value, **kind) -> None:
+        self.emit("jump", [target], **kind)
 
     def exit(self, reason: ExitReason, next_pc: int) -> None:
         self.emit("exit", [], reason=int(reason), next_pc=next_pc)

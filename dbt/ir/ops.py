@@ -106,6 +106,8 @@ OPS: dict[str, OpDef] = _defs(
     OpDef("exit_if", 1, False, side_exit=True),  # attrs: target, retired; leave for target when true
     OpDef("insn_start", 0, False),         # attrs: pc, index; marks a guest insn
     # Terminators. Exits carry the retired-instruction count of the block.
+    # A call's goto or jump also has attrs returns_to: the pc its callee's ret comes back to;
+    # a ret's jump has attrs ret=True.
     OpDef("goto", 0, False, terminator=True),       # attrs: target (direct, chainable)
     OpDef("branch", 1, False, terminator=True),     # attrs: taken, fallthrough
     OpDef("jump", 1, False, terminator=True),       # indirect: arg is the target

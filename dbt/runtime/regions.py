@@ -3,8 +3,9 @@
 First-tier blocks count their entries (in native code) and exit HOT at a
 threshold; the block cache then compiles the hot block and the translated
 blocks reachable from it by direct exits (a loop, a function and its callees'
-blocks) into one region function (dbt/backend/llvm/region.py) that becomes the
-entry for the head pc. Modes: off (no counters), on, always (a low threshold,
+blocks, and the return sites of calls whose callee returns inside the region)
+into one region function (dbt/backend/llvm/region.py) that becomes the entry
+for the head pc; a recursive function's region may be three times as large. Modes: off (no counters), on, always (a low threshold,
 so tests exercise regions everywhere); `DBT_REGIONS` chooses when the caller
 does not. `on` and `always` compile at the HOT exit; `background` compiles on
 a thread (dbt/runtime/worker.py) while the guest keeps running its first-tier code
@@ -20,6 +21,9 @@ THRESHOLDS = {"off": None, "on": 1000, "background": 1000, "always": 2}
 BACKGROUND = frozenset({"background"})    # modes that compile regions on a background thread
 MAX_REGION_BLOCKS = 16
 MAX_REGION_INSNS = 160
+MAX_RECURSIVE_BLOCKS = 48       # a recursive function's region (select_region)
+MAX_RECURSIVE_INSNS = 480
+MAX_REGION_PASSES = 4       # select_region: walks that leave out return sites of callees returning outside
 
 
 def command_line_mode(mode: str | None, code_cache: bool) -> str:
@@ -52,26 +56,102 @@ def direct_targets(block) -> list[int]:
     return targets
 
 
+def return_site(block) -> int | None:
+    """The pc a call block's callee returns to (None: not a call)."""
+    return block.terminator.attrs.get("returns_to")
+
+
+def callee(block) -> int | None:
+    """The pc a direct call block calls (None: not a direct call)."""
+    return block.terminator.attrs.get("target") if return_site(block) is not None else None
+
+
 def select_region(head, blocks: dict, excluded, warm, ir) -> list:
     """The head's TB then the warm translated TBs reachable from it by direct exits, breadth
-    first, within MAX_REGION_BLOCKS and MAX_REGION_INSNS; `excluded(tb)` keeps a TB out
-    (stop blocks, stop points and other regions: an exit chains to a region's head, where
-    compiling its blocks again doubled strings' and mixed's region compile time for code no
-    faster), `warm(code)` says whether a block ran often enough to be
-    worth it, `ir(tb)` gives a TB's IR (lifted again for a block of the code cache)."""
+    first, within MAX_REGION_BLOCKS and MAX_REGION_INSNS (a recursive function's within
+    MAX_RECURSIVE_BLOCKS and MAX_RECURSIVE_INSNS: its body then fits). A call whose callee's
+    entry and ret join the region (recursion, or a small callee of a loop) also leads to its
+    return site: the ret then branches there instead of leaving (fib transferred between
+    translated functions ~200 M times). `excluded(tb)` keeps a TB out (stop blocks, stop
+    points); `warm(code)` says whether a block ran often enough to be worth it, `ir(tb)`
+    gives a TB's IR (lifted again for a block of the code cache). Another region's head
+    joins as its first-tier block (fib's ret block heads a region of its own)."""
+    bigger = walk_with_returns(head, blocks, excluded, warm, ir, MAX_RECURSIVE_BLOCKS, MAX_RECURSIVE_INSNS, True)
+    if recursive([ir(tb) for tb in bigger]):
+        return bigger
+    return walk_with_returns(head, blocks, excluded, warm, ir, MAX_REGION_BLOCKS, MAX_REGION_INSNS, False)
+
+
+def walk_with_returns(head, blocks: dict, excluded, warm, ir, max_blocks: int, max_insns: int,
+                      join_heads: bool) -> list:
+    """The breadth-first walk again until every return site it follows is one its callee's
+    ret (in the region) comes back to: one whose callee returns from outside would run as a
+    first-tier block, unable to head a region of its own (strings: 55 M -> 95 M transfers)."""
+    allowed = None                  # callees whose return sites may join (None: any)
+    for _ in range(MAX_REGION_PASSES):
+        chosen = breadth_first(head, blocks, excluded, warm, ir, lambda pc: allowed is None or pc in allowed,
+                               max_blocks, max_insns, join_heads)
+        irs = [ir(tb) for tb in chosen]
+        graph = successors(irs)
+        followed = {callee(block) for block in irs if return_site(block) in graph and callee(block) is not None
+                    and (allowed is None or callee(block) in allowed)}
+        rets = {block.pc for block in irs if block.terminator.attrs.get("ret")}
+        stranded = {pc for pc in followed if pc not in graph or not reachable(graph, pc) & rets}
+        if not stranded:
+            break
+        allowed = followed - stranded
+    return chosen
+
+
+def breadth_first(head, blocks: dict, excluded, warm, ir, follow_call, max_blocks: int, max_insns: int,
+                  join_heads: bool) -> list:
+    """select_region's walk; follow_call(callee) says whether a call to callee (in the
+    region) leads to its return site; join_heads: other regions' heads join (as their
+    first-tier blocks), else they stay out."""
     chosen, queue, seen, insns = [], [head], {head.pc}, 0
-    while queue and len(chosen) < MAX_REGION_BLOCKS:
+
+    def visit(target: int) -> None:
+        dest = blocks.get(target)
+        if dest is not None and dest.members:
+            dest = dest.members[0] if join_heads else None
+        if dest is not None and target not in seen and not excluded(dest) and warm(dest.code):
+            seen.add(target)
+            queue.append(dest)
+    while queue and len(chosen) < max_blocks:
         tb = queue.pop(0)
-        if chosen and insns + tb.ninsns > MAX_REGION_INSNS:
+        if chosen and insns + tb.ninsns > max_insns:
             continue
         chosen.append(tb)
         insns += tb.ninsns
-        for target in direct_targets(ir(tb)):
-            dest = blocks.get(target)
-            if dest is not None and target not in seen and not excluded(dest) and warm(dest.code):
-                seen.add(target)
-                queue.append(dest)
+        block = ir(tb)
+        for target in direct_targets(block):
+            visit(target)
+        if callee(block) in seen and follow_call(callee(block)):
+            visit(return_site(block))
     return chosen
+
+
+def successors(region: list) -> dict[int, list[int]]:
+    """pc -> the pcs of the region's blocks (IR) its block continues at: direct exits and,
+    for a call, its return site."""
+    pcs = {block.pc for block in region}
+    return {block.pc: [t for t in direct_targets(block) + [return_site(block)] if t in pcs] for block in region}
+
+
+def reachable(graph: dict[int, list[int]], start: int) -> set[int]:
+    seen, stack = {start}, [start]
+    while stack:
+        for target in graph[stack.pop()]:
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
+
+
+def recursive(region: list) -> bool:
+    """Whether a call of the region (IR blocks) calls a function of the region that reaches it."""
+    graph = successors(region)
+    return any(block.pc in reachable(graph, callee(block)) for block in region if callee(block) in graph)
 
 
 def background(mode: str | None = None) -> bool:

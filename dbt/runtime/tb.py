@@ -285,7 +285,7 @@ class TBCache:
         if head is None or head.members or self.stops_at(head) or pc in self.queued or (
                 holder is not None and self.blocks.get(holder.pc) is holder):
             return                  # gone, a region already, a stop, inside a live one or a queued one
-        members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or tb.members or self.stops_at(tb),
+        members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or self.stops_at(tb),
                                       self.engine.is_warm, self.block_ir))
         job, timer, keep = self.region_source(members)
         if self.worker is None or timer == "cache_load":       # loading is quick: no need to wait

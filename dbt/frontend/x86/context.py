@@ -249,16 +249,18 @@ class LiftContext:
         return condition_from_flags(self.b, code, self.flags(COND_FLAGS[code & ~1]))
 
     # -- block ends -----------------------------------------------------------
-    def end_goto(self, target: int) -> None:
-        self.b.goto(target)
+    def end_goto(self, target: int, **call) -> None:
+        """call: returns_to=pc for a call (ops.py)."""
+        self.b.goto(target, **call)
         self.ended = True
 
     def end_branch(self, cond: Value, taken: int) -> None:
         self.b.branch(cond, taken, self.next_pc)
         self.ended = True
 
-    def end_jump(self, target: Value) -> None:
-        self.b.jump(target)
+    def end_jump(self, target: Value, **kind) -> None:
+        """kind: returns_to=pc for a call, ret=True for a ret (ops.py)."""
+        self.b.jump(target, **kind)
         self.ended = True
 
     def end_exit(self, reason: ExitReason, next_pc: int | None = None) -> None:

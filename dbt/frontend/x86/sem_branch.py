@@ -13,11 +13,11 @@ def _target(ctx):
     return None, ctx.b.resize(ctx.load(0), Ty.I64)
 
 
-def _transfer(ctx, direct, indirect):
+def _transfer(ctx, direct, indirect, **call):
     if indirect is None:
-        ctx.end_goto(direct)
+        ctx.end_goto(direct, **call)
     else:
-        ctx.end_jump(indirect)
+        ctx.end_jump(indirect, **call)
 
 
 def lift_jmp(ctx, insn):
@@ -27,14 +27,14 @@ def lift_jmp(ctx, insn):
 def lift_call(ctx, insn):
     direct, indirect = _target(ctx)
     ctx.push(ctx.b.const(Ty.I64, ctx.next_pc))
-    _transfer(ctx, direct, indirect)
+    _transfer(ctx, direct, indirect, returns_to=ctx.next_pc)
 
 
 def lift_ret(ctx, insn):
     target = ctx.pop()
     if insn.operands:
         ctx.b.put("rsp", ctx.b.add(ctx.get64("rsp"), ctx.op(0).imm & 0xFFFF))
-    ctx.end_jump(target)
+    ctx.end_jump(target, ret=True)
 
 
 def _jcc(code):
