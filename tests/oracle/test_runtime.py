@@ -96,6 +96,9 @@ FAULTS = [
     ("mov rax, 0xfffffffffffffff8; mov rbx, [rax]", Vector.PF, 0xfffffffffffffff8, False),   # near 2^64
     # crosses into an unmapped page: the first inaccessible byte is reported, as CR2 holds it
     (f"mov rax, {DATA_ADDR + 0x10000 - 4}; mov rbx, [rax]", Vector.PF, DATA_ADDR + 0x10000, False),
+    # a group of accesses whose span crosses into it: the first load is done, the second faults
+    (f"mov rax, {DATA_ADDR + 0x10000 - 12}; mov rbx, [rax]; mov rcx, [rax + 8]", Vector.PF, DATA_ADDR + 0x10000,
+     False),
     (f"mov rax, {CODE_ADDR + 0x20000}; mov dword ptr [rax], 1", Vector.PF, CODE_ADDR + 0x20000, True),  # read-only page
     ("xor ecx, ecx; div ecx", Vector.DE, None, False),
     ("ud2", Vector.UD, None, False),
@@ -167,3 +170,10 @@ def test_fs_and_gs_based_addressing(engine):
     assert emu.reg_read("rax") == int.from_bytes(bytes(range(8, 16)), "little")
     assert emu.read(DATA_ADDR + 0x118, 8) == bytes(range(8, 16))
     assert emu.reg_read("rcx") == int.from_bytes(bytes(range(4)), "little")
+
+
+def test_a_group_of_accesses_crossing_a_page_matches_host():
+    """Loads and a store near one root whose span crosses from one data page into the next
+    (both mapped): the span's second page is looked up on the crossing path only."""
+    check(f"mov rax, {DATA_ADDR + 0x1000 - 12}; mov rbx, [rax]; mov rcx, [rax + 8]; add [rax + 4], ecx;"
+          f" mov rdx, [rax + 16]")

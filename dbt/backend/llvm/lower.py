@@ -498,15 +498,23 @@ class BlockLowering(FunctionLowering):
         """The inline check of a group's span [root+low, root+end), at most two pages: the
         pages of its first and last byte allow the access (so the span is inside the space: it
         cannot wrap, its first page being inside); else leave at this instruction with
-        Vector.ACCESS_GROUP (the runtime interprets the rest of the block)."""
-        low, last, both = self.fresh(), self.fresh(), self.fresh()
+        Vector.ACCESS_GROUP (the runtime interprets the rest of the block). The last byte's
+        page is looked up only when the span crosses into it: mostly it is the first's."""
+        span = group.end - group.low
+        low, offset, fits, one_page = self.fresh(), self.fresh(), self.fresh(), self.fresh()
         root = "0" if group.root is None else self.v(group.root)
         self.emit(f"{low} = add i64 {root}, {group.low}")
-        self.emit(f"{last} = add i64 {low}, {group.end - group.low - 1}")
-        first, final = (self.page_allows(byte, group.reads, group.writes) for byte in (low, last))
-        self.emit(f"{both} = and i1 {first}, {final}")
+        first = self.page_allows(low, group.reads, group.writes)
+        self.emit(f"{offset} = and i64 {low}, {(1 << PAGE_SHIFT) - 1}")
+        self.emit(f"{fits} = icmp ule i64 {offset}, {(1 << PAGE_SHIFT) - span}")
+        self.emit(f"{one_page} = and i1 {first}, {fits}")
         landing = self.fault_landing(int(Vector.ACCESS_GROUP), low)
-        cont = self.fresh("span").lstrip("%")
+        cont, crossing = self.fresh("span").lstrip("%"), self.fresh("crossing").lstrip("%")
+        self.emit(f"br i1 {one_page}, label %{cont}, label %{crossing}")
+        self.label(crossing)
+        last, both = self.fresh(), self.fresh()
+        self.emit(f"{last} = add i64 {low}, {span - 1}")
+        self.emit(f"{both} = and i1 {first}, {self.page_allows(last, group.reads, group.writes)}")
         self.emit(f"br i1 {both}, label %{cont}, label %{landing}")
         self.label(cont)
 
