@@ -454,6 +454,13 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{ok} = icmp eq i8 {has}, {need}")
         return ok
 
+    def on_one_page(self, addr: str, size: int) -> str:
+        """i1: the `size` bytes from guest address `addr` lie on one page."""
+        offset, fits = self.fresh(), self.fresh()
+        self.emit(f"{offset} = and i64 {addr}, {(1 << PAGE_SHIFT) - 1}")
+        self.emit(f"{fits} = icmp ule i64 {offset}, {(1 << PAGE_SHIFT) - size}")
+        return fits
+
     def guest_pointer(self, addr: str, size: int, write: bool) -> str:
         """Host pointer for a guest access to [addr, addr+size): inline, the common case (on one
         page of the space whose permissions allow it); anything else calls @dbt_guest_access
@@ -461,10 +468,8 @@ class BlockLowering(FunctionLowering):
         access both pages allow) or records the fault."""
         ok = self.page_allows(addr, not write, write)
         if size > 1:
-            offset, fits, both = self.fresh(), self.fresh(), self.fresh()
-            self.emit(f"{offset} = and i64 {addr}, {(1 << PAGE_SHIFT) - 1}")
-            self.emit(f"{fits} = icmp ule i64 {offset}, {(1 << PAGE_SHIFT) - size}")
-            self.emit(f"{both} = and i1 {ok}, {fits}")
+            both = self.fresh()
+            self.emit(f"{both} = and i1 {ok}, {self.on_one_page(addr, size)}")
             ok = both
         fast, slow, join = (self.fresh(label).lstrip("%") for label in ("fast", "slow", "join"))
         self.emit(f"br i1 {ok}, label %{fast}, label %{slow}")
@@ -501,13 +506,11 @@ class BlockLowering(FunctionLowering):
         Vector.ACCESS_GROUP (the runtime interprets the rest of the block). The last byte's
         page is looked up only when the span crosses into it: mostly it is the first's."""
         span = group.end - group.low
-        low, offset, fits, one_page = self.fresh(), self.fresh(), self.fresh(), self.fresh()
+        low, one_page = self.fresh(), self.fresh()
         root = "0" if group.root is None else self.v(group.root)
         self.emit(f"{low} = add i64 {root}, {group.low}")
         first = self.page_allows(low, group.reads, group.writes)
-        self.emit(f"{offset} = and i64 {low}, {(1 << PAGE_SHIFT) - 1}")
-        self.emit(f"{fits} = icmp ule i64 {offset}, {(1 << PAGE_SHIFT) - span}")
-        self.emit(f"{one_page} = and i1 {first}, {fits}")
+        self.emit(f"{one_page} = and i1 {first}, {self.on_one_page(low, span)}")
         landing = self.fault_landing(int(Vector.ACCESS_GROUP), low)
         cont, crossing = self.fresh("span").lstrip("%"), self.fresh("crossing").lstrip("%")
         self.emit(f"br i1 {one_page}, label %{cont}, label %{crossing}")
