@@ -49,6 +49,14 @@ HOT_LOOPS = {
         push rax; sub edi, 2; call fib; pop rdx; add rax, rdx; ret
       small: mov eax, edi; ret
       done: nop""",
+    "flags_across_blocks": f"""
+        mov rcx, 300; mov rsi, {DATA_ADDR}; xor edx, edx; xor edi, edi
+      top: mov eax, dword ptr [rsi + rcx * 4]; and eax, 7; cmp eax, 3; je same
+        jl less
+        sbb eax, eax; or eax, 1; add edx, eax; jmp next
+      less: setbe bl; adc edx, 5; add dl, bl; jmp next
+      same: cmovbe edi, ecx
+      next: dec rcx; jnz top""",
     "diamonds": """
         mov rcx, 150; xor eax, eax; xor edx, edx
       top: test cl, 1; jz even
@@ -207,6 +215,20 @@ def test_a_region_stops_at_another_regions_head(regions):
     assert len(live) >= 2
     heads = {tb.pc for tb in live}
     assert not [(tb.pc, m.pc) for tb in live for m in tb.members[1:] if m.pc in heads]
+
+
+def test_flags_one_block_of_a_region_reads_from_another_are_computed_inline(monkeypatch):
+    """In the loop's region, the blocks after `cmp; je` (jl; sbb; setbe and adc) read flags
+    the cmp set, the same cc_op on every way in: computed inline, not by @dbt_cc_all. Only
+    `dec` (its CF from one of three ways in) calls it. Matches the host."""
+    asm = HOT_LOOPS["flags_across_blocks"].replace("mov rcx, 300", "mov rcx, 3000")
+    monkeypatch.setenv("DBT_REGIONS", "on")
+    check(asm)
+    code = assemble(asm)
+    emu = _emulator("jit", "on", code, code_cache=False)
+    assert emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code)).reason == "until"
+    (region,) = [tb for pc, tb in emu.tbs.blocks.items() if tb.members and tb.members[0].pc == pc]
+    assert len(region.members) >= 4 and region.code.text.count("call i64 @dbt_cc_all") == 1
 
 
 def test_a_recursive_function_is_one_region_its_calls_and_rets_stay_in():
