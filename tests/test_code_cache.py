@@ -301,3 +301,30 @@ def test_bundle_keeps_a_groups_object_once_and_rejects_a_group_without_one():
     assert decode_bundle(fingerprint, data) == [*blocks, alone]
     orphan = blocks[1].encode(with_object=False)
     assert decode_bundle(fingerprint, HEADER.pack(MAGIC, fingerprint, len(orphan), digest(orphan)) + orphan) == []
+
+
+def test_a_cached_blocks_exits_are_those_of_its_ir(tmp_path, monkeypatch):
+    """The region walk's view of a block loaded from the cache (direct exits, a call's callee
+    and return site, a ret) is what lifting it again gives: the walk chooses the same
+    regions warm as cold, without lifting."""
+    from dbt.runtime.regions import exits_of
+    monkeypatch.delenv("DBT_CACHE", raising=False)
+    base = 0x40000
+    code = (b"\xb9\x03\x00\x00\x00"                   # mov ecx, 3
+            + b"\xe8\x07\x00\x00\x00"                 # top: call fn (base + 17)
+            + b"\xff\xc9" + b"\x75\xf7"               # dec ecx; jnz top
+            + b"\xf4" + b"\x90\x90"                   # hlt; padding
+            + b"\x48\xff\xc0" + b"\xc3")              # fn: inc rax; ret
+    loaded = []
+    for _ in range(2):
+        emu = Emulator("jit", code_cache=str(tmp_path))
+        emu.map(base, 0x2000, "rwx")
+        emu.write(base, code)
+        emu.reg_write("rsp", base + 0x1800)             # the stack on the next page
+        assert emu.run(start=base, until=base + 14).reason == "until" and emu.reg_read("rax") == 3
+        loaded = [tb for tb in emu.tbs.blocks.values() if tb.ir is None]
+    assert len(loaded) == 4
+    assert {tb.exits.pc: tb.exits for tb in loaded} == {tb.pc: exits_of(emu.tbs.lift(tb.pc, tb.ninsns))
+                                                         for tb in loaded}
+    call = next(tb.exits for tb in loaded if tb.exits.returns_to is not None)
+    assert (call.callee, call.returns_to) == (base + 17, base + 10) and any(tb.exits.ret for tb in loaded)

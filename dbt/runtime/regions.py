@@ -15,6 +15,7 @@ holds then depends on timing, so a later run would often not find it in the
 code cache: with a code cache, `dbt run` compiles at once (`on`) by default.
 """
 import os
+from typing import NamedTuple
 
 MODES = ("off", "on", "background", "always")
 THRESHOLDS = {"off": None, "on": 1000, "background": 1000, "always": 2}
@@ -57,45 +58,57 @@ def direct_targets(block) -> list[int]:
 
 
 def return_site(block) -> int | None:
-    """The pc a call block's callee returns to (None: not a call)."""
+    """The pc a call block's (IR) callee returns to (None: not a call)."""
     return block.terminator.attrs.get("returns_to")
 
 
-def callee(block) -> int | None:
-    """The pc a direct call block calls (None: not a direct call)."""
-    return block.terminator.attrs.get("target") if return_site(block) is not None else None
+class Exits(NamedTuple):
+    """What the region walk needs of a block: where it goes on. The code cache keeps it with
+    each block, so a warm run chooses regions without lifting their blocks again."""
+    pc: int
+    targets: tuple[int, ...]        # direct exits, in IR order (direct_targets)
+    returns_to: int | None          # a call's return site
+    callee: int | None              # a direct call's target
+    ret: bool                       # a ret
 
 
-def select_region(head, blocks: dict, excluded, warm, ir) -> list:
+def exits_of(block) -> Exits:
+    """The Exits of an IR block."""
+    returns_to = return_site(block)
+    callee = block.terminator.attrs.get("target") if returns_to is not None else None
+    return Exits(block.pc, tuple(direct_targets(block)), returns_to, callee, bool(block.terminator.attrs.get("ret")))
+
+
+def select_region(head, blocks: dict, excluded, warm, exits) -> list:
     """The head's TB then the warm translated TBs reachable from it by direct exits, breadth
     first, within MAX_REGION_BLOCKS and MAX_REGION_INSNS (a recursive function's within
     MAX_RECURSIVE_BLOCKS and MAX_RECURSIVE_INSNS: its body then fits). A call whose callee's
     entry and ret join the region (recursion, or a small callee of a loop) also leads to its
     return site: the ret then branches there instead of leaving (fib transferred between
     translated functions ~200 M times). `excluded(tb)` keeps a TB out (stop blocks, stop
-    points); `warm(code)` says whether a block ran often enough to be worth it, `ir(tb)`
-    gives a TB's IR (lifted again for a block of the code cache). Another region's head
-    joins as its first-tier block (fib's ret block heads a region of its own)."""
-    bigger = walk_with_returns(head, blocks, excluded, warm, ir, MAX_RECURSIVE_BLOCKS, MAX_RECURSIVE_INSNS, True)
-    if recursive([ir(tb) for tb in bigger]):
+    points); `warm(code)` says whether a block ran often enough to be worth it, `exits(tb)`
+    gives a TB's Exits. Another region's head joins as its first-tier block (fib's ret
+    block heads a region of its own)."""
+    bigger = walk_with_returns(head, blocks, excluded, warm, exits, MAX_RECURSIVE_BLOCKS, MAX_RECURSIVE_INSNS, True)
+    if recursive([exits(tb) for tb in bigger]):
         return bigger
-    return walk_with_returns(head, blocks, excluded, warm, ir, MAX_REGION_BLOCKS, MAX_REGION_INSNS, False)
+    return walk_with_returns(head, blocks, excluded, warm, exits, MAX_REGION_BLOCKS, MAX_REGION_INSNS, False)
 
 
-def walk_with_returns(head, blocks: dict, excluded, warm, ir, max_blocks: int, max_insns: int,
+def walk_with_returns(head, blocks: dict, excluded, warm, exits, max_blocks: int, max_insns: int,
                       join_heads: bool) -> list:
     """The breadth-first walk again until every return site it follows is one its callee's
     ret (in the region) comes back to: one whose callee returns from outside would run as a
     first-tier block, unable to head a region of its own (strings: 55 M -> 95 M transfers)."""
     allowed = None                  # callees whose return sites may join (None: any)
     for _ in range(MAX_REGION_PASSES):
-        chosen = breadth_first(head, blocks, excluded, warm, ir, lambda pc: allowed is None or pc in allowed,
+        chosen = breadth_first(head, blocks, excluded, warm, exits, lambda pc: allowed is None or pc in allowed,
                                max_blocks, max_insns, join_heads)
-        irs = [ir(tb) for tb in chosen]
-        graph = successors(irs)
-        followed = {callee(block) for block in irs if return_site(block) in graph and callee(block) is not None
-                    and (allowed is None or callee(block) in allowed)}
-        rets = {block.pc for block in irs if block.terminator.attrs.get("ret")}
+        region = [exits(tb) for tb in chosen]
+        graph = successors(region)
+        followed = {e.callee for e in region if e.returns_to in graph and e.callee is not None
+                    and (allowed is None or e.callee in allowed)}
+        rets = {e.pc for e in region if e.ret}
         stranded = {pc for pc in followed if pc not in graph or not reachable(graph, pc) & rets}
         if not stranded:
             break
@@ -103,7 +116,7 @@ def walk_with_returns(head, blocks: dict, excluded, warm, ir, max_blocks: int, m
     return chosen
 
 
-def breadth_first(head, blocks: dict, excluded, warm, ir, follow_call, max_blocks: int, max_insns: int,
+def breadth_first(head, blocks: dict, excluded, warm, exits, follow_call, max_blocks: int, max_insns: int,
                   join_heads: bool) -> list:
     """select_region's walk; follow_call(callee) says whether a call to callee (in the
     region) leads to its return site; join_heads: other regions' heads join (as their
@@ -123,19 +136,19 @@ def breadth_first(head, blocks: dict, excluded, warm, ir, follow_call, max_block
             continue
         chosen.append(tb)
         insns += tb.ninsns
-        block = ir(tb)
-        for target in direct_targets(block):
+        e = exits(tb)
+        for target in e.targets:
             visit(target)
-        if callee(block) in seen and follow_call(callee(block)):
-            visit(return_site(block))
+        if e.callee in seen and follow_call(e.callee):
+            visit(e.returns_to)
     return chosen
 
 
-def successors(region: list) -> dict[int, list[int]]:
-    """pc -> the pcs of the region's blocks (IR) its block continues at: direct exits and,
-    for a call, its return site."""
-    pcs = {block.pc for block in region}
-    return {block.pc: [t for t in direct_targets(block) + [return_site(block)] if t in pcs] for block in region}
+def successors(region: list[Exits]) -> dict[int, list[int]]:
+    """pc -> the pcs of the region's blocks its block continues at: direct exits and, for a
+    call, its return site."""
+    pcs = {e.pc for e in region}
+    return {e.pc: [t for t in (*e.targets, e.returns_to) if t in pcs] for e in region}
 
 
 def reachable(graph: dict[int, list[int]], start: int) -> set[int]:
@@ -148,10 +161,10 @@ def reachable(graph: dict[int, list[int]], start: int) -> set[int]:
     return seen
 
 
-def recursive(region: list) -> bool:
-    """Whether a call of the region (IR blocks) calls a function of the region that reaches it."""
+def recursive(region: list[Exits]) -> bool:
+    """Whether a call of the region calls a function of the region that reaches it."""
     graph = successors(region)
-    return any(block.pc in reachable(graph, callee(block)) for block in region if callee(block) in graph)
+    return any(e.pc in reachable(graph, e.callee) for e in region if e.callee in graph)
 
 
 def background(mode: str | None = None) -> bool:

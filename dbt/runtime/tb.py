@@ -29,8 +29,14 @@ from dbt.ir.ops import Block
 from dbt.ir.passes import optimize
 from dbt.ir.verify import verify
 from dbt.runtime.memory import PAGE_SHIFT
-from dbt.runtime.regions import select_region
+from dbt.runtime.regions import Exits, exits_of, select_region
 from dbt.runtime.worker import RegionWorker
+
+
+def cached_exits(cached) -> Exits:
+    """The Exits the code cache kept with a block (its targets are its slots' targets, in
+    IR order: lower.py chains exit_if, goto and branch exits in order)."""
+    return Exits(cached.pc, cached.targets, cached.returns_to, cached.callee, cached.ret)
 
 
 def timed(fn, *args) -> tuple:
@@ -52,6 +58,7 @@ class TranslationBlock:
     members: tuple = ()                                 # a region: its blocks' TBs, head first
     runs: int | None = None                             # tier 0 (code None): times run so far
     cache_page: bytes | None = None                     # tier 0: digest of its page for the code cache
+    exits: Exits | None = None                          # where it goes on (regions.py), once asked for
 
     @property
     def pages(self) -> set[int]:
@@ -112,10 +119,16 @@ class TBCache:
         verify(block.ops)
         return block
 
+    def block_exits(self, tb: TranslationBlock) -> Exits:
+        """A block's Exits: kept by the code cache for a cached block, else from its IR."""
+        if tb.exits is None:
+            tb.exits = exits_of(self.block_ir(tb))
+        return tb.exits
+
     def block_ir(self, tb: TranslationBlock) -> Block:
         """A block's IR; a block loaded from the code cache is lifted again (its bytes are unchanged)."""
         if tb.ir is None:
-            tb.ir = self.lift(tb.pc, tb.ninsns)
+            tb.ir = self.lift_timed(tb.pc, tb.ninsns)
         return tb.ir
 
     def build(self, pc: int, max_insns: int | None = None, stop: bool = False,
@@ -144,7 +157,7 @@ class TBCache:
         code = self.engine.compile(block, key, counted=True) if counted else self.engine.compile(block, key)
         self.stats.add_time("compile", time.perf_counter() - t0)
         if key is not None:
-            self.codecache.add(cache_page, key, block, code)
+            self.codecache.add(cache_page, key, block, code, exits_of(block))
         if traced:
             self.show(block, code)
         return code
@@ -174,8 +187,8 @@ class TBCache:
             self.stats.count("code_cache_hits")
             self.stats.count_tier("block")
             self.mem.mark_code(block.pc, block.size)
-            self.install(TranslationBlock(block.pc, block.size, block.ninsns, None, code))
-        return TranslationBlock(cached.pc, cached.size, cached.ninsns, None, codes[0])
+            self.install(TranslationBlock(block.pc, block.size, block.ninsns, None, code, exits=cached_exits(block)))
+        return TranslationBlock(cached.pc, cached.size, cached.ninsns, None, codes[0], exits=cached_exits(cached))
 
     def translate(self, pc: int) -> TranslationBlock:
         stop = self.translator.stops.enters(pc)
@@ -237,7 +250,7 @@ class TBCache:
         self.stats.add_time("compile", time.perf_counter() - t0)
         for page, key, tb, code in compiled:
             if key is not None:
-                self.codecache.add(page, key, tb.ir, code)
+                self.codecache.add(page, key, tb.ir, code, exits_of(tb.ir))
             self.show(tb.ir, code)
             self.install_compiled(tb, code)
 
@@ -286,7 +299,7 @@ class TBCache:
                 holder is not None and self.blocks.get(holder.pc) is holder):
             return                  # gone, a region already, a stop, inside a live one or a queued one
         members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or self.stops_at(tb),
-                                      self.engine.is_warm, self.block_ir))
+                                      self.engine.is_warm, self.block_exits))
         job, timer, keep = self.region_source(members)
         if self.worker is None or timer == "cache_load":       # loading is quick: no need to wait
             self.install_region(members, *timed(job), timer, keep)

@@ -30,9 +30,11 @@ from pathlib import Path
 
 from dbt.runtime.memory import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, X, GuestFault
 
-MAGIC = b"DBTCODE2"
+MAGIC = b"DBTCODE3"
 HEADER = struct.Struct("<8s16sQ16s")      # magic, fingerprint, payload length, payload digest
-ENTRY = struct.Struct("<16sQIIII16s")      # key, pc, size, ninsns, number of targets, object length, group
+# key, pc, size, ninsns, number of targets, object length, group, returns_to, callee, CALL_FLAGS
+ENTRY = struct.Struct("<16sQIIII16sQQB")
+HAS_RETURN_SITE, HAS_CALLEE, IS_RET = 1, 2, 4
 NO_GROUP = bytes(16)
 TARGET = struct.Struct("<Q")
 SUFFIX = ".tbs"
@@ -97,14 +99,19 @@ class CachedBlock:
     pc: int
     size: int                   # guest bytes covered
     ninsns: int
-    targets: tuple[int, ...]    # pcs of the direct exits, in slot order
+    targets: tuple[int, ...]    # pcs of the direct exits, in slot order (= IR order)
     obj: bytes                  # relocatable object code (its group's, shared)
     group: bytes = b""          # the id of the blocks compiled with it in one object (b"": alone)
+    returns_to: int | None = None   # a call's return site (the region walk's Exits)
+    callee: int | None = None       # a direct call's target
+    ret: bool = False               # a ret
 
     def encode(self, with_object: bool) -> bytes:
         obj = self.obj if with_object else b""
+        flags = ((self.returns_to is not None) * HAS_RETURN_SITE | (self.callee is not None) * HAS_CALLEE
+                 | self.ret * IS_RET)
         return b"".join((ENTRY.pack(self.key, self.pc, self.size, self.ninsns, len(self.targets), len(obj),
-                                    self.group or NO_GROUP),
+                                    self.group or NO_GROUP, self.returns_to or 0, self.callee or 0, flags),
                          *(TARGET.pack(t) for t in self.targets), obj))
 
 
@@ -129,7 +136,7 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
     blocks, objects, at = [], {}, 0
     try:
         while at < len(payload):
-            key, pc, size, ninsns, ntargets, objlen, group = ENTRY.unpack_from(payload, at)
+            key, pc, size, ninsns, ntargets, objlen, group, returns_to, callee, flags = ENTRY.unpack_from(payload, at)
             at += ENTRY.size
             targets = tuple(TARGET.unpack_from(payload, at + TARGET.size * i)[0] for i in range(ntargets))
             at += TARGET.size * ntargets
@@ -142,7 +149,9 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
                 obj = objects.setdefault(group, obj)
             if not obj:         # a group's first entry must carry its object
                 return []
-            blocks.append(CachedBlock(key, pc, size, ninsns, targets, obj, group))
+            blocks.append(CachedBlock(key, pc, size, ninsns, targets, obj, group,
+                                      returns_to if flags & HAS_RETURN_SITE else None,
+                                      callee if flags & HAS_CALLEE else None, bool(flags & IS_RET)))
     except struct.error:
         return []
     return blocks
@@ -261,13 +270,15 @@ class CodeCache:
                 return region
         return None
 
-    def add(self, page_digest: bytes, key: bytes, block, code) -> None:
-        """Keep a freshly compiled block (IR `block`, NativeBlock `code`) under its page's bundle;
-        a region (`block` its head's TB) under region_bundle(page_digest)."""
+    def add(self, page_digest: bytes, key: bytes, block, code, exits=None) -> None:
+        """Keep a freshly compiled block (IR `block`, NativeBlock `code`, its regions.Exits
+        `exits`) under its page's bundle; a region (`block` its head's TB) under
+        region_bundle(page_digest)."""
         blocks = self.bundle(page_digest).setdefault(block.pc, [])
         if all(b.key != key for b in blocks):
             targets = tuple(target for _, target in code.exits)
-            blocks.append(CachedBlock(key, block.pc, block.size, block.ninsns, targets, code.obj, code.group))
+            call = (exits.returns_to, exits.callee, exits.ret) if exits is not None else ()
+            blocks.append(CachedBlock(key, block.pc, block.size, block.ninsns, targets, code.obj, code.group, *call))
             self.dirty.add(page_digest)
 
     def save(self) -> None:
