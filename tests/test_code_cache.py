@@ -317,7 +317,7 @@ def test_a_cached_blocks_exits_are_those_of_its_ir(tmp_path, monkeypatch):
             + b"\x48\xff\xc0" + b"\xc3")              # fn: inc rax; ret
     loaded = []
     for _ in range(2):
-        emu = Emulator("jit", code_cache=str(tmp_path))
+        emu = Emulator("jit", code_cache=str(tmp_path), regions="off")     # blocks only, whatever DBT_REGIONS
         emu.map(base, 0x2000, "rwx")
         emu.write(base, code)
         emu.reg_write("rsp", base + 0x1800)             # the stack on the next page
