@@ -217,8 +217,8 @@ class TBCache:
 
     def promote(self, tb: TranslationBlock) -> bool:
         """Count a run of tier-0 block `tb`; on its jit_after-th, compile and install it.
-        Whether it is now native code. Without a code cache, the tier-0 blocks halfway there
-        are compiled with it (see compile_batch)."""
+        Whether it is now native code. The tier-0 blocks halfway there are compiled with it
+        (see compile_batch)."""
         tb.runs += 1
         if tb.runs < self.jit_after:
             if tb.runs == self.jit_after // 2 and self.batching:

@@ -29,24 +29,33 @@ def _initialise() -> str:
 
 
 @functools.lru_cache(maxsize=None)
+def _runtime_engine(text_of, names: tuple[str, ...]) -> "JIT":
+    """The process's engine for the runtime helpers of module text_of(), empty until
+    runtime_library fills it."""
+    return JIT(0, keep_objects=True)
+
+
 def runtime_library(text_of, names: tuple[str, ...], store=None) -> "JIT":
-    """Compile the runtime helpers (module text_of()) once per process and publish them as symbols.
+    """The runtime helpers (module text_of()), compiled once per process and published as symbols.
 
     Every block module declares them; the engine that owns them lives as long
     as the process, so their code is never freed under a caller. With `store`
-    (the persistent code cache) their object code is loaded from it, else kept
-    in it: making the text and compiling it took ~35 ms of a 0.2 s warm run.
+    (the persistent code cache) the first use loads their object code from it,
+    and a store without it is given it: making the text and compiling it took
+    ~35 ms of a 0.2 s warm run.
     """
-    cached = store.runtime_object() if store is not None else None
-    library = JIT(0, keep_objects=store is not None)
-    if cached is not None:
-        library.add_object(cached)
-    else:
-        library.add(text_of(), verify=True)
-        if store is not None:
-            store.keep_runtime_object(library.last_object)
-    for name in names:
-        llvm.add_symbol(name, library.function(name))
+    library = _runtime_engine(text_of, names)
+    if not library.last_object:                 # first use in this process
+        cached = store.runtime_object() if store is not None else None
+        if cached is not None:
+            library.add_object(cached)
+            library.last_object = cached        # the object it runs, for later stores
+        else:
+            library.add(text_of(), verify=True)
+        for name in names:
+            llvm.add_symbol(name, library.function(name))
+    if store is not None and store.runtime_object() is None:
+        store.keep_runtime_object(library.last_object)
     return library
 
 

@@ -113,10 +113,9 @@ class LLVMEngine:
         for block, key in fresh:
             name = self.fresh_name(block.pc) if key is None else block_symbol(block.pc, key, "tb", group)
             lowered.append((name, key, *lower_block(block, name, threshold)))
-        if not lowered:
-            return [self.recount(self.by_key[key]) for key in keys]
         texts = [text for _, _, text, _ in lowered]
-        self.jit.add(texts[0] if len(texts) == 1 else merge_modules(texts), verify=self.verify)
+        if texts:
+            self.jit.add(texts[0] if len(texts) == 1 else merge_modules(texts), verify=self.verify)
         if group:
             self.groups.add(group)
         codes = iter([self._resolve(self.jit, name, [target for _, target in slots], text,

@@ -238,7 +238,7 @@ def entry_cc_ops(blocks: list[Block]) -> dict[int, int | None]:
                 if target not in inside or target == blocks[0].pc:
                     continue
                 merged = cc_op if entry[target] is unset or entry[target] == cc_op else None
-                if merged is not entry[target] and merged != entry[target]:
+                if merged != entry[target]:
                     entry[target] = merged
                     changed = True
     return {pc: None if value is unset else value for pc, value in entry.items()}
