@@ -12,7 +12,19 @@ never has a hole.
 WATCH_R / WATCH_W mark pages under memory hooks (dbt/runtime/hooks.py): a
 guest load / store there leaves translated code (both engines) so the hook
 can check the exact range; the marks outlive map/protect/unmap.
+
+Native code checks an access with the tag tables, derived from the permissions
+(`_retag`): READ_TAGS / WRITE_TAGS bytes below guest address 0, in the same
+reservation, so one base register reaches both. A page's read tag is its index
++ 1 when a load may use it inline (R, not watched), else 0; its write tag the
+same for stores and read-modify-writes (R and W, not watched, no CODE: a
+write-only page takes the exact check). An access of [addr, addr+size) on one
+page passes with one compare: tag[addr's page] == (addr+size-1)'s page + 1,
+which fails for a refused page and for an access crossing into the next page
+(the exact check then decides). The entry past the space is all ones: no page
+index + 1 equals it.
 """
+import array
 import ctypes
 import mmap
 import os
@@ -27,6 +39,10 @@ R, W, X, CODE = 1, 2, 4, 8       # CODE: the page holds translated code
 WATCH_R, WATCH_W = 16, 32        # guest loads / stores on the page exit to memory hooks
 PERMS = R | W | X
 DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not committed
+TAG_TABLE = 1 << 30              # bytes reserved for each tag table: 8 a page, so at most
+MAX_SPACE = (TAG_TABLE // 8 - 1) << PAGE_SHIFT     # 512 GiB of guest space (minus a page)
+READ_TAGS, WRITE_TAGS = -2 * TAG_TABLE, -TAG_TABLE  # the tag tables' offsets from guest address 0
+NO_TAG = (1 << 64) - 1           # the entry past the space: equals no page index + 1
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 MAP_FIXED = 0x10
 CANONICAL_LOW, CANONICAL_HIGH = 1 << 47, (1 << 64) - (1 << 47)   # [low, high) is non-canonical
@@ -63,12 +79,17 @@ def parse_perms(perms: str | int) -> int:
 
 class GuestMemory:
     def __init__(self, size: int = DEFAULT_SPACE):
+        if not 0 < size <= MAX_SPACE or size & PAGE_MASK:
+            raise ValueError(f"guest memory of {size:#x} bytes: it must be whole pages, at most {MAX_SPACE:#x}")
         self.size = size
         self.npages = size >> PAGE_SHIFT
         flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
-        self._map = mmap.mmap(-1, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        self.view = memoryview(self._map)
-        self.base = ctypes.addressof(ctypes.c_char.from_buffer(self._map))
+        self._map = mmap.mmap(-1, 2 * TAG_TABLE + size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        self.view = memoryview(self._map)[2 * TAG_TABLE:]
+        self.start = ctypes.addressof(ctypes.c_char.from_buffer(self._map))   # the tag tables
+        self.base = self.start + 2 * TAG_TABLE
+        for table in (READ_TAGS, WRITE_TAGS):
+            ctypes.c_uint64.from_address(self.base + table + 8 * self.npages).value = NO_TAG
         # [npages]: past the space, always 0. Anonymous memory reads as zeros and the host
         # gives a page of it only when written: a ctypes array of 16 MiB zeroed them all (~8 ms).
         self._perms_map = mmap.mmap(-1, self.npages + 1, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
@@ -89,9 +110,40 @@ class GuestMemory:
     def _fill(self, pages: range, value: int) -> None:
         """Set the permissions of a page range in one memset (a 4 GiB range is 1M pages)."""
         ctypes.memset(self.perms_addr + pages.start, value, len(pages))
+        self._retag(pages, value)
         for page, bits in self.watched.items():
             if page in pages:
-                self.perms[page] |= bits
+                self._set(page, self.perms[page] | bits)
+
+    def _set(self, page: int, value: int) -> None:
+        """Set one page's permissions (and its tags)."""
+        self.perms[page] = value
+        self._retag(range(page, page + 1), value)
+
+    def _retag(self, pages: range, value: int) -> None:
+        """The tags of pages whose permissions are all `value` (module docstring)."""
+        if not pages:
+            return
+        ramp = None
+        for table, allowed in ((READ_TAGS, value & (R | WATCH_R) == R),
+                               (WRITE_TAGS, value & (R | W | WATCH_R | WATCH_W | CODE) == R | W)):
+            offset, length = 2 * TAG_TABLE + table + 8 * pages.start, 8 * len(pages)
+            if not allowed:
+                self._zero(offset, length)
+                continue
+            ramp = ramp or array.array("Q", range(pages.start + 1, pages.stop + 1))
+            ctypes.memmove(self.start + offset, ramp.buffer_info()[0], length)
+
+    def _zero(self, offset: int, length: int) -> None:
+        """Zero [offset, offset+length) of the reservation; whole host pages are given back
+        (MADV_DONTNEED: they read as zeros again), so a big no-access range costs no memory."""
+        first, last = (offset + PAGE_MASK) & ~PAGE_MASK, (offset + length) & ~PAGE_MASK
+        if last - first < 16 * PAGE_SIZE:
+            first = last = offset + length
+        else:
+            self._map.madvise(mmap.MADV_DONTNEED, first, last - first)
+        ctypes.memset(self.start + offset, 0, first - offset)
+        ctypes.memset(self.start + last, 0, offset + length - last)
 
     def map(self, addr: int, size: int, perms: str | int = "rw") -> None:
         self._fill(self._pages(addr, size), parse_perms(perms))
@@ -138,7 +190,7 @@ class GuestMemory:
         for page in pages:
             if self.perms[page] & CODE:
                 hit = True
-                self.perms[page] &= ~CODE
+                self._set(page, self.perms[page] & ~CODE)
                 if self.on_code_write is not None:
                     self.on_code_write(page)
         return hit
@@ -164,11 +216,11 @@ class GuestMemory:
         for page in pages:
             if 0 <= page < self.npages:
                 self.watched[page] = self.watched.get(page, 0) | bits
-                self.perms[page] |= bits
+                self._set(page, self.perms[page] | bits)
 
     def unwatch_all(self) -> None:
         for page in self.watched:
-            self.perms[page] &= ~(WATCH_R | WATCH_W)
+            self._set(page, self.perms[page] & ~(WATCH_R | WATCH_W))
         self.watched.clear()
 
     def watch_hit(self, addr: int, write: bool) -> bool:
@@ -230,7 +282,7 @@ class GuestMemory:
 
     def mark_code(self, addr: int, size: int) -> None:
         for page in range(addr >> PAGE_SHIFT, ((addr + max(size, 1) - 1) >> PAGE_SHIFT) + 1):
-            self.perms[page] |= CODE
+            self._set(page, self.perms[page] | CODE)
 
     # -- unchecked host-side access (loaders, the runtime) ---------------------
     def poke(self, addr: int, data: bytes) -> None:

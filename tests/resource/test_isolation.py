@@ -6,9 +6,10 @@
    syscalls; its output (signal, si_code, si_addr / errno per probe) under
    both engines, with every block compiled at once, and under --check must
    equal the native run's.
-2. Sentinel pages with a known pattern are mapped right below and right above
-   the guest reservation (found by reserving a hole and mapping them with
-   MAP_FIXED_NOREPLACE at its ends); hostile accesses of every width at
+2. Sentinel pages with a known pattern lie right below and right above the
+   guest space (below: the last page of its tag tables, which no tag uses;
+   above: mapped with MAP_FIXED_NOREPLACE right after the reservation, found by
+   reserving a hole); hostile accesses of every width at
    and across both edges must fault, never load the pattern, and leave the
    sentinels intact, under both engines.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from dbt.api import Emulator
-from dbt.runtime.memory import DEFAULT_SPACE
+from dbt.runtime.memory import DEFAULT_SPACE, TAG_TABLE
 from oracle.native import assemble
 
 SRC = Path(__file__).resolve().parent / "src"
@@ -100,62 +101,62 @@ def _map(libc, addr, size, prot, flags) -> int | None:
 
 
 class Sentinels:
-    """Two host pages holding PATTERN, right below and right above an Emulator's guest space."""
+    """Two host pages holding PATTERN, right below and right above an Emulator's guest space.
+    Below guest address 0 are its own tag tables (dbt/runtime/memory.py), in the same
+    reservation: the low sentinel is their last page, which the guest's tags leave unused;
+    the high one is mapped right after the reservation."""
 
     def __init__(self, engine: str, size: int = DEFAULT_SPACE - PAGE):
         """`size` is not a multiple of 2 MiB: Linux aligns such mappings to huge pages, which
-        would move the reservation off the gap between the sentinels."""
+        would move the reservation off the gap before the high sentinel."""
+        assert 8 * ((size >> 12) + 1) <= TAG_TABLE - PAGE     # the tags leave the last page free
         self.libc = _libc()
         plugs = []              # gaps a reservation went to instead of the hole, kept mapped
         try:
             self._place(engine, size, plugs)
         finally:
             for plug in plugs:
-                self.libc.munmap(plug, size)
+                self.libc.munmap(plug, 2 * TAG_TABLE + size)
+        self.low = self.emu.mem.base - PAGE
+        ctypes.memmove(self.low, PATTERN, PAGE)
 
     def _place(self, engine: str, size: int, plugs: list) -> None:
+        reserved = 2 * TAG_TABLE + size
         for _attempt in range(16):
-            # A free hole: low sentinel | size | high sentinel | slack. The kernel hands out
-            # addresses top-down, so small mappings made while the Emulator is built land in the
-            # slack, and the guest reservation in the gap of exactly `size` between the sentinels.
-            total = size + 2 * PAGE + SLACK
+            # A free hole: reservation | high sentinel | slack. The kernel hands out addresses
+            # top-down, so small mappings made while the Emulator is built land in the slack,
+            # and the reservation in the gap of exactly its size below the sentinel.
+            total = reserved + PAGE + SLACK
             hole = _map(self.libc, None, total, PROT_NONE, MAP_NORESERVE)
             assert hole is not None
             self.libc.munmap(hole, total)
-            self.low = _map(self.libc, hole, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
-            self.high = _map(self.libc, hole + PAGE + size, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
-            if self.low == hole and self.high == hole + PAGE + size:
+            self.high = _map(self.libc, hole + reserved, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
+            if self.high == hole + reserved:
                 self.emu = Emulator(engine=engine, memory_size=size)
-                if self.emu.mem.base != hole + PAGE:
-                    # the reservation went elsewhere (a busy process): try the pages around it
-                    for page in (self.low, self.high):
-                        self.libc.munmap(page, PAGE)
-                    base = self.emu.mem.base
-                    self.low = _map(self.libc, base - PAGE, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
-                    self.high = _map(self.libc, base + size, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
-                if self.low == self.emu.mem.base - PAGE and self.high == self.emu.mem.base + size:
-                    ctypes.memmove(self.low, PATTERN, PAGE)
+                if self.emu.mem.base + size != self.high:
+                    # the reservation went elsewhere (a busy process): try the page after it
+                    self.libc.munmap(self.high, PAGE)
+                    self.high = _map(self.libc, self.emu.mem.base + size, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
+                if self.high == self.emu.mem.base + size:
                     ctypes.memmove(self.high, PATTERN, PAGE)
                     return
-                base = self.emu.mem.base
+                start = self.emu.mem.base - 2 * TAG_TABLE
                 self.emu.mem.close()
                 # a free gap that fits the reservation but not the hole (an earlier Emulator's,
                 # freed) takes it every time: fill it, so that the next try goes to the hole
-                plug = _map(self.libc, base, size, PROT_NONE, MAP_FIXED_NOREPLACE | MAP_NORESERVE)
+                plug = _map(self.libc, start, reserved, PROT_NONE, MAP_FIXED_NOREPLACE | MAP_NORESERVE)
                 if plug is not None:
                     plugs.append(plug)
-            for page in (self.low, self.high):
-                if page is not None:
-                    self.libc.munmap(page, PAGE)
-        pytest.fail("could not place the guest space between two sentinel pages")
+            if self.high is not None:
+                self.libc.munmap(self.high, PAGE)
+        pytest.fail("could not place a sentinel page right after the guest reservation")
 
     def intact(self) -> bool:
         return ctypes.string_at(self.low, PAGE) == PATTERN and ctypes.string_at(self.high, PAGE) == PATTERN
 
     def close(self) -> None:
         self.emu.mem.close()
-        for page in (self.low, self.high):
-            self.libc.munmap(page, PAGE)
+        self.libc.munmap(self.high, PAGE)
 
 
 # (assembly, registers): each accesses bytes outside [0, size) next to a mapped edge page

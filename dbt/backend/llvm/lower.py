@@ -2,9 +2,9 @@
 
 Emitted as text from small templates (measured much cheaper than llvmlite.ir).
 Guest state is reached by byte offsets taken from the CPUState Structure;
-guest memory through the base and permission table the CPU points to: the
-common case of an access is checked inline (once for a group of accesses near
-one base, access_groups.py), anything else by a call to @dbt_guest_access
+guest memory through the base the CPU points to: the common case of an access
+is checked inline against the tag tables below guest address 0 (memory.py; once
+for a group of accesses near one base, access_groups.py), anything else by a call to @dbt_guest_access
 (runtime_helpers.py), with a fault landing per access.
 Direct exits go through a per-exit slot global (`musttail` when patched),
 indirect ones through the native jump cache.
@@ -15,7 +15,7 @@ from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
-from dbt.runtime.memory import CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
+from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, READ_TAGS, WRITE_TAGS
 
 JMP_CACHE_BITS = 12
 JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}
@@ -118,6 +118,12 @@ class FunctionLowering:
 
     def label(self, name: str) -> None:
         self.lines.append(f"{name}:")
+
+    def branch(self, cond: str, then: str, other: str, likely: bool | None = None) -> None:
+        """br on i1 `cond` to labels `then` / `other`; `likely`: whether `then` is the common
+        way (branch weights, so LLVM lays the other way out of line), None: no hint."""
+        hint = "" if likely is None else f", !prof !{{!\"branch_weights\", i32 {2000 if likely else 1}, i32 {1 if likely else 2000}}}"
+        self.emit(f"br i1 {cond}, label %{then}, label %{other}{hint}")
 
     def v(self, value: Value) -> str:
         return self.names[id(value)]
@@ -348,11 +354,12 @@ class BlockLowering(FunctionLowering):
         return self.assemble()
 
     def load_runtime(self) -> None:
-        for field in ("mem_base", "mem_perms", "mem_pages", "icount", "budget", "exit_request"):
+        for field in ("mem_base", "mem_pages", "icount", "budget", "exit_request"):
             p = self.cpu_field(field)
             self.emit(f"%{field}0 = load i64, ptr {p}")
         self.emit("%membase = inttoptr i64 %mem_base0 to ptr")
-        self.emit("%perms = inttoptr i64 %mem_perms0 to ptr")
+        self.emit(f"%read_tags = getelementptr i8, ptr %membase, i64 {READ_TAGS}")
+        self.emit(f"%write_tags = getelementptr i8, ptr %membase, i64 {WRITE_TAGS}")
 
     def enter_block(self, b: Block, request: str, reach: int | None = None) -> None:
         """The entry check (budget, exit_request, hotness) of block `b`; continues in its body.
@@ -363,7 +370,7 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{over} = icmp ugt i64 {end}, %budget0")
         self.emit(f"{req} = icmp ne i64 {request}, 0")
         self.emit(f"{stop} = or i1 {over}, {req}")
-        self.emit(f"br i1 {stop}, label %{bail}, label %{body}")
+        self.branch(stop, bail, body, likely=False)
         self.label(bail)
         self.leave()
         self.store_field("rip", str(b.pc))
@@ -383,7 +390,7 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{new} = add i64 {old}, 1")
         self.emit(f"store i64 {new}, ptr {counter}")
         self.emit(f"{hot} = icmp eq i64 {new}, {self.hot_threshold}")
-        self.emit(f"br i1 {hot}, label %{exit_hot}, label %{cont}")
+        self.branch(hot, exit_hot, cont, likely=False)
         self.label(exit_hot)
         self.store_field("rip", str(pc))
         self.emit(f"ret i64 {int(ExitReason.HOT)}")
@@ -439,45 +446,35 @@ class BlockLowering(FunctionLowering):
         self.lines = saved
         return name
 
-    def page_allows(self, addr: str, read: bool, write: bool) -> str:
-        """i1: the page of guest byte `addr` allows reading and/or writing (not watched, and a
-        write not into code). A page past the space reads the table's last entry: no access."""
-        need = (R if read else 0) | (W if write else 0)
-        mask = need | (WATCH_R if read else 0) | (WATCH_W | CODE if write else 0)
-        page, index, pp, pv, has, ok = (self.fresh() for _ in range(6))
+    def tag_allows(self, addr: str, size: int, write: bool) -> str:
+        """i1: the `size` bytes from guest address `addr` lie on one page whose tag allows
+        the access: tag[addr's page] == last byte's page + 1 (dbt/runtime/memory.py: a store's
+        tag also allows its load). A page past the space reads the table's last entry, NO_TAG;
+        so does an address near 2**64, whose last byte's page wraps to 0."""
+        page, index, last, want, entry, tag, ok = (self.fresh() for _ in range(7))
         self.intrinsic("declare i64 @llvm.umin.i64(i64, i64)")
         self.emit(f"{page} = lshr i64 {addr}, {PAGE_SHIFT}")
         self.emit(f"{index} = call i64 @llvm.umin.i64(i64 {page}, i64 %mem_pages0)")
-        self.emit(f"{pp} = getelementptr i8, ptr %perms, i64 {index}")
-        self.emit(f"{pv} = load i8, ptr {pp}")
-        self.emit(f"{has} = and i8 {pv}, {mask}")
-        self.emit(f"{ok} = icmp eq i8 {has}, {need}")
+        self.emit(f"{last} = add i64 {addr}, {size - 1 + PAGE_SIZE}")
+        self.emit(f"{want} = lshr i64 {last}, {PAGE_SHIFT}")
+        self.emit(f"{entry} = getelementptr i64, ptr {'%write_tags' if write else '%read_tags'}, i64 {index}")
+        self.emit(f"{tag} = load i64, ptr {entry}")
+        self.emit(f"{ok} = icmp eq i64 {tag}, {want}")
         return ok
-
-    def on_one_page(self, addr: str, size: int) -> str:
-        """i1: the `size` bytes from guest address `addr` lie on one page."""
-        offset, fits = self.fresh(), self.fresh()
-        self.emit(f"{offset} = and i64 {addr}, {(1 << PAGE_SHIFT) - 1}")
-        self.emit(f"{fits} = icmp ule i64 {offset}, {(1 << PAGE_SHIFT) - size}")
-        return fits
 
     def guest_pointer(self, addr: str, size: int, write: bool) -> str:
         """Host pointer for a guest access to [addr, addr+size): inline, the common case (on one
         page of the space whose permissions allow it); anything else calls @dbt_guest_access
         (runtime_helpers.py), which checks exactly and either gives the pointer (a page-crossing
         access both pages allow) or records the fault."""
-        ok = self.page_allows(addr, not write, write)
-        if size > 1:
-            both = self.fresh()
-            self.emit(f"{both} = and i1 {ok}, {self.on_one_page(addr, size)}")
-            ok = both
+        ok = self.tag_allows(addr, size, write)
         fast, slow, join = (self.fresh(label).lstrip("%") for label in ("fast", "slow", "join"))
-        self.emit(f"br i1 {ok}, label %{fast}, label %{slow}")
+        self.branch(ok, fast, slow, likely=True)
         self.label(slow)
         checked, refused = self.fresh(), self.fresh()
         self.emit(f"{checked} = call preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 {addr}, i64 {size}, i64 {int(write)})")
         self.emit(f"{refused} = icmp eq ptr {checked}, null")
-        self.emit(f"br i1 {refused}, label %{self.fault_landing()}, label %{join}")
+        self.branch(refused, self.fault_landing(), join, likely=False)
         self.label(fast)
         direct, host = self.fresh(), self.fresh()
         self.emit(f"{direct} = getelementptr i8, ptr %membase, i64 {addr}")
@@ -500,25 +497,24 @@ class BlockLowering(FunctionLowering):
         return host
 
     def check_span(self, group: Group) -> None:
-        """The inline check of a group's span [root+low, root+end), at most two pages: the
-        pages of its first and last byte allow the access (so the span is inside the space: it
-        cannot wrap, its first page being inside); else leave at this instruction with
-        Vector.ACCESS_GROUP (the runtime interprets the rest of the block). The last byte's
-        page is looked up only when the span crosses into it: mostly it is the first's."""
+        """The inline check of a group's span [root+low, root+end), at most two pages: its tag
+        check, or, for a span crossing into the next page, the checks of its first and last
+        byte (so the span is inside the space: it cannot wrap, its first page being inside);
+        else leave at this instruction with Vector.ACCESS_GROUP (the runtime interprets the
+        rest of the block)."""
         span = group.end - group.low
-        low, one_page = self.fresh(), self.fresh()
+        low, last, both = self.fresh(), self.fresh(), self.fresh()
         root = "0" if group.root is None else self.v(group.root)
         self.emit(f"{low} = add i64 {root}, {group.low}")
-        first = self.page_allows(low, group.reads, group.writes)
-        self.emit(f"{one_page} = and i1 {first}, {self.on_one_page(low, span)}")
+        one_page = self.tag_allows(low, span, group.writes)
         landing = self.fault_landing(int(Vector.ACCESS_GROUP), low)
         cont, crossing = self.fresh("span").lstrip("%"), self.fresh("crossing").lstrip("%")
-        self.emit(f"br i1 {one_page}, label %{cont}, label %{crossing}")
+        self.branch(one_page, cont, crossing, likely=True)
         self.label(crossing)
-        last, both = self.fresh(), self.fresh()
         self.emit(f"{last} = add i64 {low}, {span - 1}")
-        self.emit(f"{both} = and i1 {first}, {self.page_allows(last, group.reads, group.writes)}")
-        self.emit(f"br i1 {both}, label %{cont}, label %{landing}")
+        first = self.tag_allows(low, 1, group.writes)
+        self.emit(f"{both} = and i1 {first}, {self.tag_allows(last, 1, group.writes)}")
+        self.branch(both, cont, landing, likely=True)
         self.label(cont)
 
     def lower_load(self, op: Op) -> None:
@@ -534,7 +530,7 @@ class BlockLowering(FunctionLowering):
     def lower_check(self, op: Op) -> None:
         fault = self.fault_landing(op.attrs["vector"], error=op.attrs.get("error", 0))
         cont = self.fresh("ok").lstrip("%")
-        self.emit(f"br i1 {self.v(op.args[0])}, label %{fault}, label %{cont}")
+        self.branch(self.v(op.args[0]), fault, cont, likely=False)
         self.label(cont)
 
     def lower_exit_if(self, op: Op) -> None:
@@ -558,7 +554,7 @@ class BlockLowering(FunctionLowering):
         chain, miss = self.fresh("chain").lstrip("%"), self.fresh("miss").lstrip("%")
         self.emit(f"{fn} = load ptr, ptr @{slot}")
         self.emit(f"{null} = icmp eq ptr {fn}, null")
-        self.emit(f"br i1 {null}, label %{miss}, label %{chain}")
+        self.branch(null, miss, chain, likely=False)
         self.label(chain)
         self.tail_call(fn)
         self.label(miss)
@@ -600,7 +596,7 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{pc} = load i64, ptr {entry}")
         self.emit(f"{hit} = icmp eq i64 {pc}, {target}")
         chain, miss = self.fresh("chain").lstrip("%"), self.fresh("miss").lstrip("%")
-        self.emit(f"br i1 {hit}, label %{chain}, label %{miss}")
+        self.branch(hit, chain, miss, likely=True)
         self.label(chain)
         fp, fn = self.fresh(), self.fresh()
         self.emit(f"{fp} = getelementptr i64, ptr {entry}, i64 1")
