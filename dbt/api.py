@@ -14,7 +14,7 @@ cost nothing in code they do not touch.
 from dbt.backend.interp import compute_cc_all
 from dbt.backend.interp_engine import InterpEngine
 from dbt.backend.llvm.codecache import CodeCache, choose_directory
-from dbt.frontend.x86.decode import decoder_version
+from dbt.frontend.x86 import decoder_version
 from dbt.frontend.x86.translate import Translator
 from dbt.runtime.cpu import ARITH_FLAGS, DF, FLAGS_FIXED, GPR_NAMES, new_cpu
 from dbt.runtime.executor import Executor, Services, Stop

@@ -6,7 +6,6 @@ API (dbt/runtime/hooks.py) installed only when asked for, so with exec off trans
 code is the same as without tracing; int and unimp are written on exits that are
 already slow (faults, signal delivery, a syscall answered -ENOSYS).
 """
-from dbt.frontend.x86.decode import new_decoder
 from dbt.ir.exits import Vector
 from dbt.ir.printer import format_ops
 from dbt.runtime.interrupts import NAMES
@@ -26,6 +25,7 @@ class Trace:
         if unknown:
             raise ValueError(f"unknown -d item(s): {', '.join(sorted(unknown))} (known: {', '.join(TRACE_ITEMS)})")
         self.items, self.out = items, out
+        from dbt.frontend.x86.decode import new_decoder   # capstone loads only when tracing
         self.cs = new_decoder()
         self.cs.detail = False
 

@@ -34,6 +34,7 @@ from oracle.undefined_flags import STATUS_FLAGS  # noqa: E402
 import dbt.frontend.x86.translate as translate_module  # noqa: E402
 from dbt.api import Emulator  # noqa: E402
 from dbt.cli import main  # noqa: E402
+from dbt.frontend.x86.lifters import LIFTERS  # noqa: E402
 from dbt.frontend.x86.translate import Translator  # noqa: E402
 from dbt.runtime import lockstep  # noqa: E402
 
@@ -62,7 +63,7 @@ def broken_translator(insn_id: int, wrong_id: int, min_insns: int):
     in blocks of at least min_insns instructions."""
     class BrokenTranslator(Translator):
         def translate(self, pc, max_insns=translate_module.MAX_BLOCK_INSNS):
-            table = translate_module.LIFTERS
+            table = LIFTERS
             wrong = {insn_id: table[wrong_id]} if max_insns >= min_insns else {}
             with mock.patch.dict(table, wrong):
                 return super().translate(pc, max_insns)

@@ -1,1 +1,14 @@
 """x86-64 frontend: capstone decoding and table-driven lifting to IR."""
+import functools
+import hashlib
+import importlib.util
+from pathlib import Path
+
+
+@functools.cache
+def decoder_version() -> str:
+    """The decoder's identity (translations, so the code cache, depend on it): a digest of
+    capstone's package file, which names its version, read without importing capstone (20-30
+    ms that a run the code cache serves entirely does not need)."""
+    origin = importlib.util.find_spec("capstone").origin
+    return f"capstone={hashlib.blake2b(Path(origin).read_bytes(), digest_size=8).hexdigest()}"

@@ -9,10 +9,6 @@ from capstone import x86_const as X
 
 from dbt.ir.ops import Ty
 
-def decoder_version() -> str:
-    """The decoder's version: translations (and the code cache) depend on it."""
-    return f"capstone={capstone.__version__}"
-
 
 GPR64 = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
          "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")

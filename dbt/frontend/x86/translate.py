@@ -5,13 +5,13 @@ at a page boundary, or at MAX_BLOCK_INSNS. An instruction that cannot be
 decoded or lifted ends the block before it; if it is the block's first
 instruction the block raises #UD (the runtime reports it with the bytes), unless it
 is cut short by a page it cannot be fetched from: then fetching it faults.
+Capstone and the lifters load on the first decode (`lifting`): importing them costs
+20-30 ms, which a run the code cache serves entirely never pays.
 """
+import functools
 import time
 
 from dbt.frontend.stops import StopPoints
-from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
-from dbt.frontend.x86.decode import new_decoder
-from dbt.frontend.x86.lifters import LIFTERS
 from dbt.ir.builder import new_block
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import Block
@@ -21,15 +21,30 @@ DECODE_CHUNK = 8
 PAGE_SIZE = 4096
 
 
+@functools.cache
+def lifting():
+    """(LiftContext, UnsupportedInstruction, LIFTERS, new_decoder), imported on first use."""
+    from dbt.frontend.x86.context import LiftContext, UnsupportedInstruction
+    from dbt.frontend.x86.decode import new_decoder
+    from dbt.frontend.x86.lifters import LIFTERS
+    return LiftContext, UnsupportedInstruction, LIFTERS, new_decoder
+
+
 class Translator:
     """Turns guest code into IR blocks. `fetch(pc)` returns the executable bytes from pc on."""
 
     def __init__(self, fetch, system: bool = False):
         self.fetch = fetch
         self.system = system
-        self.cs = new_decoder()
+        self._cs = None                  # the capstone decoder, made on first use
         self.stops = StopPoints()        # where blocks must end or exit first (stops.py)
         self.decode_seconds = 0.0        # time spent in capstone (for --stats)
+
+    @property
+    def cs(self):
+        if self._cs is None:
+            self._cs = lifting()[3]()
+        return self._cs
 
     @staticmethod
     def stop_block(pc: int) -> Block:
@@ -58,6 +73,7 @@ class Translator:
         insn = self.decode_one(pc)
         if insn is None:
             return None, None
+        LiftContext, UnsupportedInstruction, LIFTERS, _ = lifting()
         lifter = LIFTERS.get(insn.id)
         if lifter is None:
             return insn, "no lifter for this instruction"
@@ -94,6 +110,7 @@ class Translator:
             offset = last.address + last.size - pc
 
     def translate(self, pc: int, max_insns: int = MAX_BLOCK_INSNS) -> Block:
+        LiftContext, UnsupportedInstruction, LIFTERS, _ = lifting()
         block, b = new_block(pc)
         ctx = LiftContext(b, self.system)
         page_end = (pc & ~(PAGE_SIZE - 1)) + PAGE_SIZE

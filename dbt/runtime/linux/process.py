@@ -18,7 +18,7 @@ import signal
 from dataclasses import dataclass
 
 from dbt.api import Emulator
-from dbt.frontend.x86.sem_system import CPUID_LEAVES
+from dbt.frontend.x86.cpuid import CPUID_LEAVES
 from dbt.ir.exits import Vector
 from dbt.runtime.executor import Services, Stop
 from dbt.runtime.host_events import SignalWake, TimeLimitExpired, WallClockLimit
