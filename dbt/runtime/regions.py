@@ -4,7 +4,8 @@ First-tier blocks count their entries (in native code) and exit HOT at a
 threshold; the block cache then compiles the hot block and the translated
 blocks reachable from it by direct exits (a loop, a function and its callees'
 blocks, and the return sites of calls whose callee returns inside the region)
-into one region function (dbt/backend/llvm/region.py) that becomes the entry
+and by the target each indirect jump or call last went to (the first tier
+records it: with_recorded_target) into one region function (dbt/backend/llvm/region.py) that becomes the entry
 for the head pc; a recursive function's region may be three times as large. Modes: off (no counters), on, always (a low threshold,
 so tests exercise regions everywhere); `DBT_REGIONS` chooses when the caller
 does not. `on` and `always` compile at the HOT exit; `background` compiles on
@@ -24,6 +25,7 @@ MAX_REGION_BLOCKS = 16
 MAX_REGION_INSNS = 160
 MAX_RECURSIVE_BLOCKS = 48       # a recursive function's region (select_region)
 MAX_RECURSIVE_INSNS = 480
+MAX_LEAF_BLOCKS = 4          # a recorded indirect call's callee joins when a leaf this small
 MAX_REGION_PASSES = 4       # select_region: walks that leave out return sites of callees returning outside
 
 
@@ -68,15 +70,35 @@ class Exits(NamedTuple):
     pc: int
     targets: tuple[int, ...]        # direct exits, in IR order (direct_targets)
     returns_to: int | None          # a call's return site
-    callee: int | None              # a direct call's target
+    callee: int | None              # a direct call's target (an indirect call's recorded one)
     ret: bool                       # a ret
+    indirect: bool = False          # an indirect jump or call (not a ret): its target is recorded
+    likely: int | None = None       # the target its indirect jump last went to (not cached)
+
+
+def indirect(block) -> bool:
+    """Whether a block (IR) ends in an indirect jump or call that is not a ret: counted
+    first-tier code records where it goes (lower.py target_name)."""
+    return block.terminator.opcode == "jump" and not block.terminator.attrs.get("ret")
 
 
 def exits_of(block) -> Exits:
     """The Exits of an IR block."""
     returns_to = return_site(block)
     callee = block.terminator.attrs.get("target") if returns_to is not None else None
-    return Exits(block.pc, tuple(direct_targets(block)), returns_to, callee, bool(block.terminator.attrs.get("ret")))
+    return Exits(block.pc, tuple(direct_targets(block)), returns_to, callee, bool(block.terminator.attrs.get("ret")),
+                 indirect(block))
+
+
+def with_recorded_target(e: Exits, target: int | None) -> Exits:
+    """`e` with the target its block's indirect jump last went to (first-tier code records it,
+    lower.py target_name): the walk follows it (breadth_first) and takes it as an indirect
+    call's callee, so that the call's return site may join too (qsort's comparison function
+    then runs inside its caller's region). The region's code goes there only when the jump's
+    target is that block's pc (region.py indirect_landings)."""
+    if not e.indirect or target is None:
+        return e
+    return e._replace(likely=target, callee=target if e.returns_to is not None else e.callee)
 
 
 def select_region(head, blocks: dict, excluded, warm, exits) -> list:
@@ -120,17 +142,30 @@ def breadth_first(head, blocks: dict, excluded, warm, exits, follow_call, max_bl
                   join_heads: bool) -> list:
     """select_region's walk; follow_call(callee) says whether a call to callee (in the
     region) leads to its return site; join_heads: other regions' heads join (as their
-    first-tier blocks), else they stay out."""
+    first-tier blocks), else they stay out. A recorded indirect target (with_recorded_target)
+    joins when the direct walk is done, if it is a small leaf function (qsort's comparison),
+    even when it heads a region of its own, with a call's return site: any callee, taken
+    with the direct walk, crowded the region's own blocks out (printf's vtable call: strings
+    67 M -> 119 M transfers)."""
     chosen, queue, seen, insns = [], [head], {head.pc}, 0
+    deferred: dict[int, list[int]] = {}      # recorded target -> return sites of its calls
 
-    def visit(target: int) -> None:
+    def visit(target: int, join: bool = join_heads) -> None:
         dest = blocks.get(target)
         if dest is not None and dest.members:
-            dest = dest.members[0] if join_heads else None
+            dest = dest.members[0] if join else None
         if dest is not None and target not in seen and not excluded(dest) and warm(dest.code):
             seen.add(target)
             queue.append(dest)
-    while queue and len(chosen) < max_blocks:
+    while len(chosen) < max_blocks and (queue or deferred):
+        if not queue:
+            for target, sites in deferred.items():
+                if small_leaf(target, blocks, exits):
+                    visit(target, join=True)
+                for site in sites if target in seen and follow_call(target) else ():
+                    visit(site)
+            deferred = {}
+            continue
         tb = queue.pop(0)
         if chosen and insns + tb.ninsns > max_insns:
             continue
@@ -139,16 +174,41 @@ def breadth_first(head, blocks: dict, excluded, warm, exits, follow_call, max_bl
         e = exits(tb)
         for target in e.targets:
             visit(target)
+        if e.likely is not None and e.likely not in seen:
+            deferred.setdefault(e.likely, []).extend(() if e.returns_to is None else (e.returns_to,))
         if e.callee in seen and follow_call(e.callee):
             visit(e.returns_to)
     return chosen
 
 
+def small_leaf(pc: int, blocks: dict, exits, limit: int = MAX_LEAF_BLOCKS) -> bool:
+    """Whether the translated function at pc is a small leaf: at most `limit` blocks (its
+    blocks not translated yet count, though they would not join), calling nothing, jumping
+    indirectly only to recorded targets (musl's qsort calls a wrapper that tail-jumps to the
+    comparison), that reach a ret."""
+    seen, stack, returns = {pc}, [pc], False
+    while stack:
+        tb = blocks.get(stack.pop())
+        if tb is None:
+            continue
+        e = exits(tb.members[0] if tb.members else tb)
+        if e.returns_to is not None or (e.indirect and e.likely is None):
+            return False
+        returns |= e.ret
+        for target in (*e.targets, *(() if e.likely is None else (e.likely,))):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+        if len(seen) > limit:
+            return False
+    return returns
+
+
 def successors(region: list[Exits]) -> dict[int, list[int]]:
-    """pc -> the pcs of the region's blocks its block continues at: direct exits and, for a
-    call, its return site."""
+    """pc -> the pcs of the region's blocks its block continues at: direct exits, a recorded
+    indirect target and, for a call, its return site."""
     pcs = {e.pc for e in region}
-    return {e.pc: [t for t in (*e.targets, e.returns_to) if t in pcs] for e in region}
+    return {e.pc: [t for t in (*e.targets, e.likely, e.returns_to) if t in pcs] for e in region}
 
 
 def reachable(graph: dict[int, list[int]], start: int) -> set[int]:

@@ -29,14 +29,14 @@ from dbt.ir.ops import Block
 from dbt.ir.passes import optimize
 from dbt.ir.verify import verify
 from dbt.runtime.memory import PAGE_SHIFT
-from dbt.runtime.regions import Exits, exits_of, select_region
+from dbt.runtime.regions import Exits, exits_of, select_region, with_recorded_target
 from dbt.runtime.worker import RegionWorker
 
 
 def cached_exits(cached) -> Exits:
     """The Exits the code cache kept with a block (its targets are its slots' targets, in
     IR order: lower.py chains exit_if, goto and branch exits in order)."""
-    return Exits(cached.pc, cached.targets, cached.returns_to, cached.callee, cached.ret)
+    return Exits(cached.pc, cached.targets, cached.returns_to, cached.callee, cached.ret, cached.indirect)
 
 
 def timed(fn, *args) -> tuple:
@@ -124,6 +124,11 @@ class TBCache:
         if tb.exits is None:
             tb.exits = exits_of(self.block_ir(tb))
         return tb.exits
+
+    def walk_exits(self, tb: TranslationBlock) -> Exits:
+        """A TB's Exits for the region walk: with the target its indirect jump last went to."""
+        recorded = self.engine.recorded_target(tb.code) if tb.code is not None else None
+        return with_recorded_target(self.block_exits(tb), recorded)
 
     def block_ir(self, tb: TranslationBlock) -> Block:
         """A block's IR; a block loaded from the code cache is lifted again (its bytes are unchanged)."""
@@ -299,7 +304,7 @@ class TBCache:
                 holder is not None and self.blocks.get(holder.pc) is holder):
             return                  # gone, a region already, a stop, inside a live one or a queued one
         members = tuple(select_region(head, self.blocks, lambda tb: tb.tier0 or self.stops_at(tb),
-                                      self.engine.is_warm, self.block_exits))
+                                      self.engine.is_warm, self.walk_exits))
         job, timer, keep = self.region_source(members)
         if self.worker is None or timer == "cache_load":       # loading is quick: no need to wait
             self.install_region(members, *timed(job), timer, keep)

@@ -42,6 +42,23 @@ HOT_LOOPS = {
       top: call fn; sub rcx, 1; jnz top; jmp done
       fn: lea rax, [rax + rcx * 2]; xor rax, 0x55; ret
       done: nop""",
+    "indirect_call_in_loop": """
+        mov rcx, 200; xor eax, eax; lea rbx, [rip + fn]
+      top: call rbx; sub rcx, 1; jnz top; jmp done
+      fn: cmp rcx, 100; jb low
+        add rax, rcx; ret
+      low: lea rax, [rax + rcx * 2]; ret
+      done: nop""",
+    "jump_table_in_loop": """
+        mov rcx, 200; xor eax, eax; lea rsi, [rip + one]; lea rdi, [rip + two]
+      top: test cl, 4; mov rbx, rsi; cmovnz rbx, rdi; jmp rbx
+      one: add eax, ecx; jmp next
+      two: xor eax, ecx
+      next: dec rcx; jnz top""",
+    "indirect_jump_in_loop": """
+        mov rcx, 200; xor eax, eax; lea rbx, [rip + body]
+      top: add eax, 3; jmp rbx
+      body: xor eax, ecx; dec rcx; jnz top""",
     "recursion": """
         mov edi, 11; call fib; jmp done
       fib: cmp edi, 2; jb small
@@ -242,6 +259,19 @@ def test_a_recursive_function_is_one_region_its_calls_and_rets_stay_in():
     assert emu.reg_read("rax") == 17_711
     transfers = emu.cpu.chain_count + emu.cpu.jc_hits
     assert emu.stats.counters["blocks_tier_region"] > 0 and transfers < 57_313 // 8, transfers
+
+
+def test_an_indirect_calls_recorded_target_runs_inside_the_region():
+    """The first tier records where a block's indirect call (or jmp) last went; the loop's
+    region takes that target in (the called function, its return site), so each iteration
+    stays inside the region once it is in: of 40,000 iterations, only the first ~2,000 (the
+    threshold's) transfer between translated functions, two a time (without the recorded
+    target every iteration does)."""
+    code = assemble(HOT_LOOPS["indirect_call_in_loop"].replace("mov rcx, 200", "mov rcx, 40000"))
+    emu = _emulator("jit", "on", code, code_cache=False)
+    assert emu.run(start=CODE_ADDR, until=CODE_ADDR + len(code)).reason == "until"
+    transfers = emu.cpu.chain_count + emu.cpu.jc_hits
+    assert emu.stats.counters["blocks_tier_region"] > 0 and transfers < 40_000 // 4, transfers
 
 
 def test_dbt_run_compiles_regions_in_the_background_only_without_a_code_cache(monkeypatch):

@@ -34,7 +34,7 @@ MAGIC = b"DBTCODE3"
 HEADER = struct.Struct("<8s16sQ16s")      # magic, fingerprint, payload length, payload digest
 # key, pc, size, ninsns, number of targets, object length, group, returns_to, callee, CALL_FLAGS
 ENTRY = struct.Struct("<16sQIIII16sQQB")
-HAS_RETURN_SITE, HAS_CALLEE, IS_RET = 1, 2, 4
+HAS_RETURN_SITE, HAS_CALLEE, IS_RET, IS_INDIRECT = 1, 2, 4, 8
 NO_GROUP = bytes(16)
 TARGET = struct.Struct("<Q")
 SUFFIX = ".tbs"
@@ -105,11 +105,12 @@ class CachedBlock:
     returns_to: int | None = None   # a call's return site (the region walk's Exits)
     callee: int | None = None       # a direct call's target
     ret: bool = False               # a ret
+    indirect: bool = False          # an indirect jump or call (not a ret)
 
     def encode(self, with_object: bool) -> bytes:
         obj = self.obj if with_object else b""
         flags = ((self.returns_to is not None) * HAS_RETURN_SITE | (self.callee is not None) * HAS_CALLEE
-                 | self.ret * IS_RET)
+                 | self.ret * IS_RET | self.indirect * IS_INDIRECT)
         return b"".join((ENTRY.pack(self.key, self.pc, self.size, self.ninsns, len(self.targets), len(obj),
                                     self.group or NO_GROUP, self.returns_to or 0, self.callee or 0, flags),
                          *(TARGET.pack(t) for t in self.targets), obj))
@@ -151,7 +152,8 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
                 return []
             blocks.append(CachedBlock(key, pc, size, ninsns, targets, obj, group,
                                       returns_to if flags & HAS_RETURN_SITE else None,
-                                      callee if flags & HAS_CALLEE else None, bool(flags & IS_RET)))
+                                      callee if flags & HAS_CALLEE else None, bool(flags & IS_RET),
+                                      bool(flags & IS_INDIRECT)))
     except struct.error:
         return []
     return blocks
@@ -277,7 +279,7 @@ class CodeCache:
         blocks = self.bundle(page_digest).setdefault(block.pc, [])
         if all(b.key != key for b in blocks):
             targets = tuple(target for _, target in code.exits)
-            call = (exits.returns_to, exits.callee, exits.ret) if exits is not None else ()
+            call = (exits.returns_to, exits.callee, exits.ret, exits.indirect) if exits is not None else ()
             blocks.append(CachedBlock(key, block.pc, block.size, block.ninsns, targets, code.obj, code.group, *call))
             self.dirty.add(page_digest)
 

@@ -15,6 +15,7 @@ from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
+from dbt.runtime.regions import indirect
 from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, READ_TAGS, WRITE_TAGS
 
 JMP_CACHE_BITS = 12
@@ -305,6 +306,7 @@ class BlockLowering(FunctionLowering):
         self.globals: list[str] = []
         self.access_plans = {}                      # id(load/store op) -> access_groups.Plan
         self.counted = False                        # whether it counts its entries (hits_name)
+        self.records = False                        # whether it records its indirect target (target_name)
 
     def slot_ptr(self, slot: str) -> str:
         offset, _ = SLOTS[slot]
@@ -412,7 +414,8 @@ class BlockLowering(FunctionLowering):
                 *sorted(self.intrinsics),
                 *(f"@{name} = global ptr null" for name, _ in self.slots),
                 *self.globals]
-        refs = [self.name, *(name for name, _ in self.slots)] + [hits_name(self.name)] * self.counted
+        refs = ([self.name, *(name for name, _ in self.slots)] + [hits_name(self.name)] * self.counted
+                + [target_name(self.name)] * self.records)
         head.append(f"@{refs_name(self.name)} = constant [{len(refs)} x ptr] [{', '.join(f'ptr @{r}' for r in refs)}]")
         body = [f"define i64 @{self.name}(ptr %cpu) {{", *self.lines, *self.tails, "}"]
         return "\n".join(head + body) + "\n"
@@ -581,6 +584,10 @@ class BlockLowering(FunctionLowering):
 
     def lower_jump(self, op: Op) -> None:
         target = self.v(op.args[0])
+        if self.hot_threshold is not None and indirect(self.block):
+            self.globals.append(f"@{target_name(self.name)} = global i64 0")
+            self.records = True
+            self.emit(f"store i64 {target}, ptr @{target_name(self.name)}")
         self.leave()
         self.retire(self.block.ninsns)
         self.store_field("rip", target)
@@ -629,9 +636,16 @@ def hits_name(function: str) -> str:
     return f"{function}_hits"
 
 
+def target_name(function: str) -> str:
+    """The global where a counted block ending in an indirect jump (regions.indirect) records
+    the target it last jumped to: a region takes that target in (regions.with_recorded_target)."""
+    return f"{function}_last"
+
+
 def refs_name(function: str) -> str:
-    """The constant table of a function's address, its exit slots' and (counted) its counter's:
-    one symbol lookup gives them all (each lookup is an LLVM call, under llvmlite's lock)."""
+    """The constant table of a function's address, its exit slots', (counted) its counter's and
+    (counted, regions.indirect) its recorded target's: one symbol lookup gives them all (each
+    lookup is an LLVM call, under llvmlite's lock)."""
     return f"{function}_refs"
 
 

@@ -19,6 +19,7 @@ from dbt.backend.llvm.runtime_helpers import runtime_module
 from dbt.backend.llvm.region import PASSES, lower_region
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
+from dbt.runtime.regions import indirect
 
 RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_guest_access")
 BLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
@@ -33,6 +34,7 @@ class NativeBlock:
     obj: bytes = b""                          # object code, when the engine keeps it for the disk cache
     hits: int = 0                             # address of its entry counter (0: not counted)
     group: bytes = b""                        # the group of blocks its object holds (b"": only this one)
+    recorded: int = 0                         # address of its indirect jump's last target (0: none)
 
 
 def merge_modules(texts: list[str]) -> str:
@@ -118,9 +120,11 @@ class LLVMEngine:
             self.jit.add(texts[0] if len(texts) == 1 else merge_modules(texts), verify=self.verify)
         if group:
             self.groups.add(group)
+        records = {id(block): threshold is not None and indirect(block) for block, _ in fresh}
         codes = iter([self._resolve(self.jit, name, [target for _, target in slots], text,
-                                    self.jit.last_object if key is not None else b"", threshold is not None, group)
-                      for name, key, text, slots in lowered])
+                                    self.jit.last_object if key is not None else b"", threshold is not None, group,
+                                    records[id(block)])
+                      for (block, _), (name, key, text, slots) in zip(fresh, lowered)])
         result = []
         for key in keys:
             if key is not None and key in self.by_key:
@@ -155,7 +159,7 @@ class LLVMEngine:
         self.groups.update(cached.group for cached in fresh.values() if cached.group)
         for key, cached in fresh.items():
             self.by_key[key] = self._resolve(jit, block_symbol(cached.pc, key, prefix, cached.group), cached.targets,
-                                             "", cached.obj, counted, cached.group)
+                                             "", cached.obj, counted, cached.group, counted and cached.indirect)
         return [self.by_key[cached.key] if cached.key in fresh else self.recount(self.by_key[cached.key])
                 for cached in blocks]
 
@@ -169,12 +173,14 @@ class LLVMEngine:
 
     @staticmethod
     def _resolve(jit: JIT, name: str, targets, text: str, obj: bytes = b"", counted: bool = False,
-                 group: bytes = b"") -> NativeBlock:
-        refs = (ctypes.c_uint64 * (1 + len(targets) + counted)).from_address(jit.global_address(refs_name(name)))
+                 group: bytes = b"", records: bool = False) -> NativeBlock:
+        refs = (ctypes.c_uint64 * (1 + len(targets) + counted + records)).from_address(
+            jit.global_address(refs_name(name)))
         fn = refs[0]
         exits = [(refs[1 + i], target) for i, target in enumerate(targets)]
         hits = refs[1 + len(targets)] if counted else 0
-        return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj, hits, group)
+        recorded = refs[1 + len(targets) + counted] if records else 0
+        return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj, hits, group, recorded)
 
     def is_warm(self, code: NativeBlock) -> bool:
         """Whether a block ran often enough (an eighth of the hot threshold) to join a region;
@@ -182,6 +188,11 @@ class LLVMEngine:
         if not code.hits:
             return True
         return self.entries(code) * 8 >= self.hot_threshold
+
+    @staticmethod
+    def recorded_target(code: NativeBlock) -> int | None:
+        """The target a block's indirect jump last went to, when its code records it."""
+        return ctypes.c_uint64.from_address(code.recorded).value or None if code.recorded else None
 
     @staticmethod
     def entries(code: NativeBlock) -> int:
