@@ -8,23 +8,24 @@ import pytest
 
 from dbt.api import Emulator
 from oracle.native import assemble
-from dbt.runtime.memory import (CODE, NO_TAG, PAGE_SIZE, READ_TAGS, WATCH_R, WATCH_W, WRITE_TAGS, GuestMemory,
-                                R, W, X)
+from dbt.runtime.memory import (CODE, NO_TAG, PAGE_SIZE, READ_TAGS, TAG_ENTRIES, WATCH_R, WATCH_W, WRITE_TAGS,
+                                GuestMemory, R, W)
 
 SPACE = 1 << 28              # 64K pages: small enough to compare every page's tags
 PAGES = SPACE // PAGE_SIZE
 
 
 def tags(mem: GuestMemory, table: int) -> list[int]:
+    """A table's entries for the space's pages and the one after them."""
     return list((ctypes.c_uint64 * (mem.npages + 1)).from_address(mem.base + table))
 
 
 def expected(mem: GuestMemory) -> tuple[list[int], list[int]]:
     """The rule, page by page: index + 1 when native code may access it inline, else 0."""
     perms = bytes(mem.perms)
-    read = [p + 1 if v & (R | WATCH_R) == R else 0 for p, v in enumerate(perms[:-1])] + [NO_TAG]
+    read = [p + 1 if v & (R | WATCH_R) == R else 0 for p, v in enumerate(perms[:-1])] + [0]
     write = [p + 1 if v & (R | W | WATCH_R | WATCH_W | CODE) == R | W else 0
-             for p, v in enumerate(perms[:-1])] + [NO_TAG]
+             for p, v in enumerate(perms[:-1])] + [0]
     return read, write
 
 
@@ -32,6 +33,8 @@ def assert_tags_follow_perms(mem: GuestMemory) -> None:
     read, write = expected(mem)
     assert tags(mem, READ_TAGS) == read
     assert tags(mem, WRITE_TAGS) == write
+    for table in (READ_TAGS, WRITE_TAGS):          # the entry an address wrapping past 2**64 reads
+        assert ctypes.c_uint64.from_address(mem.base + table + 8 * (TAG_ENTRIES - 1)).value == NO_TAG
 
 
 def test_tags_follow_every_kind_of_permission_change():
@@ -107,3 +110,23 @@ def test_native_code_obeys_the_tags_at_every_width(perms, write, faults):
                     assert stop.fault.addr == want
             finally:
                 emu.mem.close()
+
+
+@pytest.mark.parametrize("write", [False, True])
+@pytest.mark.parametrize("alias", [1 << 39, 1 << 47, (1 << 64) - (1 << 39), (1 << 64) - PAGE_SIZE])
+def test_an_address_whose_page_index_aliases_a_mapped_page_faults(write, alias):
+    """The tag index is the page number mod TAG_ENTRIES: an address a multiple of the table
+    away from a mapped page reads that page's tag, which holds the full page number, so the
+    access faults (at the address) instead of reaching host memory."""
+    emu = Emulator(engine="jit")
+    try:
+        emu.map(0x10000, PAGE_SIZE, "rx")
+        emu.map(0x20000, PAGE_SIZE, "rw")
+        addr = (0x20000 + alias) & ((1 << 64) - 1)
+        code = assemble("mov qword ptr [rbx], rax" if write else "mov rax, qword ptr [rbx]", 0x10000)
+        emu.mem.poke(0x10000, code)
+        emu.reg_write("rbx", addr)
+        stop = emu.run(start=0x10000, until=0x10000 + len(code), max_insns=10)
+        assert stop.reason == "fault", stop
+    finally:
+        emu.mem.close()

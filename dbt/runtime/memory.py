@@ -19,10 +19,12 @@ reservation, so one base register reaches both. A page's read tag is its index
 + 1 when a load may use it inline (R, not watched), else 0; its write tag the
 same for stores and read-modify-writes (R and W, not watched, no CODE: a
 write-only page takes the exact check). An access of [addr, addr+size) on one
-page passes with one compare: tag[addr's page] == (addr+size-1)'s page + 1,
-which fails for a refused page and for an access crossing into the next page
-(the exact check then decides). The entry past the space is all ones: no page
-index + 1 equals it.
+page passes with one compare: tag[addr's page mod TAG_ENTRIES] == (addr+size-1)'s
+page + 1, which fails for a refused page, for an access crossing into the next
+page (the exact check then decides) and for an address past the table, whose
+full page number is no tag's (so no bounds check: the index is masked). The
+last entry, past every space, is all ones: it equals no page + 1, not even the
+0 that an access wrapping past 2**64 computes (its index is the last one).
 """
 import array
 import ctypes
@@ -40,9 +42,10 @@ WATCH_R, WATCH_W = 16, 32        # guest loads / stores on the page exit to memo
 PERMS = R | W | X
 DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not committed
 TAG_TABLE = 1 << 30              # bytes reserved for each tag table: 8 a page, so at most
-MAX_SPACE = (TAG_TABLE // 8 - 1) << PAGE_SHIFT     # 512 GiB of guest space (minus a page)
+TAG_ENTRIES = TAG_TABLE // 8
+MAX_SPACE = (TAG_ENTRIES - 1) << PAGE_SHIFT     # 512 GiB of guest space (minus a page)
 READ_TAGS, WRITE_TAGS = -2 * TAG_TABLE, -TAG_TABLE  # the tag tables' offsets from guest address 0
-NO_TAG = (1 << 64) - 1           # the entry past the space: equals no page index + 1
+NO_TAG = (1 << 64) - 1           # the last entry: equals no page + 1
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 MAP_FIXED = 0x10
 CANONICAL_LOW, CANONICAL_HIGH = 1 << 47, (1 << 64) - (1 << 47)   # [low, high) is non-canonical
@@ -89,7 +92,7 @@ class GuestMemory:
         self.start = ctypes.addressof(ctypes.c_char.from_buffer(self._map))   # the tag tables
         self.base = self.start + 2 * TAG_TABLE
         for table in (READ_TAGS, WRITE_TAGS):
-            ctypes.c_uint64.from_address(self.base + table + 8 * self.npages).value = NO_TAG
+            ctypes.c_uint64.from_address(self.base + table + 8 * (TAG_ENTRIES - 1)).value = NO_TAG
         # [npages]: past the space, always 0. Anonymous memory reads as zeros and the host
         # gives a page of it only when written: a ctypes array of 16 MiB zeroed them all (~8 ms).
         self._perms_map = mmap.mmap(-1, self.npages + 1, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)

@@ -16,7 +16,7 @@ from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Valu
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
 from dbt.runtime.regions import indirect
-from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, READ_TAGS, WRITE_TAGS
+from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, READ_TAGS, TAG_ENTRIES, WRITE_TAGS
 
 JMP_CACHE_BITS = 12
 JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}
@@ -356,7 +356,7 @@ class BlockLowering(FunctionLowering):
         return self.assemble()
 
     def load_runtime(self) -> None:
-        for field in ("mem_base", "mem_pages", "icount", "budget", "exit_request"):
+        for field in ("mem_base", "icount", "budget", "exit_request"):
             p = self.cpu_field(field)
             self.emit(f"%{field}0 = load i64, ptr {p}")
         self.emit("%membase = inttoptr i64 %mem_base0 to ptr")
@@ -451,13 +451,12 @@ class BlockLowering(FunctionLowering):
 
     def tag_allows(self, addr: str, size: int, write: bool) -> str:
         """i1: the `size` bytes from guest address `addr` lie on one page whose tag allows
-        the access: tag[addr's page] == last byte's page + 1 (dbt/runtime/memory.py: a store's
-        tag also allows its load). A page past the space reads the table's last entry, NO_TAG;
-        so does an address near 2**64, whose last byte's page wraps to 0."""
+        the access: tag[addr's page mod TAG_ENTRIES] == last byte's page + 1
+        (dbt/runtime/memory.py: a store's tag also allows its load; an address past the
+        table compares its full page number, which no tag holds)."""
         page, index, last, want, entry, tag, ok = (self.fresh() for _ in range(7))
-        self.intrinsic("declare i64 @llvm.umin.i64(i64, i64)")
         self.emit(f"{page} = lshr i64 {addr}, {PAGE_SHIFT}")
-        self.emit(f"{index} = call i64 @llvm.umin.i64(i64 {page}, i64 %mem_pages0)")
+        self.emit(f"{index} = and i64 {page}, {TAG_ENTRIES - 1}")
         self.emit(f"{last} = add i64 {addr}, {size - 1 + PAGE_SIZE}")
         self.emit(f"{want} = lshr i64 {last}, {PAGE_SHIFT}")
         self.emit(f"{entry} = getelementptr i64, ptr {'%write_tags' if write else '%read_tags'}, i64 {index}")
