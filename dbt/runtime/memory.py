@@ -119,9 +119,11 @@ class GuestMemory:
                 self._set(page, self.perms[page] | bits)
 
     def _set(self, page: int, value: int) -> None:
-        """Set one page's permissions (and its tags)."""
-        self.perms[page] = value
-        self._retag(range(page, page + 1), value)
+        """Set one page's permissions (and its tags, unless they stay as they are: marking a
+        page of code again, at each block translated or loaded there, costs a compare)."""
+        if self.perms[page] != value:
+            self.perms[page] = value
+            self._retag(range(page, page + 1), value)
 
     def _retag(self, pages: range, value: int) -> None:
         """The tags of pages whose permissions are all `value` (module docstring)."""

@@ -195,8 +195,8 @@ def small_leaf(pc: int, blocks: dict, exits, limit: int = MAX_LEAF_BLOCKS) -> bo
         if e.returns_to is not None or (e.indirect and e.likely is None):
             return False
         returns |= e.ret
-        for target in (*e.targets, *(() if e.likely is None else (e.likely,))):
-            if target not in seen:
+        for target in (*e.targets, e.likely):
+            if target is not None and target not in seen:
                 seen.add(target)
                 stack.append(target)
         if len(seen) > limit:

@@ -15,8 +15,8 @@ from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
-from dbt.runtime.regions import indirect
 from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, READ_TAGS, TAG_ENTRIES, WRITE_TAGS
+from dbt.runtime.regions import indirect
 
 JMP_CACHE_BITS = 12
 JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}

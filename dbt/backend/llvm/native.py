@@ -120,10 +120,9 @@ class LLVMEngine:
             self.jit.add(texts[0] if len(texts) == 1 else merge_modules(texts), verify=self.verify)
         if group:
             self.groups.add(group)
-        records = {id(block): threshold is not None and indirect(block) for block, _ in fresh}
         codes = iter([self._resolve(self.jit, name, [target for _, target in slots], text,
                                     self.jit.last_object if key is not None else b"", threshold is not None, group,
-                                    records[id(block)])
+                                    threshold is not None and indirect(block))
                       for (block, _), (name, key, text, slots) in zip(fresh, lowered)])
         result = []
         for key in keys:
