@@ -13,7 +13,7 @@ cost nothing in code they do not touch.
 """
 from dbt.backend.interp import compute_cc_all
 from dbt.backend.interp_engine import InterpEngine
-from dbt.backend.llvm.codecache import CodeCache, choose_directory
+from dbt.backend.llvm.codecache import CodeCache, choose_directory, compiler_identity
 from dbt.frontend.x86 import decoder_version
 from dbt.frontend.x86.translate import Translator
 from dbt.runtime.cpu import ARITH_FLAGS, DF, FLAGS_FIXED, GPR_NAMES, new_cpu
@@ -46,9 +46,8 @@ def make_engine(name: str, cpu, mem, opt: int = 0, regions: str | None = None, c
 def open_code_cache(directory: str, opt: int, system: bool, regions: str | None = None):
     """The JIT's persistent code cache in `directory`, for code built with these options
     (blocks count their entries for hot regions up to a threshold that is part of their code)."""
-    from dbt.backend.llvm.jit import host_identity     # llvmlite loads only when used
     config = f"opt={opt} system={int(system)} passes=1 hot={hot_threshold(regions)} {decoder_version()}"
-    return CodeCache(directory, config, host_identity())
+    return CodeCache(directory, config, compiler_identity())
 
 
 def rflags_of(cpu) -> int:

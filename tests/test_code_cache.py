@@ -214,7 +214,7 @@ def test_a_cache_hit_loads_the_pages_other_blocks_except_those_holding_a_stop_po
 
 
 class RuntimeStore:
-    """The code cache's side of the runtime helpers' object code (jit.runtime_library)."""
+    """The code cache's side of the runtime helpers' object code (native.runtime_library)."""
 
     def __init__(self, obj=None):
         self.obj, self.kept = obj, None
@@ -230,18 +230,17 @@ def test_runtime_helpers_are_kept_in_and_loaded_from_the_code_cache(tmp_path):
     """A run with a code cache keeps the helpers' object code; a later run loads it instead of
     making their text and compiling it; the cache file is one of its fingerprint's."""
     from dbt.backend.llvm.codecache import CodeCache
-    from dbt.backend.llvm.jit import runtime_library
-    from dbt.backend.llvm.native import RUNTIME_SYMBOLS
+    from dbt.backend.llvm.native import RUNTIME_SYMBOLS, runtime_library
     from dbt.backend.llvm.runtime_helpers import runtime_module
 
     fresh = RuntimeStore()
-    runtime_library(runtime_module, RUNTIME_SYMBOLS, fresh)
+    runtime_library(runtime_module, fresh)
     assert fresh.kept
 
     def no_text():
         raise AssertionError("compiled again")
-    loaded = runtime_library(no_text, RUNTIME_SYMBOLS, RuntimeStore(fresh.kept))
-    assert all(loaded.function(name) for name in RUNTIME_SYMBOLS)
+    loaded = runtime_library(no_text, RuntimeStore(fresh.kept))
+    assert all(loaded.linker.address(name) for name in RUNTIME_SYMBOLS)
 
     first = CodeCache(str(tmp_path), "config", "host")
     assert first.runtime_object() is None

@@ -59,6 +59,17 @@ def source_digest() -> bytes:
     return h.digest()
 
 
+def compiler_identity() -> str:
+    """What the machine code of the cache depends on besides dbt's source: llvmlite and the LLVM
+    it carries, and the host architecture (jit.py emits generic x86-64 code, so the CPU model
+    does not matter). Read from files: a warm run does not load LLVM (~35 ms)."""
+    import llvmlite         # its package only (~0.5 ms), not the binding
+    binding = os.path.join(os.path.dirname(llvmlite.__file__), "binding")
+    stamps = [f"{name}:{os.stat(os.path.join(binding, name)).st_size}"
+              for name in sorted(os.listdir(binding)) if name.startswith("libllvmlite")]
+    return f"llvmlite={llvmlite.__version__} {' '.join(stamps)} arch={os.uname().machine} code=generic,large"
+
+
 def default_directory() -> str:
     """$XDG_CACHE_HOME/dbt, else ~/.cache/dbt."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")

@@ -384,7 +384,7 @@ class BlockLowering(FunctionLowering):
 
     def count_entry(self, pc: int) -> None:
         counter = f"@{hits_name(self.name)}"
-        self.globals.append(f"{counter} = global i64 0")
+        self.globals.append(f"{counter} = private global i64 0")
         self.counted = True
         old, new, hot = self.fresh(), self.fresh(), self.fresh()
         exit_hot, cont = self.fresh("hot").lstrip("%"), self.fresh("cold").lstrip("%")
@@ -412,12 +412,12 @@ class BlockLowering(FunctionLowering):
                 "declare i64 @dbt_cc_all(i64, i64, i64, i64)",
                 "declare preserve_mostcc ptr @dbt_guest_access(ptr, i64, i64, i64)",
                 *sorted(self.intrinsics),
-                *(f"@{name} = global ptr null" for name, _ in self.slots),
+                *(f"@{name} = private global ptr null" for name, _ in self.slots),
                 *self.globals]
         refs = ([self.name, *(name for name, _ in self.slots)] + [hits_name(self.name)] * self.counted
                 + [target_name(self.name)] * self.records)
         head.append(f"@{refs_name(self.name)} = constant [{len(refs)} x ptr] [{', '.join(f'ptr @{r}' for r in refs)}]")
-        body = [f"define i64 @{self.name}(ptr %cpu) {{", *self.lines, *self.tails, "}"]
+        body = [f"define private i64 @{self.name}(ptr %cpu) {{", *self.lines, *self.tails, "}"]
         return "\n".join(head + body) + "\n"
 
     # -- effects ----------------------------------------------------------------
@@ -584,7 +584,7 @@ class BlockLowering(FunctionLowering):
     def lower_jump(self, op: Op) -> None:
         target = self.v(op.args[0])
         if self.hot_threshold is not None and indirect(self.block):
-            self.globals.append(f"@{target_name(self.name)} = global i64 0")
+            self.globals.append(f"@{target_name(self.name)} = private global i64 0")
             self.records = True
             self.emit(f"store i64 {target}, ptr @{target_name(self.name)}")
         self.leave()

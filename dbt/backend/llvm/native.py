@@ -5,15 +5,18 @@ runtime patches it (`link`) once the target block exists, and resets it
 (`unlink`) when the target is invalidated. Indirect exits look up the native
 jump cache, a table of {guest pc, host function} that `jc_set` fills.
 With a `hot_threshold`, blocks count their entries and exit HOT when hot;
-`compile_region` then builds one optimised function for several blocks, on its
-own engine (codegen -O2); `load_region` loads one that the code cache kept.
+`compile_region` then builds one optimised function for several blocks
+(codegen -O2); `load_region` loads one that the code cache kept. LLVM
+(jit.py) only compiles; every object, compiled now or kept by the code cache,
+is loaded by linker.py, so LLVM loads on the first compile, not before.
 """
 import ctypes
+import functools
 import threading
 from dataclasses import dataclass, field
 
 from dbt.backend.llvm.codecache import CachedBlock, digest
-from dbt.backend.llvm.jit import JIT, runtime_library
+from dbt.backend.llvm.linker import Linker
 from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, refs_name
 from dbt.backend.llvm.runtime_helpers import runtime_module
 from dbt.backend.llvm.region import PASSES, lower_region
@@ -23,6 +26,40 @@ from dbt.runtime.regions import indirect
 
 RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_guest_access")
 BLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
+
+
+@dataclass
+class RuntimeLibrary:
+    """The runtime helpers' code in this process: its linker and the object it loaded."""
+    linker: Linker
+    obj: bytes = b""
+
+
+@functools.lru_cache(maxsize=None)
+def _runtime_library(text_of) -> RuntimeLibrary:
+    """The process's runtime helpers of module text_of(), empty until runtime_library fills it."""
+    return RuntimeLibrary(Linker())
+
+
+def runtime_library(text_of, store=None) -> RuntimeLibrary:
+    """The runtime helpers (module text_of()), loaded once per process: their code is never
+    freed under a caller, and every engine's linker resolves them through this one.
+
+    With `store` (the persistent code cache) the first use loads their object code from it,
+    and a store without it is given it: making the text and compiling it took ~35 ms of a
+    0.2 s warm run.
+    """
+    library = _runtime_library(text_of)
+    if not library.obj:                         # first use in this process
+        obj = store.runtime_object() if store is not None else None
+        if obj is None:
+            from dbt.backend.llvm.jit import Compiler      # LLVM loads only to compile
+            obj = Compiler(0).compile(text_of(), verify=True)
+        library.linker.load([obj])
+        library.obj = obj
+    if store is not None and store.runtime_object() is None:
+        store.keep_runtime_object(library.obj)
+    return library
 
 
 @dataclass
@@ -75,16 +112,18 @@ class LLVMEngine:
         codecache: the persistent code cache: each NativeBlock then has its object code, and
         the cache also keeps the runtime helpers' code."""
         self.cpu, self.hot_threshold = cpu, hot_threshold
-        self.region_jit, self.regions = None, 0
-        self.region_lock = threading.Lock()           # the region engine is made on first use, by either thread
+        self.opt, self.regions = opt, 0
+        self.compilers = {}                           # codegen -O level -> jit.Compiler, made on first use
+        self.compiler_lock = threading.Lock()         # by either thread (regions compile on a worker's)
         self.cpu_ptr = ctypes.addressof(cpu)
         self.keep_objects = codecache is not None
-        self.jit = JIT(opt, self.keep_objects)
+        runtime = runtime_library(runtime_module, codecache)
+        self.linker = Linker(parent=runtime.linker)   # blocks' and regions' code, named apart
         self.verify = verify
         self.compiled = 0
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
         self.groups: set[bytes] = set()                # groups whose object this engine has loaded
-        self.miss_fn = runtime_library(runtime_module, RUNTIME_SYMBOLS, codecache).function("dbt_miss")
+        self.miss_fn = self.linker.address("dbt_miss")
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
         for i in range(JMP_CACHE_ENTRIES):
             self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = (1 << 64) - 1, self.miss_fn
@@ -116,13 +155,16 @@ class LLVMEngine:
             name = self.fresh_name(block.pc) if key is None else block_symbol(block.pc, key, "tb", group)
             lowered.append((name, key, *lower_block(block, name, threshold)))
         texts = [text for _, _, text, _ in lowered]
+        obj = b""
         if texts:
-            self.jit.add(texts[0] if len(texts) == 1 else merge_modules(texts), verify=self.verify)
+            obj = self.compiler(self.opt).compile(texts[0] if len(texts) == 1 else merge_modules(texts),
+                                                  verify=self.verify)
+            self.linker.load([obj])
         if group:
             self.groups.add(group)
-        codes = iter([self._resolve(self.jit, name, [target for _, target in slots], text,
-                                    self.jit.last_object if key is not None else b"", threshold is not None, group,
-                                    threshold is not None and indirect(block))
+        codes = iter([self._resolve(name, [target for _, target in slots], text,
+                                    obj if key is not None and self.keep_objects else b"", threshold is not None,
+                                    group, threshold is not None and indirect(block))
                       for (block, _), (name, key, text, slots) in zip(fresh, lowered)])
         result = []
         for key in keys:
@@ -146,18 +188,18 @@ class LLVMEngine:
 
     def load_many(self, blocks: list[CachedBlock]) -> list[NativeBlock]:
         """Native code for blocks of the persistent code cache, their objects loaded at once."""
-        return self._load(self.jit, blocks, "tb", counted=self.hot_threshold is not None)
+        return self._load(blocks, "tb", counted=self.hot_threshold is not None)
 
-    def _load(self, jit: JIT, blocks: list[CachedBlock], prefix: str, counted: bool) -> list[NativeBlock]:
-        """Code of the cache loaded into `jit` (objects finalised at once), or the code of its
-        key this engine already has (counting its entries afresh)."""
+    def _load(self, blocks: list[CachedBlock], prefix: str, counted: bool) -> list[NativeBlock]:
+        """Code of the cache loaded (objects at once), or the code of its key this engine
+        already has (counting its entries afresh)."""
         fresh = {cached.key: cached for cached in blocks if cached.key not in self.by_key}
         objects = {cached.group or cached.key: cached.obj for cached in fresh.values()
                    if not cached.group or cached.group not in self.groups}
-        jit.add_objects(list(objects.values()))
+        self.linker.load(list(objects.values()))
         self.groups.update(cached.group for cached in fresh.values() if cached.group)
         for key, cached in fresh.items():
-            self.by_key[key] = self._resolve(jit, block_symbol(cached.pc, key, prefix, cached.group), cached.targets,
+            self.by_key[key] = self._resolve(block_symbol(cached.pc, key, prefix, cached.group), cached.targets,
                                              "", cached.obj, counted, cached.group, counted and cached.indirect)
         return [self.by_key[cached.key] if cached.key in fresh else self.recount(self.by_key[cached.key])
                 for cached in blocks]
@@ -170,11 +212,10 @@ class LLVMEngine:
             ctypes.c_uint64.from_address(code.hits).value = 0
         return code
 
-    @staticmethod
-    def _resolve(jit: JIT, name: str, targets, text: str, obj: bytes = b"", counted: bool = False,
+    def _resolve(self, name: str, targets, text: str, obj: bytes = b"", counted: bool = False,
                  group: bytes = b"", records: bool = False) -> NativeBlock:
         refs = (ctypes.c_uint64 * (1 + len(targets) + counted + records)).from_address(
-            jit.global_address(refs_name(name)))
+            self.linker.address(refs_name(name)))
         fn = refs[0]
         exits = [(refs[1 + i], target) for i, target in enumerate(targets)]
         hits = refs[1 + len(targets)] if counted else 0
@@ -209,23 +250,25 @@ class LLVMEngine:
         self.regions += 1                 # own counter: may run on the region worker thread
         name = f"rg_{blocks[0].pc:x}_{self.regions}" if key is None else block_symbol(blocks[0].pc, key, "rg")
         text, slots = lower_region(blocks, name)
-        jit = self.region_engine()
-        jit.add(text, verify=self.verify, passes=PASSES)
-        code = self._resolve(jit, name, [target for _, target in slots], text, jit.last_object)
+        obj = self.compiler(2).compile(text, verify=self.verify, passes=PASSES)
+        self.linker.load([obj])
+        code = self._resolve(name, [target for _, target in slots], text, obj if self.keep_objects else b"")
         if key is not None:
             self.by_key[key] = code
         return code
 
     def load_region(self, cached: CachedBlock) -> NativeBlock:
         """Native code for a region of the persistent code cache, from its object code."""
-        return self._load(self.region_engine(), [cached], "rg", counted=False)[0]
+        return self._load([cached], "rg", counted=False)[0]
 
-    def region_engine(self) -> JIT:
-        """The engine regions are compiled into (codegen -O2), made on first use."""
-        with self.region_lock:
-            if self.region_jit is None:
-                self.region_jit = JIT(2, self.keep_objects)
-        return self.region_jit
+    def compiler(self, opt: int):
+        """The compiler at codegen -O`opt` (blocks: the engine's level; regions: 2), made on first
+        use: LLVM loads then."""
+        with self.compiler_lock:
+            if opt not in self.compilers:
+                from dbt.backend.llvm.jit import Compiler
+                self.compilers[opt] = Compiler(opt)
+        return self.compilers[opt]
 
     def execute(self, code: NativeBlock) -> ExitReason:
         return ExitReason(code.call(self.cpu_ptr))
@@ -254,4 +297,4 @@ class LLVMEngine:
             self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = (1 << 64) - 1, self.miss_fn
 
     def host_assembly(self, code: NativeBlock) -> str:
-        return self.jit.host_assembly(code.text)
+        return self.compiler(self.opt).host_assembly(code.text)

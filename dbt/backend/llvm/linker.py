@@ -1,0 +1,229 @@
+"""Loads the relocatable x86-64 ELF objects LLVM emits into executable memory, without LLVM.
+
+Every translated block and region reaches the host this way, freshly compiled or
+read from the code cache: a run the cache serves entirely never loads LLVM
+(~35 ms of a warm run's start-up, and its object loader's ~20 ms). The objects
+are what `compiler.py` makes (large code model): their sections are laid out
+in one fresh mapping a batch (code read-and-execute, the rest read-write), their
+relocations applied, their global symbols kept for lookups and later objects.
+A relocation or section kind this loader does not know is a LinkError naming
+it, never a guess; unwinding tables (.eh_frame) are not loaded.
+"""
+import ctypes
+import mmap
+import os
+import struct
+import threading
+
+EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+SHDR = struct.Struct("<IIQQQQIIQQ")
+SYM = struct.Struct("<IBBHQQ")
+RELA = struct.Struct("<QQq")
+U64, S32, U32 = struct.Struct("<Q"), struct.Struct("<i"), struct.Struct("<I")
+ELF_HEAD = b"\x7fELF\x02\x01"                   # 64-bit, little-endian
+EM_X86_64, ET_REL = 62, 1
+SHT_SYMTAB, SHT_RELA, SHT_NOBITS, SHT_REL = 2, 4, 8, 9
+SHF_ALLOC, SHF_EXECINSTR = 2, 4
+SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
+STB_LOCAL, STB_WEAK = 0, 2
+R_X86_64_NONE, R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_32, R_X86_64_32S, R_X86_64_PC64 = \
+    0, 1, 2, 4, 10, 11, 24
+SKIPPED = (".eh_frame",)                        # unwinding: no host unwinder walks translated code
+PAGE = mmap.PAGESIZE
+MASK64 = (1 << 64) - 1
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+
+
+class LinkError(Exception):
+    """An object this loader cannot load: what is wrong, never a half-loaded object run."""
+
+
+def _host_libraries() -> list:
+    """Where symbols no object defines come from: the process (libc, libm) and libgcc
+    (LLVM calls its 128-bit division routines)."""
+    libraries = [ctypes.CDLL(None)]
+    try:
+        libraries.append(ctypes.CDLL("libgcc_s.so.1"))
+    except OSError:
+        pass
+    return libraries
+
+
+class Section:
+    """One allocated section of an object: where its bytes go in the batch's image."""
+
+    __slots__ = ("index", "data", "size", "align", "code", "offset")
+
+    def __init__(self, index: int, data: bytes, size: int, align: int, code: bool):
+        self.index, self.data, self.size, self.align, self.code = index, data, size, align, code
+        self.offset = 0
+
+
+class ObjectFile:
+    """The parts of one relocatable object the loader uses: sections, symbols, relocations."""
+
+    def __init__(self, data: bytes):
+        if data[:6] != ELF_HEAD or len(data) < EHDR.size:
+            raise LinkError("not a 64-bit little-endian ELF object")
+        header = EHDR.unpack_from(data)
+        e_type, e_machine, shoff, shentsize, shnum = header[1], header[2], header[6], header[11], header[12]
+        if e_type != ET_REL or e_machine != EM_X86_64 or shentsize != SHDR.size:
+            raise LinkError(f"not a relocatable x86-64 object (type {e_type}, machine {e_machine})")
+        shdrs = [SHDR.unpack_from(data, shoff + i * SHDR.size) for i in range(shnum)]
+        names = shdrs[header[13]]
+        self.sections: dict[int, Section] = {}
+        self.relocations: list[tuple[int, bytes]] = []       # (target section index, rela bytes)
+        symtab = strtab = None
+        for index, (name, kind, flags, _, offset, size, link, info, align, _) in enumerate(shdrs):
+            section_name = data[names[4] + name:data.index(b"\0", names[4] + name)].decode()
+            if kind == SHT_SYMTAB:
+                symtab = data[offset:offset + size]
+                strtab = shdrs[link]
+            elif kind == SHT_REL:
+                raise LinkError(f"section {section_name}: REL relocations (x86-64 objects use RELA)")
+            elif kind == SHT_RELA:
+                self.relocations.append((info, data[offset:offset + size]))
+            elif flags & SHF_ALLOC and section_name not in SKIPPED and size:
+                body = b"" if kind == SHT_NOBITS else data[offset:offset + size]
+                self.sections[index] = Section(index, body, size, max(align, 1), bool(flags & SHF_EXECINSTR))
+        if symtab is None:
+            raise LinkError("object has no symbol table")
+        self.symbols = list(SYM.iter_unpack(symtab))
+        self.strings = data[strtab[4]:strtab[4] + strtab[5]]
+
+    def symbol_name(self, offset: int) -> str:
+        return self.strings[offset:self.strings.index(b"\0", offset)].decode()
+
+
+class Linker:
+    """Objects loaded into this process, their global symbols by name.
+
+    `parent`: another linker whose symbols this one's objects may use (the runtime
+    helpers', shared by every engine). Loads may come from two threads (the region
+    worker's compiles, the guest thread's cache loads): one lock serialises them.
+    """
+
+    def __init__(self, parent: "Linker | None" = None):
+        self.parent = parent
+        self.symbols: dict[str, int] = {}
+        self.mappings: list[mmap.mmap] = []          # kept for the process's life: code may run any time
+        self.lock = threading.Lock()
+        self._libraries = None
+
+    def address(self, name: str) -> int:
+        """The address of a global symbol some loaded object defines; KeyError if none does."""
+        linker = self
+        while linker is not None:
+            found = linker.symbols.get(name)
+            if found is not None:
+                return found
+            linker = linker.parent
+        raise KeyError(f"no loaded object defines {name}")
+
+    def load(self, objects: list[bytes]) -> None:
+        """Load several objects into one mapping (their code shares pages)."""
+        if not objects:
+            return
+        parsed = [ObjectFile(data) for data in objects]
+        with self.lock:
+            self._load(parsed)
+
+    def _load(self, parsed: list[ObjectFile]) -> None:
+        code_end = self._lay_out([s for obj in parsed for s in obj.sections.values() if s.code], 0)
+        data_start = -(-code_end // PAGE) * PAGE
+        size = self._lay_out([s for obj in parsed for s in obj.sections.values() if not s.code], data_start)
+        image = bytearray(max(size, 1))
+        for obj in parsed:
+            for section in obj.sections.values():
+                image[section.offset:section.offset + len(section.data)] = section.data
+        mapping = mmap.mmap(-1, len(image))
+        base = ctypes.addressof(ctypes.c_char.from_buffer(mapping))
+        defined = {}
+        values = [self._symbol_values(obj, base, defined) for obj in parsed]
+        for obj, value in zip(parsed, values):
+            self._relocate(obj, value, image, base)
+        mapping[:len(image)] = bytes(image)
+        if code_end and _LIBC.mprotect(base, data_start, mmap.PROT_READ | mmap.PROT_EXEC):
+            err = ctypes.get_errno()
+            raise LinkError(f"mprotect of translated code: {os.strerror(err)}")
+        self.mappings.append(mapping)
+        self.symbols.update(defined)
+
+    @staticmethod
+    def _lay_out(sections: list[Section], at: int) -> int:
+        for section in sections:
+            at = -(-at // section.align) * section.align
+            section.offset = at
+            at += section.size
+        return at
+
+    def _symbol_values(self, obj: ObjectFile, base: int, defined: dict[str, int]) -> list[int]:
+        """Each symbol's address (by symbol table index); the batch's globals go into `defined`,
+        which its other objects see."""
+        values = []
+        for name, info, _, shndx, value, _ in obj.symbols:
+            bind = info >> 4
+            if shndx == SHN_UNDEF:
+                values.append(0 if not name else self._external(obj.symbol_name(name), defined, bind == STB_WEAK))
+                continue
+            if shndx == SHN_ABS:
+                address = value
+            elif shndx == SHN_COMMON:
+                raise LinkError(f"common symbol {obj.symbol_name(name)} (objects here use .bss)")
+            else:
+                section = obj.sections.get(shndx)
+                address = base + section.offset + value if section is not None else 0
+            if bind != STB_LOCAL and name:
+                defined.setdefault(obj.symbol_name(name), address)
+            values.append(address)
+        return values
+
+    def _external(self, name: str, defined: dict[str, int], weak: bool) -> int:
+        """The address of a symbol an object uses and does not define."""
+        found = defined.get(name)
+        if found is not None:
+            return found
+        if name == "_GLOBAL_OFFSET_TABLE_":
+            raise LinkError("object uses a global offset table (code compiled with -fpic): not supported")
+        try:
+            return self.address(name)
+        except KeyError:
+            pass
+        if self._libraries is None:
+            self._libraries = _host_libraries()
+        for library in self._libraries:
+            try:
+                return ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+            except AttributeError:
+                continue
+        if weak:
+            return 0
+        raise LinkError(f"undefined symbol {name}")
+
+    @staticmethod
+    def _relocate(obj: ObjectFile, values: list[int], image: bytearray, base: int) -> None:
+        for target, table in obj.relocations:
+            section = obj.sections.get(target)
+            if section is None:                  # relocations of a section not loaded (.eh_frame)
+                continue
+            for offset, info, addend in RELA.iter_unpack(table):
+                kind, at = info & 0xFFFFFFFF, section.offset + offset
+                value = values[info >> 32] + addend
+                if kind == R_X86_64_64:
+                    U64.pack_into(image, at, value & MASK64)
+                elif kind in (R_X86_64_PC32, R_X86_64_PLT32):
+                    relative = value - (base + at)
+                    if not -(1 << 31) <= relative < 1 << 31:
+                        raise LinkError(f"32-bit PC-relative relocation out of range ({relative:#x})")
+                    S32.pack_into(image, at, relative)
+                elif kind == R_X86_64_PC64:
+                    U64.pack_into(image, at, (value - (base + at)) & MASK64)
+                elif kind == R_X86_64_32 and 0 <= value < 1 << 32:
+                    U32.pack_into(image, at, value)
+                elif kind == R_X86_64_32S and -(1 << 31) <= value < 1 << 31:
+                    S32.pack_into(image, at, value)
+                elif kind != R_X86_64_NONE:
+                    raise LinkError(f"relocation type {kind} at {at:#x} not supported (or its value "
+                                    f"{value:#x} does not fit)")
