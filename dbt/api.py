@@ -149,7 +149,7 @@ class Emulator:
         cpu = self.cpu
         if start is not None:
             cpu.rip = start
-        cpu.budget = (1 << 64) - 1 if max_insns is None else cpu.icount + max_insns
+        cpu.set_budget((1 << 64) - 1 if max_insns is None else cpu.icount + max_insns)
         if until is not None:
             self.set_stop(until)
         try:

@@ -53,6 +53,8 @@ class CPUState(ctypes.Structure):
         ("exit_request", ctypes.c_uint64),   # set asynchronously to stop at the next block entry
         ("icount", ctypes.c_uint64),         # guest instructions retired
         ("budget", ctypes.c_uint64),         # icount value at which to stop (BUDGET exit)
+        ("limit", ctypes.c_uint64),          # budget, or 0 while exit_request is set: translated
+                                             # code's one entry check (set_budget, request_exit)
         ("tsc_offset", ctypes.c_uint64),     # rdtsc = icount + tsc_offset (system mode: skipped time)
         ("chain_count", ctypes.c_uint64),    # direct block-to-block transfers through a patched slot
         ("jc_hits", ctypes.c_uint64),        # indirect transfers the native jump cache resolved
@@ -64,6 +66,24 @@ class CPUState(ctypes.Structure):
         ("jmp_cache", ctypes.c_uint64),      # host address of the native jump cache
     ]
 
+    # Translated code compares icount with `limit` alone at a block entry; these keep it equal to
+    # budget, or 0 while exit_request is set. Other threads only ever call request_exit: each
+    # writer on the guest's thread reads exit_request again after writing limit, so a request
+    # made meanwhile is never lost (at worst limit is 0 with no request: a spurious INTERRUPT).
+    def set_budget(self, budget: int) -> None:
+        self.budget = self.limit = budget
+        if self.exit_request:
+            self.limit = 0
+
+    def request_exit(self) -> None:
+        """Stop translated code at its next block entry (INTERRUPT); safe from any thread."""
+        self.exit_request = 1
+        self.limit = 0
+
+    def clear_exit_request(self) -> None:
+        self.exit_request = 0
+        self.set_budget(self.budget)
+
 
 def new_cpu() -> CPUState:
     """A CPU as Linux starts a process: flags clear, x87 CW 0x037F, MXCSR 0x1F80."""
@@ -73,7 +93,7 @@ def new_cpu() -> CPUState:
     cpu.fpu_tag = 0xFFFF
     cpu.cc_op = 0            # CCOp.EFLAGS with cc_src = 0: all arithmetic flags clear
     cpu.eflags = FLAGS_FIXED | IF
-    cpu.budget = (1 << 64) - 1
+    cpu.set_budget((1 << 64) - 1)
     return cpu
 
 

@@ -125,7 +125,7 @@ class Executor:
             self.tbs.regionize(cpu.rip)
             return None
         if reason == ExitReason.INTERRUPT:
-            cpu.exit_request = 0
+            cpu.clear_exit_request()
             return self.services.interrupt(self)
         if reason == ExitReason.SYSCALL:
             stop = self.services.syscall(self) if self.hooks is None else self.hooks.syscall(self)

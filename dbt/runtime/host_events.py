@@ -8,7 +8,7 @@ thread sees the host clock. So a helper thread sets cpu.exit_request: the
 HostAlarm at a virtual-time deadline of --realtime (host monotonic ns since
 t0), the SignalWake when the signal wakeup fd reports a signal, after which
 the main thread's own handler runs (Ctrl-C raises KeyboardInterrupt as
-usual). The threads touch nothing but exit_request.
+usual). The threads touch nothing but cpu.request_exit().
 WallClockLimit (--timeout) rings a HostAlarm that sends the main thread a
 signal: its handler raises TimeLimitExpired there, wherever the main thread
 is (translated code returns first through SignalWake; a blocking host call
@@ -29,10 +29,10 @@ class TimeLimitExpired(Exception):
 
 class HostAlarm:
     def __init__(self, cpu, t0_ns: int, ring=None, clock=time.monotonic_ns):
-        """ring: called at the deadline on the alarm thread (default: set cpu.exit_request);
+        """ring: called at the deadline on the alarm thread (default: cpu.request_exit);
         clock: ns, and never faster than the monotonic clock (a CPU-time clock qualifies)."""
         self.cpu, self.t0, self.clock = cpu, t0_ns, clock
-        self.ring = ring or self._request_exit
+        self.ring = ring or cpu.request_exit
         self.deadline: int | None = None
         self.stopped = False
         self.cond = threading.Condition()
@@ -64,9 +64,6 @@ class HostAlarm:
                     continue
                 self.deadline = None
                 self.ring()
-
-    def _request_exit(self) -> None:
-        self.cpu.exit_request = 1
 
 
 class WallClockLimit:
@@ -139,4 +136,4 @@ class SignalWake:
                 return
             if not data:
                 return
-            self.cpu.exit_request = 1
+            self.cpu.request_exit()

@@ -25,7 +25,7 @@ from dbt.runtime.tb import TBCache
 # Fields that are not architectural state (lazy-flag internals, runtime bookkeeping), or
 # that are compared another way (df and eflags inside rflags; xmm and st as registers).
 UNCOMPARED = {"cc_op", "cc_dst", "cc_src", "cc_src2", "df", "eflags", "xmm", "fpu_pad", "st",
-              "exit_reason", "exit_request", "budget", "chain_count", "jc_hits", "jc_misses",
+              "exit_reason", "exit_request", "budget", "limit", "chain_count", "jc_hits", "jc_misses",
               "mem_base", "mem_perms", "mem_pages", "jmp_cache"}
 COMPARED = tuple(name for name, _ in CPUState._fields_ if name not in UNCOMPARED)
 FLAG_NAMES = {"CF": CF, "PF": PF, "AF": AF, "ZF": ZF, "SF": SF, "TF": TF, "IF": IF, "DF": DF, "OF": OF}

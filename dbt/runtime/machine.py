@@ -156,7 +156,7 @@ class PcMachine(Services):
 
     def _debug_exit(self, status: int) -> None:
         self.ending = Stop("exit", status=status & 0xFF)
-        self.cpu.exit_request = 1
+        self.cpu.request_exit()
 
     def _unassigned(self, kind: str, port: int, size: int, value) -> None:
         what = f"{kind} of {size} byte(s) at port {port:#x}" + ("" if value is None else f" value {value:#x}")
@@ -184,8 +184,8 @@ class PcMachine(Services):
         deliverable = pending and cpu.eflags & IF and now_icount >= self.shadow_until
         if pending and not deliverable:
             target = min(target, now_icount + PENDING_POLL)
-        cpu.budget = min(self.user_limit, max(target, now_icount + 1))
         cpu.exit_request = 1 if deliverable or self.ending else 0
+        cpu.set_budget(min(self.user_limit, max(target, now_icount + 1)))
         if self.alarm is not None:
             self.alarm.set(deadline)      # after exit_request: a past deadline rings at once
         cpu.tsc_offset = (self.clock() - now_icount + self.tsc_offset) & MASK64   # rdtsc = virtual time

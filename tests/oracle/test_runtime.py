@@ -83,12 +83,39 @@ def test_budget_larger_than_the_run_lets_it_finish():
 def test_exit_request_stops_a_spinning_guest(engine):
     code = assemble("spin: inc rax; jmp spin")
     emu = emulator(engine, code)
-    timer = threading.Timer(0.2, lambda: setattr(emu.cpu, "exit_request", 1))
+    timer = threading.Timer(0.2, emu.cpu.request_exit)
     timer.start()
     stop = emu.run(CODE_ADDR)
     timer.join()
     assert stop.reason == "interrupt"
     assert emu.reg_read("rax") > 0 and emu.reg_read("rip") == CODE_ADDR
+
+
+def test_limit_is_the_budget_or_zero_while_an_exit_is_requested():
+    """Translated code checks cpu.limit alone at block entry: it must be 0 whenever
+    exit_request is set, whatever order the budget and the request come in."""
+    from dbt.runtime.cpu import new_cpu
+    cpu = new_cpu()
+    assert cpu.limit == cpu.budget == (1 << 64) - 1
+    cpu.set_budget(1000)
+    assert cpu.limit == 1000
+    cpu.request_exit()
+    assert cpu.limit == 0
+    cpu.set_budget(2000)
+    assert (cpu.budget, cpu.limit) == (2000, 0)
+    cpu.clear_exit_request()
+    assert (cpu.exit_request, cpu.limit) == (0, 2000)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_budget_spent_while_an_exit_is_requested_stops_as_an_interrupt(engine):
+    """Both at once: the request wins (as the interpreter checks it first), at the same
+    instruction under either engine."""
+    code = assemble("spin: inc rax; jmp spin")
+    emu = emulator(engine, code)
+    emu.cpu.request_exit()
+    stop = emu.run(CODE_ADDR, max_insns=0)
+    assert stop.reason == "interrupt" and emu.reg_read("rax") == 0
 
 
 FAULTS = [

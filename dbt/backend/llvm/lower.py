@@ -351,32 +351,37 @@ class BlockLowering(FunctionLowering):
     def module(self) -> str:
         self.label("entry")
         self.load_runtime()
-        self.enter_block(self.block, "%exit_request0")
+        self.enter_block(self.block, "%limit0")
         self.lower_ops(self.block.ops)
         return self.assemble()
 
     def load_runtime(self) -> None:
-        for field in ("mem_base", "icount", "budget", "exit_request"):
+        for field in ("mem_base", "icount", "limit"):
             p = self.cpu_field(field)
             self.emit(f"%{field}0 = load i64, ptr {p}")
         self.emit("%membase = inttoptr i64 %mem_base0 to ptr")
         self.emit(f"%read_tags = getelementptr i8, ptr %membase, i64 {READ_TAGS}")
         self.emit(f"%write_tags = getelementptr i8, ptr %membase, i64 {WRITE_TAGS}")
 
-    def enter_block(self, b: Block, request: str, reach: int | None = None) -> None:
-        """The entry check (budget, exit_request, hotness) of block `b`; continues in its body.
-        The budget must allow `reach` instructions (default: the block's); self.pc is b's."""
-        end, over, req, stop, why = (self.fresh() for _ in range(5))
+    def enter_block(self, b: Block, limit: str, reach: int | None = None) -> None:
+        """The entry check (budget and exit_request in one: cpu.limit, read into `limit`;
+        hotness) of block `b`; continues in its body. The budget must allow `reach`
+        instructions (default: the block's); self.pc is b's. A bail is an INTERRUPT unless
+        the budget alone is spent (limit 0 with no request left: a spurious one, harmless)."""
+        end, stop, budget, spent, request, idle, only_budget, why = (self.fresh() for _ in range(8))
         bail, body = self.fresh("bail").lstrip("%"), self.fresh("body").lstrip("%")
         self.emit(f"{end} = add i64 {self.icount_base}, {b.ninsns if reach is None else reach}")
-        self.emit(f"{over} = icmp ugt i64 {end}, %budget0")
-        self.emit(f"{req} = icmp ne i64 {request}, 0")
-        self.emit(f"{stop} = or i1 {over}, {req}")
+        self.emit(f"{stop} = icmp ugt i64 {end}, {limit}")
         self.branch(stop, bail, body, likely=False)
         self.label(bail)
+        self.emit(f"{budget} = load volatile i64, ptr {self.cpu_field('budget')}")
+        self.emit(f"{spent} = icmp ugt i64 {end}, {budget}")
+        self.emit(f"{request} = load volatile i64, ptr {self.cpu_field('exit_request')}")
+        self.emit(f"{idle} = icmp eq i64 {request}, 0")
+        self.emit(f"{only_budget} = and i1 {spent}, {idle}")
+        self.emit(f"{why} = select i1 {only_budget}, i64 {int(ExitReason.BUDGET)}, i64 {int(ExitReason.INTERRUPT)}")
         self.leave()
         self.store_field("rip", str(b.pc))
-        self.emit(f"{why} = select i1 {req}, i64 {int(ExitReason.INTERRUPT)}, i64 {int(ExitReason.BUDGET)}")
         self.exit_with(why)
         self.label(body)
         if self.hot_threshold is not None:

@@ -7,7 +7,7 @@ across the region's blocks; every exit path funnels into one `flush` block that
 writes them back. A direct exit (or an indirect one, e.g. a ret) to a block of
 the region is a plain branch, not counted in chain_count / jc_hits (those count
 transfers between translated functions; a counter in the loop cost matmul and
-sieve 10%). The first tier's entry check (budget, exit_request read volatile) is kept
+sieve 10%). The first tier's entry check (cpu.limit read volatile) is kept
 where a loop may come back and at the head, for every instruction up to the
 next check (entry_checks); fault landings are kept, so rip, registers and
 icount are exactly the first tier's at every exit. Runtime fields (exit protocol, icount, budget,
@@ -116,9 +116,9 @@ class RegionLowering(BlockLowering):
             self.pc, self.index = b.pc, 0
             self.cc_op = self.entry_cc_op[b.pc]
             if b.pc in reach:
-                request = self.fresh()
-                self.emit(f"{request} = load volatile i64, ptr {self.cpu_field('exit_request')}")
-                self.enter_block(b, request, reach[b.pc])
+                limit = self.fresh()
+                self.emit(f"{limit} = load volatile i64, ptr {self.cpu_field('limit')}")
+                self.enter_block(b, limit, reach[b.pc])
             self.lower_ops(b.ops)
         self.flush()
         return self.assemble()
@@ -173,7 +173,7 @@ class RegionLowering(BlockLowering):
 
 
 def entry_checks(blocks: list[Block]) -> dict[int, int]:
-    """Where a region checks budget and exit_request: at its head and at every block a branch
+    """Where a region checks its budget and exit_request (cpu.limit): at its head and at every block a branch
     may reach from itself or a later block (so each loop has a check), pc -> the most guest
     instructions a path from there runs before the next check or an exit. Every other block
     goes unchecked: the check before it allowed for it. When a check does not pass, the

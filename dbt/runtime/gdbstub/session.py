@@ -48,7 +48,7 @@ class InterruptWatch:
             except (OSError, ValueError):
                 return
             if ready:                     # again until served: a machine may clear it
-                self.cpu.exit_request = 1
+                self.cpu.request_exit()
                 self.done.wait(self.POLL)
 
     def __enter__(self):
