@@ -133,7 +133,6 @@ def run_command(ns) -> int:
         return run_machine(ns)
     from dbt.runtime.linux.elf import BadProgram
     from dbt.runtime.linux.process import LinuxProcess
-    from dbt.runtime.lockstep import EngineDivergence, Lockstep
     from dbt.runtime.trace import Trace
 
     if ns.check and ns.gdb_port is not None:
@@ -175,11 +174,14 @@ def run_command(ns) -> int:
         if error:
             print(f"dbt: {error}", file=sys.stderr)
             return EXIT_FAILED
+    divergence = ()                   # what --check raises: nothing to catch without it
     if ns.check:
+        from dbt.runtime.lockstep import EngineDivergence, Lockstep
         Lockstep(proc.emu, opt=ns.opt)
+        divergence = EngineDivergence
     try:
         result = proc.run(max_insns=ns.max_insns, timeout=ns.timeout)
-    except EngineDivergence as e:
+    except divergence as e:
         print(e, file=sys.stderr)
         return EXIT_DIVERGED
     finally:

@@ -59,8 +59,9 @@ def source_digest() -> bytes:
         subdirectories[:] = [d for d in subdirectories if d != "__pycache__"]
         for name in files:
             if name.endswith(".py"):
-                stat = os.stat(os.path.join(directory, name))
-                stamps.append(f"{os.path.relpath(os.path.join(directory, name), root)}:{stat.st_size}:{stat.st_mtime_ns}")
+                path = os.path.join(directory, name)
+                stat = os.stat(path)
+                stamps.append(f"{path[len(root):]}:{stat.st_size}:{stat.st_mtime_ns}")
     return digest("\0".join(sorted(stamps)).encode())
 
 
