@@ -142,4 +142,37 @@ def test_what_it_cannot_load_is_a_link_error_naming_why(tmp_path):
                                          "-O2", "-fno-pic")])
     with pytest.raises(LinkError, match="not a 64-bit"):
         linker.load([b"not an object at all"])
-    assert not linker.symbols and not linker.mappings                  # nothing half-loaded
+    assert not linker.symbols                                           # nothing half-loaded
+
+
+def _mapping_of(address: int) -> str:
+    """The permissions of the host mapping holding `address` (from /proc/self/maps)."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            span, perms = line.split()[:2]
+            low, high = (int(x, 16) for x in span.split("-"))
+            if low <= address < high:
+                return perms
+    raise AssertionError(f"{address:#x} is not mapped")
+
+
+def test_code_is_never_writable_and_loads_do_not_each_add_mappings():
+    """Each load's code is read-and-execute once loaded (the next load's goes to fresh pages)
+    and its data read-write; 2,000 loads add a handful of host mappings, not two each (a
+    process may hold 65,530)."""
+    compiler = Compiler(0)
+    runtime = Linker()
+    runtime.load([compiler.compile(HELPER)])
+    obj = compiler.compile(MODULE)
+    linker = Linker(parent=runtime)
+    with open("/proc/self/maps") as maps:
+        before = len(maps.readlines())
+    for _ in range(2000):
+        linker.load([obj])                      # each load defines the names again: the last wins
+    with open("/proc/self/maps") as maps:
+        after = len(maps.readlines())
+    assert after - before < 20
+    assert _mapping_of(linker.address("mix")).startswith("r-x")
+    assert _mapping_of(linker.address("calls")).startswith("rw-")
+    mix = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_char_p)(linker.address("mix"))
+    assert mix(6, 7, b"abc") == (7 * (((6 << 64) | 7) // 1000000007) + 3000) % 2**64

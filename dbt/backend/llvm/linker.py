@@ -30,6 +30,8 @@ R_X86_64_NONE, R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_32, R_X86_64
     0, 1, 2, 4, 10, 11, 24
 SKIPPED = (".eh_frame",)                        # unwinding: no host unwinder walks translated code
 PAGE = mmap.PAGESIZE
+ARENA = 16 << 20                                # address space an arena reserves for code, and for data
+MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 MASK64 = (1 << 64) - 1
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -54,11 +56,11 @@ def _host_libraries() -> list:
 class Section:
     """One allocated section of an object: where its bytes go in the batch's image."""
 
-    __slots__ = ("index", "data", "size", "align", "code", "offset")
+    __slots__ = ("index", "data", "size", "align", "code", "offset", "address")
 
     def __init__(self, index: int, data: bytes, size: int, align: int, code: bool):
         self.index, self.data, self.size, self.align, self.code = index, data, size, align, code
-        self.offset = 0
+        self.offset = self.address = 0        # in its part of the load's image; in memory
 
 
 class ObjectFile:
@@ -97,18 +99,51 @@ class ObjectFile:
         return self.strings[offset:self.strings.index(b"\0", offset)].decode()
 
 
+class Arena:
+    """Address space the loaded objects' code and data are placed in, one bump at a time and
+    never reused: a code half and a data half of one mapping, so that code reaches its data
+    with 32-bit displacements (gcc's small code model) whatever else the process maps. Each
+    load's code starts on a fresh page and is made read-and-execute once written: pages of
+    code that may be running are never writable, and the kernel merges the code half's
+    pages into one mapping (a mapping a load, and another for its data, would meet the
+    process's limit of 65,530 after ~30,000 loads)."""
+
+    def __init__(self, half: int):
+        self.half = half
+        self.map = mmap.mmap(-1, 2 * half, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+        self.base = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
+        self.used = {True: 0, False: 0}          # code?: bytes of its half taken
+
+    def take(self, sizes: dict[bool, tuple[int, int]]) -> dict[bool, int] | None:
+        """The addresses of {code?: (size, alignment)} in their halves, or None if either is full."""
+        placed = {}
+        for code, (size, align) in sizes.items():
+            at = -(-self.used[code] // align) * align
+            if at + size > self.half:
+                return None
+            placed[code] = at
+        for code, (size, _) in sizes.items():
+            self.used[code] = placed[code] + size
+        return {code: self.base + at + (0 if code else self.half) for code, at in placed.items()}
+
+    def write(self, address: int, data: bytes) -> None:
+        self.map[address - self.base:address - self.base + len(data)] = data
+
+
 class Linker:
     """Objects loaded into this process, their global symbols by name.
 
     `parent`: another linker whose symbols this one's objects may use (the runtime
     helpers', shared by every engine). Loads may come from two threads (the region
     worker's compiles, the guest thread's cache loads): one lock serialises them.
+    Code and data live in arenas (2 x ARENA bytes of address space each, committed as
+    used) as long as the linker does.
     """
 
     def __init__(self, parent: "Linker | None" = None):
         self.parent = parent
         self.symbols: dict[str, int] = {}
-        self.mappings: list[mmap.mmap] = []          # kept for the process's life: code may run any time
+        self.arenas: list[Arena] = []               # the last is in use
         self.lock = threading.Lock()
         self._libraries = None
 
@@ -123,7 +158,7 @@ class Linker:
         raise KeyError(f"no loaded object defines {name}")
 
     def load(self, objects: list[bytes]) -> None:
-        """Load several objects into one mapping (their code shares pages)."""
+        """Load several objects at once (their code shares pages)."""
         if not objects:
             return
         parsed = [ObjectFile(data) for data in objects]
@@ -131,35 +166,43 @@ class Linker:
             self._load(parsed)
 
     def _load(self, parsed: list[ObjectFile]) -> None:
-        code_end = self._lay_out([s for obj in parsed for s in obj.sections.values() if s.code], 0)
-        data_start = -(-code_end // PAGE) * PAGE
-        size = self._lay_out([s for obj in parsed for s in obj.sections.values() if not s.code], data_start)
-        image = bytearray(max(size, 1))
-        for obj in parsed:
-            for section in obj.sections.values():
+        parts, sizes = {}, {}                        # code? -> (its sections, image); (size, alignment)
+        for code in (True, False):
+            sections = [s for obj in parsed for s in obj.sections.values() if s.code == code]
+            image = bytearray(self._lay_out(sections))
+            for section in sections:
                 image[section.offset:section.offset + len(section.data)] = section.data
-        mapping = mmap.mmap(-1, len(image))
-        base = ctypes.addressof(ctypes.c_char.from_buffer(mapping))
+            parts[code] = (sections, image)
+            align = PAGE if code else max((s.align for s in sections), default=1)
+            sizes[code] = (-(-len(image) // align) * align, align)
+        addresses = self.arenas[-1].take(sizes) if self.arenas else None
+        if addresses is None:
+            self.arenas.append(Arena(max(ARENA, *(-(-size // PAGE) * PAGE for size, _ in sizes.values()))))
+            addresses = self.arenas[-1].take(sizes)
+        for code, (sections, _) in parts.items():
+            for section in sections:
+                section.address = addresses[code] + section.offset
         defined = {}
-        values = [self._symbol_values(obj, base, defined) for obj in parsed]
+        values = [self._symbol_values(obj, defined) for obj in parsed]
         for obj, value in zip(parsed, values):
-            self._relocate(obj, value, image, base)
-        mapping[:len(image)] = bytes(image)
-        if code_end and _LIBC.mprotect(base, data_start, mmap.PROT_READ | mmap.PROT_EXEC):
+            self._relocate(obj, value, {code: image for code, (_, image) in parts.items()})
+        for code, (_, image) in parts.items():
+            self.arenas[-1].write(addresses[code], bytes(image))
+        if parts[True][1] and _LIBC.mprotect(addresses[True], sizes[True][0], mmap.PROT_READ | mmap.PROT_EXEC):
             err = ctypes.get_errno()
             raise LinkError(f"mprotect of translated code: {os.strerror(err)}")
-        self.mappings.append(mapping)
         self.symbols.update(defined)
 
     @staticmethod
-    def _lay_out(sections: list[Section], at: int) -> int:
+    def _lay_out(sections: list[Section]) -> int:
+        at = 0
         for section in sections:
             at = -(-at // section.align) * section.align
             section.offset = at
             at += section.size
         return at
 
-    def _symbol_values(self, obj: ObjectFile, base: int, defined: dict[str, int]) -> list[int]:
+    def _symbol_values(self, obj: ObjectFile, defined: dict[str, int]) -> list[int]:
         """Each symbol's address (by symbol table index); the batch's globals go into `defined`,
         which its other objects see."""
         values = []
@@ -174,7 +217,7 @@ class Linker:
                 raise LinkError(f"common symbol {obj.symbol_name(name)} (objects here use .bss)")
             else:
                 section = obj.sections.get(shndx)
-                address = base + section.offset + value if section is not None else 0
+                address = section.address + value if section is not None else 0
             if bind != STB_LOCAL and name:
                 defined.setdefault(obj.symbol_name(name), address)
             values.append(address)
@@ -203,27 +246,28 @@ class Linker:
         raise LinkError(f"undefined symbol {name}")
 
     @staticmethod
-    def _relocate(obj: ObjectFile, values: list[int], image: bytearray, base: int) -> None:
+    def _relocate(obj: ObjectFile, values: list[int], images: dict[bool, bytearray]) -> None:
         for target, table in obj.relocations:
             section = obj.sections.get(target)
             if section is None:                  # relocations of a section not loaded (.eh_frame)
                 continue
+            image = images[section.code]
             for offset, info, addend in RELA.iter_unpack(table):
-                kind, at = info & 0xFFFFFFFF, section.offset + offset
+                kind, at, place = info & 0xFFFFFFFF, section.offset + offset, section.address + offset
                 value = values[info >> 32] + addend
                 if kind == R_X86_64_64:
                     U64.pack_into(image, at, value & MASK64)
                 elif kind in (R_X86_64_PC32, R_X86_64_PLT32):
-                    relative = value - (base + at)
+                    relative = value - place
                     if not -(1 << 31) <= relative < 1 << 31:
                         raise LinkError(f"32-bit PC-relative relocation out of range ({relative:#x})")
                     S32.pack_into(image, at, relative)
                 elif kind == R_X86_64_PC64:
-                    U64.pack_into(image, at, (value - (base + at)) & MASK64)
+                    U64.pack_into(image, at, (value - place) & MASK64)
                 elif kind == R_X86_64_32 and 0 <= value < 1 << 32:
                     U32.pack_into(image, at, value)
                 elif kind == R_X86_64_32S and -(1 << 31) <= value < 1 << 31:
                     S32.pack_into(image, at, value)
                 elif kind != R_X86_64_NONE:
-                    raise LinkError(f"relocation type {kind} at {at:#x} not supported (or its value "
+                    raise LinkError(f"relocation type {kind} at {place:#x} not supported (or its value "
                                     f"{value:#x} does not fit)")
