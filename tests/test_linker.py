@@ -11,6 +11,8 @@ import pytest
 from dbt.backend.llvm.jit import Compiler
 from dbt.backend.llvm.linker import Linker, LinkError
 
+MAP_FIXED_NOREPLACE = 0x100000
+
 MODULE = """
 target datalayout = "{datalayout}"
 @table = private global [4 x i64] [i64 3, i64 5, i64 7, i64 11]
@@ -137,9 +139,9 @@ def test_what_it_cannot_load_is_a_link_error_naming_why(tmp_path):
         linker.load([_object(tmp_path, C_SOURCE, "-O2", "-fno-pic")])
     far = Linker()
     far.symbols["distant"] = 1 << 46                                    # beyond +-2 GiB of any mapping
-    with pytest.raises(LinkError, match="out of range"):
-        Linker(parent=far).load([_object(tmp_path, "int distant(void); int f(void) { return distant(); }",
-                                         "-O2", "-fno-pic")])
+    with pytest.raises(LinkError, match="out of range"):                # data: no stub can reach it
+        Linker(parent=far).load([_object(tmp_path, "extern int distant; int f(void) { return distant; }",
+                                         "-O2", "-fpie")])
     with pytest.raises(LinkError, match="not a 64-bit"):
         linker.load([b"not an object at all"])
     assert not linker.symbols                                           # nothing half-loaded
@@ -176,3 +178,30 @@ def test_code_is_never_writable_and_loads_do_not_each_add_mappings():
     assert _mapping_of(linker.address("calls")).startswith("rw-")
     mix = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_char_p)(linker.address("mix"))
     assert mix(6, 7, b"abc") == (7 * (((6 << 64) | 7) // 1000000007) + 3000) % 2**64
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_a_call_to_a_function_beyond_32_bits_goes_through_a_stub(tmp_path):
+    """gcc's small code model calls a symbol it does not define with a 32-bit displacement:
+    the loader sends the call through a stub of its own, so a function 1 TiB away (a page
+    mapped there with `mov eax, 42; ret`) is reached."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype, libc.mmap.argtypes = ctypes.c_void_p, (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                                                              ctypes.c_int, ctypes.c_int, ctypes.c_long)
+    linker = Linker(parent=Linker())
+    linker.load([_object(tmp_path, "static int near_data = 1; int touch(void) { return near_data; }", "-O2", "-fpie")])
+    failed, page = ctypes.c_void_p(-1).value, None
+    for distance in range(1, 64):              # read-write, private anonymous, there or nowhere
+        hint = (linker.address("touch") - (distance << 36)) & ~0xFFF
+        found = libc.mmap(hint, 4096, 3, 0x22 | MAP_FIXED_NOREPLACE, -1, 0)
+        if found not in (None, failed) and found == hint:
+            page = found
+            break
+    if page is None:
+        pytest.skip("no page could be mapped far away")
+    ctypes.memmove(page, b"\xb8\x2a\x00\x00\x00\xc3", 6)                # mov eax, 42; ret
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    assert libc.mprotect(page, 4096, 5) == 0                             # read, execute
+    linker.parent.symbols["distant"] = page
+    linker.load([_object(tmp_path, "int distant(void); int f(void) { return distant() + 1; }", "-O2", "-fpie")])
+    assert ctypes.CFUNCTYPE(ctypes.c_int)(linker.address("f"))() == 43

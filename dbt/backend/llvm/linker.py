@@ -28,6 +28,8 @@ SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
 STB_LOCAL, STB_WEAK = 0, 2
 R_X86_64_NONE, R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_32, R_X86_64_32S, R_X86_64_PC64 = \
     0, 1, 2, 4, 10, 11, 24
+STUB = struct.Struct("<6sQ2x")                   # jmp [rip + 0]; the target's address; padding
+JMP_INDIRECT = b"\xff\x25\x00\x00\x00\x00"
 SKIPPED = (".eh_frame",)                        # unwinding: no host unwinder walks translated code
 PAGE = mmap.PAGESIZE
 ARENA = 16 << 20                                # address space an arena reserves for code, and for data
@@ -94,6 +96,8 @@ class ObjectFile:
             raise LinkError("object has no symbol table")
         self.symbols = list(SYM.iter_unpack(symtab))
         self.strings = data[strtab[4]:strtab[4] + strtab[5]]
+        self.externals = {index: self.symbol_name(name) for index, (name, _, _, shndx, _, _) in enumerate(self.symbols)
+                          if shndx == SHN_UNDEF and name}           # symbol index -> name, of those it uses
 
     def symbol_name(self, offset: int) -> str:
         return self.strings[offset:self.strings.index(b"\0", offset)].decode()
@@ -167,9 +171,14 @@ class Linker:
 
     def _load(self, parsed: list[ObjectFile]) -> None:
         parts, sizes = {}, {}                        # code? -> (its sections, image); (size, alignment)
+        externals = sorted({name for obj in parsed for name in obj.externals.values()})
         for code in (True, False):
             sections = [s for obj in parsed for s in obj.sections.values() if s.code == code]
-            image = bytearray(self._lay_out(sections))
+            end = self._lay_out(sections)
+            if code:                                 # then a stub for each symbol no object defines
+                stubs_at = -(-end // STUB.size) * STUB.size
+                end = stubs_at + STUB.size * len(externals)
+            image = bytearray(end)
             for section in sections:
                 image[section.offset:section.offset + len(section.data)] = section.data
             parts[code] = (sections, image)
@@ -184,8 +193,15 @@ class Linker:
                 section.address = addresses[code] + section.offset
         defined = {}
         values = [self._symbol_values(obj, defined) for obj in parsed]
+        stubs, code_image = {}, parts[True][1]
         for obj, value in zip(parsed, values):
-            self._relocate(obj, value, {code: image for code, (_, image) in parts.items()})
+            for index, name in obj.externals.items():
+                if name not in stubs and value[index]:      # (a weak one not found has none)
+                    at = stubs_at + STUB.size * externals.index(name)
+                    STUB.pack_into(code_image, at, JMP_INDIRECT, value[index])
+                    stubs[name] = addresses[True] + at
+        for obj, value in zip(parsed, values):
+            self._relocate(obj, value, {code: image for code, (_, image) in parts.items()}, stubs)
         for code, (_, image) in parts.items():
             self.arenas[-1].write(addresses[code], bytes(image))
         if parts[True][1] and _LIBC.mprotect(addresses[True], sizes[True][0], mmap.PROT_READ | mmap.PROT_EXEC):
@@ -246,7 +262,9 @@ class Linker:
         raise LinkError(f"undefined symbol {name}")
 
     @staticmethod
-    def _relocate(obj: ObjectFile, values: list[int], images: dict[bool, bytearray]) -> None:
+    def _relocate(obj: ObjectFile, values: list[int], images: dict[bool, bytearray], stubs: dict[str, int]) -> None:
+        """Apply obj's relocations to the images; a 32-bit call to a symbol no object of the load
+        defines goes through its stub in the load's code (which jumps to it wherever it is)."""
         for target, table in obj.relocations:
             section = obj.sections.get(target)
             if section is None:                  # relocations of a section not loaded (.eh_frame)
@@ -254,7 +272,10 @@ class Linker:
             image = images[section.code]
             for offset, info, addend in RELA.iter_unpack(table):
                 kind, at, place = info & 0xFFFFFFFF, section.offset + offset, section.address + offset
-                value = values[info >> 32] + addend
+                symbol = info >> 32
+                value = values[symbol] + addend
+                if kind == R_X86_64_PLT32 and obj.externals.get(symbol) in stubs:
+                    value = stubs[obj.externals[symbol]] + addend
                 if kind == R_X86_64_64:
                     U64.pack_into(image, at, value & MASK64)
                 elif kind in (R_X86_64_PC32, R_X86_64_PLT32):
