@@ -3,9 +3,9 @@
 Every translated block and region reaches the host this way, freshly compiled or
 read from the code cache: a run the cache serves entirely never loads LLVM
 (~35 ms of a warm run's start-up, and its object loader's ~20 ms). The objects
-are what `compiler.py` makes (large code model): their sections are laid out
-in one fresh mapping a batch (code read-and-execute, the rest read-write), their
-relocations applied, their global symbols kept for lookups and later objects.
+are what `jit.py` makes (large code model): a batch's sections are placed in an
+`Arena` (code read-and-execute, the rest read-write), their relocations applied,
+their global symbols kept for lookups and later objects.
 A relocation or section kind this loader does not know is a LinkError naming
 it, never a guess; unwinding tables (.eh_frame) are not loaded.
 """
@@ -55,13 +55,17 @@ def _host_libraries() -> list:
     return libraries
 
 
+def _round_up(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
 class Section:
     """One allocated section of an object: where its bytes go in the batch's image."""
 
-    __slots__ = ("index", "data", "size", "align", "code", "offset", "address")
+    __slots__ = ("data", "size", "align", "code", "offset", "address")
 
-    def __init__(self, index: int, data: bytes, size: int, align: int, code: bool):
-        self.index, self.data, self.size, self.align, self.code = index, data, size, align, code
+    def __init__(self, data: bytes, size: int, align: int, code: bool):
+        self.data, self.size, self.align, self.code = data, size, align, code
         self.offset = self.address = 0        # in its part of the load's image; in memory
 
 
@@ -91,7 +95,7 @@ class ObjectFile:
                 self.relocations.append((info, data[offset:offset + size]))
             elif flags & SHF_ALLOC and section_name not in SKIPPED and size:
                 body = b"" if kind == SHT_NOBITS else data[offset:offset + size]
-                self.sections[index] = Section(index, body, size, max(align, 1), bool(flags & SHF_EXECINSTR))
+                self.sections[index] = Section(body, size, max(align, 1), bool(flags & SHF_EXECINSTR))
         if symtab is None:
             raise LinkError("object has no symbol table")
         self.symbols = list(SYM.iter_unpack(symtab))
@@ -122,7 +126,7 @@ class Arena:
         """The addresses of {code?: (size, alignment)} in their halves, or None if either is full."""
         placed = {}
         for code, (size, align) in sizes.items():
-            at = -(-self.used[code] // align) * align
+            at = _round_up(self.used[code], align)
             if at + size > self.half:
                 return None
             placed[code] = at
@@ -176,17 +180,17 @@ class Linker:
             sections = [s for obj in parsed for s in obj.sections.values() if s.code == code]
             end = self._lay_out(sections)
             if code:                                 # then a stub for each symbol no object defines
-                stubs_at = -(-end // STUB.size) * STUB.size
-                end = stubs_at + STUB.size * len(externals)
+                stub_at = {name: _round_up(end, STUB.size) + STUB.size * i for i, name in enumerate(externals)}
+                end = _round_up(end, STUB.size) + STUB.size * len(externals)
             image = bytearray(end)
             for section in sections:
                 image[section.offset:section.offset + len(section.data)] = section.data
             parts[code] = (sections, image)
             align = PAGE if code else max((s.align for s in sections), default=1)
-            sizes[code] = (-(-len(image) // align) * align, align)
+            sizes[code] = (_round_up(len(image), align), align)
         addresses = self.arenas[-1].take(sizes) if self.arenas else None
         if addresses is None:
-            self.arenas.append(Arena(max(ARENA, *(-(-size // PAGE) * PAGE for size, _ in sizes.values()))))
+            self.arenas.append(Arena(max(ARENA, *(_round_up(size, PAGE) for size, _ in sizes.values()))))
             addresses = self.arenas[-1].take(sizes)
         for code, (sections, _) in parts.items():
             for section in sections:
@@ -197,14 +201,13 @@ class Linker:
         for obj, value in zip(parsed, values):
             for index, name in obj.externals.items():
                 if name not in stubs and value[index]:      # (a weak one not found has none)
-                    at = stubs_at + STUB.size * externals.index(name)
-                    STUB.pack_into(code_image, at, JMP_INDIRECT, value[index])
-                    stubs[name] = addresses[True] + at
+                    STUB.pack_into(code_image, stub_at[name], JMP_INDIRECT, value[index])
+                    stubs[name] = addresses[True] + stub_at[name]
         for obj, value in zip(parsed, values):
             self._relocate(obj, value, {code: image for code, (_, image) in parts.items()}, stubs)
         for code, (_, image) in parts.items():
             self.arenas[-1].write(addresses[code], bytes(image))
-        if parts[True][1] and _LIBC.mprotect(addresses[True], sizes[True][0], mmap.PROT_READ | mmap.PROT_EXEC):
+        if code_image and _LIBC.mprotect(addresses[True], sizes[True][0], mmap.PROT_READ | mmap.PROT_EXEC):
             err = ctypes.get_errno()
             raise LinkError(f"mprotect of translated code: {os.strerror(err)}")
         self.symbols.update(defined)
@@ -213,7 +216,7 @@ class Linker:
     def _lay_out(sections: list[Section]) -> int:
         at = 0
         for section in sections:
-            at = -(-at // section.align) * section.align
+            at = _round_up(at, section.align)
             section.offset = at
             at += section.size
         return at

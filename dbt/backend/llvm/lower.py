@@ -648,8 +648,8 @@ def target_name(function: str) -> str:
 
 def refs_name(function: str) -> str:
     """The constant table of a function's address, its exit slots', (counted) its counter's and
-    (counted, regions.indirect) its recorded target's: one symbol lookup gives them all (each
-    lookup is an LLVM call, under llvmlite's lock)."""
+    (counted, regions.indirect) its recorded target's: the one symbol of a block's object code
+    (the rest is private), so one lookup in the linker gives them all."""
     return f"{function}_refs"
 
 
