@@ -469,14 +469,18 @@ class BlockLowering(FunctionLowering):
         self.emit(f"{ok} = icmp eq i64 {tag}, {want}")
         return ok
 
+    def page_check(self, addr: str, size: int, write: bool, allowed: str, other: str) -> None:
+        """The inline check of an access on one page: on to label `allowed` when it passes,
+        else to `other` (a region's loops remember the page, region.py)."""
+        self.branch(self.tag_allows(addr, size, write), allowed, other, likely=True)
+
     def guest_pointer(self, addr: str, size: int, write: bool) -> str:
         """Host pointer for a guest access to [addr, addr+size): inline, the common case (on one
         page of the space whose permissions allow it); anything else calls @dbt_guest_access
         (runtime_helpers.py), which checks exactly and either gives the pointer (a page-crossing
         access both pages allow) or records the fault."""
-        ok = self.tag_allows(addr, size, write)
         fast, slow, join = (self.fresh(label).lstrip("%") for label in ("fast", "slow", "join"))
-        self.branch(ok, fast, slow, likely=True)
+        self.page_check(addr, size, write, fast, slow)
         self.label(slow)
         checked, refused = self.fresh(), self.fresh()
         self.emit(f"{checked} = call preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 {addr}, i64 {size}, i64 {int(write)})")
@@ -513,10 +517,9 @@ class BlockLowering(FunctionLowering):
         low, last, both = self.fresh(), self.fresh(), self.fresh()
         root = "0" if group.root is None else self.v(group.root)
         self.emit(f"{low} = add i64 {root}, {group.low}")
-        one_page = self.tag_allows(low, span, group.writes)
         landing = self.fault_landing(int(Vector.ACCESS_GROUP), low)
         cont, crossing = self.fresh("span").lstrip("%"), self.fresh("crossing").lstrip("%")
-        self.branch(one_page, cont, crossing, likely=True)
+        self.page_check(low, span, group.writes, cont, crossing)
         self.label(crossing)
         self.emit(f"{last} = add i64 {low}, {span - 1}")
         first = self.tag_allows(low, 1, group.writes)
