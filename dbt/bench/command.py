@@ -12,7 +12,6 @@ failed its self-check, crashed or timed out (one line on stderr names it); 2 for
 import argparse
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 from dbt.bench.programs import COMPILERS, PROGRAMS, BenchSetupError, default_cache_dir
@@ -72,6 +71,7 @@ def runners_to_use(requested: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 def run_bench(ns, argv: list[str]) -> int:
+    import tempfile                       # here: `dbt run` imports this module, and never runs it
     with tempfile.TemporaryDirectory(prefix="dbt-bench-warm-") as warm_caches:
         return bench(ns, argv, Path(warm_caches))
 

@@ -4,10 +4,7 @@ Binaries are built at benchmark time into a cache directory, under a name keyed 
 source, the compiler and its flags, so an edited source or another compiler rebuilds; they
 are never committed. Sizes scale the work: work grows as size ** work_exponent.
 """
-import hashlib
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +41,7 @@ PROGRAMS = {p.name: p for p in (
 
 
 def compiler_path(libc: str) -> str:
+    import shutil                         # here, as subprocess in build_key
     compiler = shutil.which(COMPILERS[libc])
     if compiler is None:
         raise BenchSetupError(f"{COMPILERS[libc]} is needed to build the {libc} benchmarks "
@@ -52,7 +50,8 @@ def compiler_path(libc: str) -> str:
 
 
 def build_key(source: bytes, compiler: str) -> str:
-    import subprocess                     # here: `dbt run` imports this module, and never runs it
+    import hashlib                        # here: `dbt run` imports this module, and never runs it
+    import subprocess
     version = subprocess.run([compiler, "--version"], capture_output=True).stdout
     digest = hashlib.sha256()
     for part in (source, compiler.encode(), version, " ".join(C_FLAGS).encode()):
@@ -70,6 +69,7 @@ def build(program: Program, libc: str, cache_dir: Path, source_dir: Path = SOURC
     if out.is_file():
         return out
     cache_dir.mkdir(parents=True, exist_ok=True)
+    import tempfile
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{out.name}.")
     os.close(fd)
     cmd = [compiler, *C_FLAGS, "-o", tmp, str(source)]

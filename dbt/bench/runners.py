@@ -9,7 +9,6 @@ insns_retired is the guest instruction count the instruction rates are computed 
 import os
 import re
 import resource
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ class RunResult:
 
 
 def qemu_path() -> str | None:
+    import shutil                         # here, as subprocess in run_once
     return shutil.which("qemu-x86_64")
 
 

@@ -19,12 +19,10 @@ disk runs unless its checksum and its key match. A new fingerprint's first
 save removes the directories of other fingerprints left unwritten for days.
 """
 import functools
-import hashlib
 import os
-import shutil
 import struct
-import tempfile
 import time
+from _blake2 import blake2b        # hashlib's own: importing hashlib loads OpenSSL too (~2.5 ms a run)
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +40,7 @@ STALE_DAYS = 2        # a cache of another fingerprint unwritten this long is re
 
 
 def digest(*parts: bytes) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
+    h = blake2b(digest_size=16)
     for part in parts:
         h.update(part)
     return h.digest()
@@ -178,6 +176,7 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
 
 def prune(root: Path, keep: str) -> None:
     """Remove the caches of other fingerprints (older dbt versions) untouched for STALE_DAYS."""
+    import shutil           # here: a run the cache serves entirely never prunes (shutil, tempfile: ~3 ms)
     limit = time.time() - STALE_DAYS * 86400
     for entry in root.iterdir():
         if (entry.name != keep and len(entry.name) == 32 and all(c in "0123456789abcdef" for c in entry.name)
@@ -326,6 +325,7 @@ class CodeCache:
         merged = {block.key: block for block in self._read(page_digest)}
         for blocks in self.bundles[page_digest].values():
             merged.update((block.key, block) for block in blocks)
+        import tempfile         # here, as shutil in prune
         fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=SUFFIX)
         try:
             with os.fdopen(fd, "wb") as out:

@@ -1,7 +1,7 @@
 """x86-64 frontend: capstone decoding and table-driven lifting to IR."""
 import functools
-import hashlib
 import importlib.util
+from _blake2 import blake2b        # as dbt/backend/llvm/codecache.py: hashlib would load OpenSSL too
 from pathlib import Path
 
 
@@ -11,4 +11,4 @@ def decoder_version() -> str:
     capstone's package file, which names its version, read without importing capstone (20-30
     ms that a run the code cache serves entirely does not need)."""
     origin = importlib.util.find_spec("capstone").origin
-    return f"capstone={hashlib.blake2b(Path(origin).read_bytes(), digest_size=8).hexdigest()}"
+    return f"capstone={blake2b(Path(origin).read_bytes(), digest_size=8).hexdigest()}"
