@@ -9,23 +9,16 @@ output must be the native run's, with regions compiled at once and as `dbt run`
 compiles them.
 """
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-SRC = Path(__file__).resolve().parent / "src" / "loops.c"
+from budgetkit import build
 
 
 @pytest.fixture(scope="module")
 def loops_program(tmp_path_factory):
-    compiler = shutil.which("musl-gcc")
-    if compiler is None:
-        pytest.fail("musl-gcc is required to build the loop probe")
-    prog = tmp_path_factory.mktemp("loops") / "loops"
-    subprocess.run([compiler, "-O2", "-static", "-no-pie", "-w", "-o", str(prog), str(SRC)], check=True)
+    prog = build("loops", tmp_path_factory.mktemp("loops"))
     native = subprocess.run([str(prog)], capture_output=True, timeout=60)
     assert native.returncode == 0 and native.stdout.count(b"signo 11") >= 30, native
     return prog, native.stdout

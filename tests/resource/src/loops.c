@@ -4,8 +4,8 @@
  * loops remember the page an access last passed its check on (dbt/backend/llvm/region.py
  * page_check), so each probe checks that the fault still comes at exactly the right access:
  * it prints the signal, si_addr and the registers at the fault (those pointing into the
- * probe's mapping as base+offset), and what the loop stored before it. Built with
- * musl-gcc -O2 -static; the native run's output is the expected one. */
+ * probe's mapping as base+offset), and what the loop stored before it. Built static
+ * (tests/resource/budgetkit.py); the native run's output is the expected one. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
