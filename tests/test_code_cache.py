@@ -230,8 +230,8 @@ def test_runtime_helpers_are_kept_in_and_loaded_from_the_code_cache(tmp_path):
     """A run with a code cache keeps the helpers' object code; a later run loads it instead of
     making their text and compiling it; the cache file is one of its fingerprint's."""
     from dbt.backend.llvm.codecache import CodeCache
-    from dbt.backend.llvm.native import RUNTIME_SYMBOLS, runtime_library
-    from dbt.backend.llvm.runtime_helpers import runtime_module
+    from dbt.backend.llvm.native import runtime_library
+    from dbt.backend.llvm.runtime_helpers import RUNTIME_SYMBOLS, runtime_module
 
     fresh = RuntimeStore()
     runtime_library(runtime_module, fresh)

@@ -24,7 +24,6 @@ from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 from dbt.runtime.regions import indirect
 
-RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_guest_access")
 BLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
 
 

@@ -11,6 +11,8 @@ from dbt.ir.exits import ExitReason, Vector
 from dbt.runtime.cpu import CPUState
 from dbt.runtime.memory import CANONICAL_LOW, CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
 
+RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_guest_access")      # what runtime_module defines
+
 
 @functools.lru_cache(maxsize=None)
 def runtime_module() -> str:
