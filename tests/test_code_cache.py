@@ -83,6 +83,26 @@ def test_warm_run_loads_every_block_and_matches_native(progs, tmp_path, name):
     assert off["insns_retired"] == first["insns_retired"] == second["insns_retired"]
 
 
+COMPILE_ONLY_MODULES = {"llvmlite.binding", "dbt.backend.llvm.jit", "dbt.backend.llvm.lower",
+                        "dbt.backend.llvm.region", "dbt.backend.llvm.runtime_helpers", "dbt.backend.softfloat",
+                        "fractions", "hashlib", "tempfile", "dbt.bench.command", "dbt.bench.suite"}
+
+
+def test_a_run_the_cache_serves_imports_no_compiler(progs, tmp_path):
+    """A warm run loads object code and compiles nothing: it imports neither LLVM nor the
+    lowering modules, nor what only a float op's interpretation, a cache write or `dbt bench`
+    needs (each was milliseconds of every start)."""
+    expected = native(progs["hello"])
+    dbt(progs["hello"], "--cache-dir", str(tmp_path))
+    warm = subprocess.run([sys.executable, "-X", "importtime", "-m", "dbt", "run", "--cache-dir", str(tmp_path),
+                           str(progs["hello"])], capture_output=True, timeout=600, cwd=REPO, env=environment())
+    assert (warm.stdout, warm.returncode) == (expected.stdout, expected.returncode)
+    imported = {line.rsplit("|", 1)[1].strip() for line in warm.stderr.decode().splitlines()
+                if line.startswith("import time:")}
+    assert {"dbt.runtime.tb", "dbt.backend.llvm.native", "dbt.backend.llvm.linker"} <= imported
+    assert not imported & COMPILE_ONLY_MODULES, sorted(imported & COMPILE_ONLY_MODULES)
+
+
 def corrupt(path: Path, how: str, rng: random.Random) -> None:
     data = bytearray(path.read_bytes())
     if how == "flip":

@@ -7,7 +7,6 @@ GuestMemory's checked accessors, so faults are exactly the rule's.
 import ctypes
 
 from dbt.backend.interp_vector import VECTOR_SEMANTICS, movmsk, shuffle
-from dbt.backend.softfloat import evaluate_float
 from dbt.frontend.x86.flags import cc_all_case
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import FLOAT_OPS, Block, Op, Ty
@@ -133,6 +132,7 @@ def evaluate(op: Op, env: dict) -> int:
     if name == "vshuffle":
         return shuffle(args[0], args[1], op.attrs["lane"], op.attrs["indices"])
     if name in FLOAT_OPS:
+        from dbt.backend.softfloat import evaluate_float     # here: fractions and decimal cost every start ~3.5 ms
         return evaluate_float(op, args)
     raise NotImplementedError(f"interpreter: no semantics for op {name!r}")
 

@@ -4,7 +4,8 @@
         [--scale F] [-r N] [--output-dir DIR] [--build-dir DIR] [--timeout S] [--dbt-option OPT]
 
 Writes bench.json, bench.md and bench.png into the output directory and prints the table.
-Only the argument parsing is imported with `dbt run`: rich and the suite load when bench runs.
+`dbt run` does not import this module (its options are added only when bench is the command);
+rich and the suite load when bench runs.
 Exit status: 0 when every runner gave every right answer; 1 when a run gave a wrong answer,
 failed its self-check, crashed or timed out (one line on stderr names it); 2 for bad options;
 3 when the set cannot be built or a requested runner is missing.
@@ -40,8 +41,8 @@ def positive(kind):
     return parse
 
 
-def add_bench_arguments(sub) -> None:
-    bench = sub.add_parser("bench", help="run the benchmark set under native, qemu-x86_64, dbt jit and interp")
+def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
+    """The options of `dbt bench` (dbt/cli.py adds them only when bench is the command)."""
     bench.add_argument("--programs", type=choices(PROGRAMS), default=tuple(PROGRAMS),
                        help=f"comma-separated subset of {','.join(PROGRAMS)} (default: all)")
     bench.add_argument("--libc", dest="libcs", type=choices(COMPILERS), default=("glibc",),

@@ -11,15 +11,13 @@ indirect ones through the native jump cache.
 """
 from dbt.backend.llvm.access_groups import ALONE, Group, plan_accesses
 from dbt.backend.llvm.lower_float import lower_float
+from dbt.backend.llvm.symbols import JMP_CACHE_BITS, JMP_CACHE_ENTRIES, hits_name, refs_name, target_name
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
 from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, READ_TAGS, TAG_ENTRIES, WRITE_TAGS
 from dbt.runtime.regions import indirect
-
-JMP_CACHE_BITS = 12
-JMP_CACHE_ENTRIES = 1 << JMP_CACHE_BITS      # entries of {i64 pc, ptr fn}
 
 _LLVM_BINARY = {"and": "and", "or": "or", "xor": "xor", "add": "add", "sub": "sub", "mul": "mul",
                 "udiv": "udiv", "urem": "urem", "sdiv": "sdiv", "srem": "srem",
@@ -636,24 +634,6 @@ class BlockLowering(FunctionLowering):
 def slot_name(function: str, index: int) -> str:
     """The global holding the chain target of a block function's index-th direct exit."""
     return f"{function}_slot{index}"
-
-
-def hits_name(function: str) -> str:
-    """The global counting a counted block function's entries (regions on)."""
-    return f"{function}_hits"
-
-
-def target_name(function: str) -> str:
-    """The global where a counted block ending in an indirect jump (regions.indirect) records
-    the target it last jumped to: a region takes that target in (regions.with_recorded_target)."""
-    return f"{function}_last"
-
-
-def refs_name(function: str) -> str:
-    """The constant table of a function's address, its exit slots', (counted) its counter's and
-    (counted, regions.indirect) its recorded target's: the one symbol of a block's object code
-    (the rest is private), so one lookup in the linker gives them all."""
-    return f"{function}_refs"
 
 
 def lower_block(block: Block, name: str, hot_threshold: int | None = None) -> tuple[str, list[tuple[str, int]]]:

@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 
 from dbt.backend.llvm.codecache import CachedBlock, digest
 from dbt.backend.llvm.linker import Linker
-from dbt.backend.llvm.lower import JMP_CACHE_ENTRIES, lower_block, refs_name
-from dbt.backend.llvm.runtime_helpers import runtime_module
-from dbt.backend.llvm.region import PASSES, lower_region
+from dbt.backend.llvm.symbols import JMP_CACHE_ENTRIES, block_symbol, refs_name
 from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 from dbt.runtime.regions import indirect
@@ -61,6 +59,13 @@ def runtime_library(text_of, store=None) -> RuntimeLibrary:
     return library
 
 
+def runtime_module_text() -> str:
+    """The runtime helpers' module text (runtime_helpers.py, imported only to make it: a run
+    whose code the code cache holds lowers nothing, and imports no lowering module)."""
+    from dbt.backend.llvm.runtime_helpers import runtime_module
+    return runtime_module()
+
+
 @dataclass
 class NativeBlock:
     fn: int                                   # host address of the function
@@ -96,12 +101,6 @@ def merge_modules(texts: list[str]) -> str:
     return "\n".join(head + body) + "\n"
 
 
-def block_symbol(pc: int, key: bytes, prefix: str = "tb", group: bytes = b"") -> str:
-    """The function name of a block's (or with prefix "rg", a region's) code: unique to its
-    code-cache key and the group it was compiled in, the same in every run."""
-    return f"{prefix}_{pc:x}_{key.hex()}" + (f"_{group.hex()}" if group else "")
-
-
 class LLVMEngine:
     name = "jit"
 
@@ -116,7 +115,7 @@ class LLVMEngine:
         self.compiler_lock = threading.Lock()         # by either thread (regions compile on a worker's)
         self.cpu_ptr = ctypes.addressof(cpu)
         self.keep_objects = codecache is not None
-        runtime = runtime_library(runtime_module, codecache)
+        runtime = runtime_library(runtime_module_text, codecache)
         self.linker = Linker(parent=runtime.linker)   # blocks' and regions' code, named apart
         self.verify = verify
         self.compiled = 0
@@ -144,6 +143,7 @@ class LLVMEngine:
         group (a digest of their keys): a block compiled here and the same block in another
         group's object loaded later must not define one name twice. A key this engine has
         compiled or loaded before is reused, counting its entries afresh."""
+        from dbt.backend.llvm.lower import lower_block        # only to compile (runtime_module_text)
         keys = keys or [None] * len(blocks)
         threshold = self.hot_threshold if counted else None
         fresh = [(block, key) for block, key in zip(blocks, keys) if key not in self.by_key]
@@ -246,6 +246,7 @@ class LLVMEngine:
         guest's (llvmlite serialises LLVM's calls)."""
         if key in self.by_key:
             return self.by_key[key]
+        from dbt.backend.llvm.region import PASSES, lower_region
         self.regions += 1                 # own counter: may run on the region worker thread
         name = f"rg_{blocks[0].pc:x}_{self.regions}" if key is None else block_symbol(blocks[0].pc, key, "rg")
         text, slots = lower_region(blocks, name)
