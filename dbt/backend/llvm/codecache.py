@@ -108,7 +108,7 @@ def choose_directory(code_cache) -> str | None:
     return str(code_cache)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CachedBlock:
     key: bytes                  # digest(fingerprint, pc, guest bytes)
     pc: int
@@ -154,7 +154,7 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
         while at < len(payload):
             key, pc, size, ninsns, ntargets, objlen, group, returns_to, callee, flags = ENTRY.unpack_from(payload, at)
             at += ENTRY.size
-            targets = tuple(TARGET.unpack_from(payload, at + TARGET.size * i)[0] for i in range(ntargets))
+            targets = struct.unpack_from(f"<{ntargets}Q", payload, at)
             at += TARGET.size * ntargets
             obj = payload[at:at + objlen]
             at += objlen
