@@ -114,24 +114,34 @@ class RegionLowering(BlockLowering):
             self.emit(f"{self.alloca(slot)} = alloca {ity(SLOTS[slot][1])}, align 16")
             self.copy_slot(slot, to_cpu=False)
         windows_at = len(self.lines)
-        self.emit(f"br label %b_{self.blocks[0].pc:x}")
+        head = self.blocks[0]
+        peeled = loop_head_cc_op(self.blocks, self.entry_cc_op)
+        self.emit(f"br label %b_{head.pc:x}" + ("_entry" if peeled is not None else ""))
         reach = entry_checks(self.blocks)
+        if peeled is not None:
+            self.lower_block(head, f"b_{head.pc:x}_entry", None, reach)
         for b in self.blocks:
-            self.block = b
-            self.label(f"b_{b.pc:x}")
-            self.icount_base = self.fresh("icount")
-            self.emit(f"{self.icount_base} = load i64, ptr %icount_slot")
-            self.pc, self.index = b.pc, 0
-            self.cc_op = self.entry_cc_op[b.pc]
-            if b.pc in reach:
-                limit = self.fresh()
-                self.emit(f"{limit} = load volatile i64, ptr {self.cpu_field('limit')}")
-                self.enter_block(b, limit, reach[b.pc])
-            self.lower_ops(b.ops)
+            self.lower_block(b, f"b_{b.pc:x}", peeled if b is head and peeled is not None else self.entry_cc_op[b.pc],
+                             reach)
         self.flush()
         self.lines[windows_at:windows_at] = [f"  {line}" for window in self.windows for line in (
             f"{window} = alloca i64, align 8", f"store i64 {NO_PAGE}, ptr {window}")]
         return self.assemble()
+
+    def lower_block(self, b: Block, label: str, cc_op: int | None, reach: dict[int, int]) -> None:
+        """Block `b` at `label`, entered with `cc_op` (a constant, or None: unknown), with its
+        entry check if it has one (entry_checks)."""
+        self.block = b
+        self.label(label)
+        self.icount_base = self.fresh("icount")
+        self.emit(f"{self.icount_base} = load i64, ptr %icount_slot")
+        self.pc, self.index = b.pc, 0
+        self.cc_op = cc_op
+        if b.pc in reach:
+            limit = self.fresh()
+            self.emit(f"{limit} = load volatile i64, ptr {self.cpu_field('limit')}")
+            self.enter_block(b, limit, reach[b.pc])
+        self.lower_ops(b.ops)
 
     def page_check(self, addr: str, size: int, write: bool, allowed: str, other: str) -> None:
         """In a block of a loop, an access remembers the page P whose tag check it last
@@ -265,25 +275,13 @@ def entry_cc_ops(blocks: list[Block]) -> dict[int, int | None]:
     unset = object()
     entry: dict[int, object] = {b.pc: unset for b in blocks}
     entry[blocks[0].pc] = None
-
-    def edges(b: Block, cc_op):
-        for op in b.ops:
-            if op.opcode == "put" and op.attrs["slot"] == "cc_op":
-                cc_op = constant_cc_op(op.args[0])
-            elif op.opcode in ("exit_if", "goto"):
-                yield op.attrs["target"], cc_op
-            elif op.opcode == "branch":
-                yield op.attrs["taken"], cc_op
-                yield op.attrs["fallthrough"], cc_op
-            elif op.opcode == "jump":
-                yield from ((pc, cc_op) for pc in landing(b))
     changed = True
     while changed:
         changed = False
         for b in blocks:
             if entry[b.pc] is unset:
                 continue
-            for target, cc_op in edges(b, entry[b.pc]):
+            for target, cc_op in cc_op_edges(b, entry[b.pc], landing):
                 if target not in inside or target == blocks[0].pc:
                     continue
                 merged = cc_op if entry[target] is unset or entry[target] == cc_op else None
@@ -291,6 +289,32 @@ def entry_cc_ops(blocks: list[Block]) -> dict[int, int | None]:
                     entry[target] = merged
                     changed = True
     return {pc: None if value is unset else value for pc, value in entry.items()}
+
+
+def cc_op_edges(b: Block, cc_op: int | None, landing):
+    """(target, cc_op) for each way block `b`, entered with cc_op, may go to a block of its
+    region: a direct exit, or an indirect jump where it may land (indirect_landings)."""
+    for op in b.ops:
+        if op.opcode == "put" and op.attrs["slot"] == "cc_op":
+            cc_op = constant_cc_op(op.args[0])
+        elif op.opcode in ("exit_if", "goto"):
+            yield op.attrs["target"], cc_op
+        elif op.opcode == "branch":
+            yield op.attrs["taken"], cc_op
+            yield op.attrs["fallthrough"], cc_op
+        elif op.opcode == "jump":
+            yield from ((pc, cc_op) for pc in landing(b))
+
+
+def loop_head_cc_op(blocks: list[Block], entry: dict[int, int | None]) -> int | None:
+    """The cc_op every way back into the head from the region's own blocks sets, when it is
+    one constant (entry: entry_cc_ops). The head is then lowered twice: once as the way in
+    from outside (flags unknown) and once as the loop's head, whose flags that cc_op gives.
+    A loop of `movsb; dec edx; jnz` (musl's memcpy tail) called @dbt_cc_all in every round
+    for the carry `dec` keeps, since the flags the region was entered with reached the head."""
+    head, landing = blocks[0].pc, indirect_landings(blocks)
+    back = {cc_op for b in blocks for target, cc_op in cc_op_edges(b, entry[b.pc], landing) if target == head}
+    return back.pop() if len(back) == 1 else None
 
 
 def lower_region(blocks: list[Block], name: str) -> tuple[str, list[tuple[str, int]]]:
