@@ -93,10 +93,13 @@ def test_a_run_the_cache_serves_imports_no_compiler(progs, tmp_path):
     lowering modules, nor what only a float op's interpretation, a cache write or `dbt bench`
     needs (each was milliseconds of every start)."""
     expected = native(progs["hello"])
-    dbt(progs["hello"], "--cache-dir", str(tmp_path))
-    warm = subprocess.run([sys.executable, "-X", "importtime", "-m", "dbt", "run", "--cache-dir", str(tmp_path),
+    options = ("--cache-dir", str(tmp_path), "--regions", "on")   # as `dbt run` makes them (always: new ones)
+    dbt(progs["hello"], *options)
+    warm = subprocess.run([sys.executable, "-X", "importtime", "-m", "dbt", "run", "--stats", *options,
                            str(progs["hello"])], capture_output=True, timeout=600, cwd=REPO, env=environment())
     assert (warm.stdout, warm.returncode) == (expected.stdout, expected.returncode)
+    stats = guestbuild.parse_stats(warm.stderr)
+    assert stats["code_cache_misses"] == 0 < stats["code_cache_hits"]
     imported = {line.rsplit("|", 1)[1].strip() for line in warm.stderr.decode().splitlines()
                 if line.startswith("import time:")}
     assert {"dbt.runtime.tb", "dbt.backend.llvm.native", "dbt.backend.llvm.linker"} <= imported
