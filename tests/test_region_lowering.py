@@ -43,7 +43,7 @@ def test_an_indirect_jump_lands_only_where_no_direct_exit_leads():
 
 def test_a_block_a_direct_exit_reaches_knows_its_flags():
     blocks = comparison_region()
-    assert entry_cc_ops(blocks)[SBB] == SUB32
+    assert entry_cc_ops(blocks, indirect_landings(blocks))[SBB] == SUB32
     text, _ = lower_region(blocks, "rg_test")
     assert "call i64 @dbt_cc_all" not in text       # the sbb's carry is computed inline
     assert f"i64 {COMPARE}, label" in text           # the wrapper's jump still lands on COMPARE
@@ -67,11 +67,13 @@ def decrement_loop(back_cc_op: int | None = DEC32):
 
 def test_a_loop_head_whose_back_edges_fix_its_flags_is_lowered_twice():
     blocks = decrement_loop()
-    assert entry_cc_ops(blocks)[HEAD] is None                # entered from outside: unknown
-    assert loop_head_cc_op(blocks, entry_cc_ops(blocks)) == DEC32
+    landing = indirect_landings(blocks)
+    assert entry_cc_ops(blocks, landing)[HEAD] is None       # entered from outside: unknown
+    assert loop_head_cc_op(blocks, entry_cc_ops(blocks, landing), landing) == DEC32
     text, _ = lower_region(blocks, "rg_test")
     assert f"b_{HEAD:x}_entry:" in text and f"b_{HEAD:x}:" in text
     assert text.count("call i64 @dbt_cc_all") == 1         # on the way in only, not in the loop
     unknown = decrement_loop(back_cc_op=None)
-    assert loop_head_cc_op(unknown, entry_cc_ops(unknown)) is None
+    landing = indirect_landings(unknown)
+    assert loop_head_cc_op(unknown, entry_cc_ops(unknown, landing), landing) is None
     assert f"b_{HEAD:x}_entry:" not in lower_region(unknown, "rg_test")[0]

@@ -49,7 +49,7 @@ class RegionLowering(BlockLowering):
         written = {op.attrs["slot"] for b in blocks for op in b.ops if op.opcode == "put"}
         self.promoted = sorted(used & PROMOTABLE)
         self.written = sorted(written & PROMOTABLE)      # the promoted slots flush writes back
-        self.entry_cc_op = entry_cc_ops(blocks)
+        self.entry_cc_op = entry_cc_ops(blocks, self.landing)
         self.cc_op: int | None = None                    # the constant cc_op here, if known
         self.constant_cc_ops: dict[int, int] = {}        # id(value of a get of cc_op) -> its constant
         self.looping = {b.pc for b in blocks if b.pc in direct_targets(b) and b.ninsns > 1}   # page_check
@@ -115,7 +115,7 @@ class RegionLowering(BlockLowering):
             self.copy_slot(slot, to_cpu=False)
         windows_at = len(self.lines)
         head = self.blocks[0]
-        peeled = loop_head_cc_op(self.blocks, self.entry_cc_op)
+        peeled = loop_head_cc_op(self.blocks, self.entry_cc_op, self.landing)
         self.emit(f"br label %b_{head.pc:x}" + ("_entry" if peeled is not None else ""))
         reach = entry_checks(self.blocks)
         if peeled is not None:
@@ -265,13 +265,12 @@ def indirect_landings(blocks: list[Block]):
     return lambda block: return_sites if block.terminator.attrs.get("ret") else unreached
 
 
-def entry_cc_ops(blocks: list[Block]) -> dict[int, int | None]:
+def entry_cc_ops(blocks: list[Block], landing) -> dict[int, int | None]:
     """pc -> the cc_op every way into that block of the region leaves (a constant), else None.
     The head is entered from outside: None. Other blocks are entered only from the region's
     blocks: by a direct exit (exit_if, goto, branch) with the cc_op at that point, or by an
-    indirect jump where it may land (indirect_landings)."""
+    indirect jump where it may land (landing: indirect_landings of the blocks)."""
     inside = {b.pc for b in blocks}
-    landing = indirect_landings(blocks)
     unset = object()
     entry: dict[int, object] = {b.pc: unset for b in blocks}
     entry[blocks[0].pc] = None
@@ -306,13 +305,14 @@ def cc_op_edges(b: Block, cc_op: int | None, landing):
             yield from ((pc, cc_op) for pc in landing(b))
 
 
-def loop_head_cc_op(blocks: list[Block], entry: dict[int, int | None]) -> int | None:
+def loop_head_cc_op(blocks: list[Block], entry: dict[int, int | None], landing) -> int | None:
     """The cc_op every way back into the head from the region's own blocks sets, when it is
-    one constant (entry: entry_cc_ops). The head is then lowered twice: once as the way in
-    from outside (flags unknown) and once as the loop's head, whose flags that cc_op gives.
-    A loop of `movsb; dec edx; jnz` (musl's memcpy tail) called @dbt_cc_all in every round
-    for the carry `dec` keeps, since the flags the region was entered with reached the head."""
-    head, landing = blocks[0].pc, indirect_landings(blocks)
+    one constant (entry: entry_cc_ops; landing: indirect_landings). The head is then lowered
+    twice: once as the way in from outside (flags unknown) and once as the loop's head, whose
+    flags that cc_op gives. A loop of `movsb; dec edx; jnz` (musl's memcpy tail) called
+    @dbt_cc_all in every round for the carry `dec` keeps, since the flags the region was
+    entered with reached the head."""
+    head = blocks[0].pc
     back = {cc_op for b in blocks for target, cc_op in cc_op_edges(b, entry[b.pc], landing) if target == head}
     return back.pop() if len(back) == 1 else None
 
