@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -418,7 +419,7 @@ def test_corrupt_region_entry_is_ignored_and_rewritten(tmp_path, monkeypatch, da
     asm = HOT_LOOPS["nested_store_cmov"]
     code = assemble(asm)
     probe = _emulator("jit", "always", code, code_cache=str(tmp_path))
-    region_file = probe.codecache.directory / (
+    region_file = Path(probe.codecache.directory) / (
         probe.codecache.region_bundle(probe.codecache.page_of(probe.mem, CODE_ADDR)).hex() + ".tbs")
 
     def spoil(run):

@@ -24,7 +24,6 @@ import struct
 import time
 from _blake2 import blake2b        # hashlib's own: importing hashlib loads OpenSSL too (~2.5 ms a run)
 from dataclasses import dataclass
-from pathlib import Path
 
 from dbt.runtime.memory import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, X, GuestFault
 
@@ -51,7 +50,7 @@ def source_digest() -> bytes:
     """Digest of dbt's own Python source files' names, sizes and modification times (ns): any
     change to dbt makes a new, empty cache. Reading and hashing their contents instead took
     3.2 ms of every run; a file cannot change without its size or mtime changing."""
-    root = str(Path(__file__).resolve().parents[2])
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
     stamps = []
     for directory, subdirectories, files in os.walk(root):
         subdirectories[:] = [d for d in subdirectories if d != "__pycache__"]
@@ -174,14 +173,14 @@ def decode_bundle(fingerprint: bytes, data: bytes) -> list[CachedBlock]:
     return blocks
 
 
-def prune(root: Path, keep: str) -> None:
+def prune(root: str, keep: str) -> None:
     """Remove the caches of other fingerprints (older dbt versions) untouched for STALE_DAYS."""
     import shutil           # here: a run the cache serves entirely never prunes (shutil, tempfile: ~3 ms)
     limit = time.time() - STALE_DAYS * 86400
-    for entry in root.iterdir():
+    for entry in os.scandir(root):
         if (entry.name != keep and len(entry.name) == 32 and all(c in "0123456789abcdef" for c in entry.name)
                 and entry.is_dir() and entry.stat().st_mtime < limit):
-            shutil.rmtree(entry, ignore_errors=True)
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 class CodeCache:
@@ -189,7 +188,7 @@ class CodeCache:
 
     def __init__(self, directory: str, config: str, host: str):
         self.fingerprint = digest(source_digest(), host.encode(), b"\0", config.encode())
-        self.directory = Path(directory) / self.fingerprint.hex()
+        self.directory = os.path.join(directory, self.fingerprint.hex())
         self.bundles: dict[bytes, dict[int, list[CachedBlock]]] = {}    # page digest -> pc -> blocks
         self.dirty: set[bytes] = set()
         self.volatile: set[int] = set()     # guest pages whose code was overwritten: not cached
@@ -216,12 +215,13 @@ class CodeCache:
         page = pc & ~PAGE_MASK
         return self.page_digest(page, mem.peek(page, PAGE_SIZE))
 
-    def _path(self, page_digest: bytes) -> Path:
-        return self.directory / (page_digest.hex() + SUFFIX)
+    def _path(self, page_digest: bytes) -> str:
+        return os.path.join(self.directory, page_digest.hex() + SUFFIX)
 
     def _read(self, page_digest: bytes) -> list[CachedBlock]:
         try:
-            data = self._path(page_digest).read_bytes()
+            with open(self._path(page_digest), "rb") as f:
+                data = f.read()
         except OSError:
             return []
         return decode_bundle(self.fingerprint, data)
@@ -312,9 +312,9 @@ class CodeCache:
         costs the next run the compile time.
         """
         try:
-            if not self.directory.is_dir():
-                self.directory.mkdir(parents=True)
-                prune(self.directory.parent, keep=self.directory.name)
+            if not os.path.isdir(self.directory):
+                os.makedirs(self.directory)
+                prune(os.path.dirname(self.directory), keep=os.path.basename(self.directory))
             for page_digest in sorted(self.dirty):
                 self._write(page_digest)
         except OSError:

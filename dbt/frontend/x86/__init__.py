@@ -2,7 +2,6 @@
 import functools
 import importlib.util
 from _blake2 import blake2b        # as dbt/backend/llvm/codecache.py: hashlib would load OpenSSL too
-from pathlib import Path
 
 
 @functools.cache
@@ -11,4 +10,5 @@ def decoder_version() -> str:
     capstone's package file, which names its version, read without importing capstone (20-30
     ms that a run the code cache serves entirely does not need)."""
     origin = importlib.util.find_spec("capstone").origin
-    return f"capstone={blake2b(Path(origin).read_bytes(), digest_size=8).hexdigest()}"
+    with open(origin, "rb") as package:
+        return f"capstone={blake2b(package.read(), digest_size=8).hexdigest()}"
