@@ -4,6 +4,7 @@ the native program does; corrupt, truncated or concurrently written cache files 
 
 Expected output is always the native run's. Cache activity is read from --stats.
 """
+import ast
 import os
 import random
 import subprocess
@@ -20,6 +21,7 @@ import guestbuild  # noqa: E402
 import libcbuild  # noqa: E402
 
 from dbt.api import Emulator  # noqa: E402
+from dbt.runtime.elf_image import memo_key, read_elf  # noqa: E402
 
 REPO = HERE.parent
 ARGS = {"selfmod": ("10",)}         # rounds of code generation (default 200)
@@ -85,13 +87,14 @@ def test_warm_run_loads_every_block_and_matches_native(progs, tmp_path, name):
 
 COMPILE_ONLY_MODULES = {"llvmlite.binding", "dbt.backend.llvm.jit", "dbt.backend.llvm.lower",
                         "dbt.backend.llvm.region", "dbt.backend.llvm.runtime_helpers", "dbt.backend.softfloat",
-                        "fractions", "hashlib", "tempfile", "dbt.bench.command", "dbt.bench.suite"}
+                        "fractions", "hashlib", "tempfile", "dbt.bench.command", "dbt.bench.suite",
+                        "elftools.elf.structs", "pdb", "typing", "pathlib"}
 
 
 def test_a_run_the_cache_serves_imports_no_compiler(progs, tmp_path):
     """A warm run loads object code and compiles nothing: it imports neither LLVM nor the
-    lowering modules, nor what only a float op's interpretation, a cache write or `dbt bench`
-    needs (each was milliseconds of every start)."""
+    lowering modules, nor what only a float op's interpretation, a cache write, `dbt bench`
+    or parsing an ELF file the cache has not seen needs (each was milliseconds of every start)."""
     expected = native(progs["hello"])
     options = ("--cache-dir", str(tmp_path), "--regions", "on")   # as `dbt run` makes them (always: new ones)
     dbt(progs["hello"], *options)
@@ -108,6 +111,32 @@ def test_a_run_the_cache_serves_imports_no_compiler(progs, tmp_path):
                           timeout=600, cwd=REPO, env=environment())
     by_dbt = imported - imported_modules(bare.stderr)
     assert not by_dbt & COMPILE_ONLY_MODULES, sorted(by_dbt & COMPILE_ONLY_MODULES)
+
+
+def test_the_parse_of_elf_headers_is_kept_for_the_same_headers_only(progs):
+    """read_elf keeps what pyelftools parsed in its memo (the code cache), keyed by the header
+    bytes, and the next read of those headers takes it from there; a kept parse not of the
+    shape read_elf keeps is parsed again, and the image is the same."""
+    class Memo(dict):
+        def kept_elf_headers(self, headers):
+            return self.get(headers)
+
+        def keep_elf_headers(self, headers, parsed):
+            self[headers] = parsed
+    path = str(progs["hello"])
+    reference = read_elf(path, ValueError)
+    memo = Memo()
+    assert read_elf(path, ValueError, memo) == reference
+    (headers, kept), = memo.items()
+    assert headers == memo_key(open(path, "rb").read())
+    fields = ast.literal_eval(kept.decode())
+    memo[headers] = repr(fields[:2] + (fields[2] + 1,) + fields[3:]).encode()     # another entry point
+    assert read_elf(path, ValueError, memo).entry == reference.entry + 1      # taken from the memo
+    for damaged in (b"(", b"()", b"'EM_X86_64'", repr(fields[:6] + ("segments",)).encode(), b"\xff",
+                    repr(fields[:6] + ([("PT_LOAD", "flags", 0, 0, 0, 0, 0)],)).encode()):
+        memo[headers] = damaged
+        assert read_elf(path, ValueError, memo) == reference
+        assert memo[headers] == kept                  # parsed again, and kept again
 
 
 def imported_modules(importtime_log: bytes) -> set[str]:

@@ -7,12 +7,14 @@ size inside the file, and PT_LOAD segments that lie inside the file with
 p_filesz <= p_memsz and do not overlap (`overlapping`, by the address the
 loader places them at). Placement rules are the loaders' own. Every problem
 is one line in the exception class the caller names (exit status 126).
+
+What pyelftools parses may be memoized (`memo`: the code cache), keyed by the
+bytes it parsed: importing pyelftools' parser (with the debugger its
+`construct` imports) was a fifth of a warm run's start-up.
 """
+import ast
 import struct
 from dataclasses import dataclass
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.structs import ELFStructs
 
 PF_X, PF_W, PF_R = 1, 2, 4
 EHDR_SIZE, PHDR_SIZE = 64, 56
@@ -77,6 +79,7 @@ def parse_headers(data: bytes) -> tuple:
     """The ELF header and program headers of a little-endian ELF64 file that check_header
     passed, as pyelftools' structs parse them (its ELFFile would also import its DWARF and
     unwinding readers: ~13 ms more of every run's start-up)."""
+    from elftools.elf.structs import ELFStructs      # here: see the module's docstring
     structs = ELFStructs(little_endian=True, elfclass=64)
     structs.create_basic_structs()
     header = structs.Elf_Ehdr.parse(data)
@@ -86,8 +89,39 @@ def parse_headers(data: bytes) -> tuple:
                     for i in range(header["e_phnum"])]
 
 
-def read_elf(path: str, error: type[Exception]) -> ElfImage:
-    """Parse `path`; raise `error(one line)` for anything no loader could use."""
+def header_fields(data: bytes) -> tuple:
+    """(e_machine, e_type, e_entry, e_phoff, e_phentsize, e_phnum, [(p_type, p_flags, p_offset,
+    p_vaddr, p_paddr, p_filesz, p_memsz)]) of a file check_header passed, as pyelftools parses them."""
+    header, program_headers = parse_headers(data)
+    return (header["e_machine"], header["e_type"], header["e_entry"], header["e_phoff"], header["e_phentsize"],
+            header["e_phnum"], [(s["p_type"], s["p_flags"], s["p_offset"], s["p_vaddr"], s["p_paddr"],
+                                 s["p_filesz"], s["p_memsz"]) for s in program_headers])
+
+
+def memo_key(data: bytes) -> bytes:
+    """What header_fields reads of a file check_header passed: its ELF header and program headers."""
+    phoff, phnum = struct.unpack_from("<Q", data, 32)[0], struct.unpack_from("<H", data, 56)[0]
+    return data[:EHDR_SIZE] + data[phoff:phoff + phnum * PHDR_SIZE]
+
+
+def remembered_fields(memo, key: bytes) -> tuple | None:
+    """header_fields as a memo kept them for these header bytes, or None (none kept, or not
+    of header_fields' shape)."""
+    kept = memo.kept_elf_headers(key)
+    try:
+        fields = ast.literal_eval(kept.decode()) if kept is not None else None
+    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+        return None
+    if (isinstance(fields, tuple) and len(fields) == 7 and isinstance(fields[6], list)
+            and all(isinstance(v, int) for v in fields[2:6])
+            and all(isinstance(s, tuple) and len(s) == 7 and all(isinstance(v, int) for v in s[1:]) for s in fields[6])):
+        return fields
+    return None
+
+
+def read_elf(path: str, error: type[Exception], memo=None) -> ElfImage:
+    """Parse `path`; raise `error(one line)` for anything no loader could use. `memo` (the
+    code cache, or None) keeps what pyelftools parsed, for the next run of the same file."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -96,18 +130,20 @@ def read_elf(path: str, error: type[Exception]) -> ElfImage:
     if data[:4] != b"\x7fELF":
         raise error(f"{path}: not an ELF file")
     check_header(path, data, error)
-    try:
-        header, program_headers = parse_headers(data)
-        if header["e_machine"] != "EM_X86_64":
-            raise error(f"{path}: not an x86-64 ELF64 executable (class 64, machine {header['e_machine']})")
-        if header["e_type"] not in ("ET_EXEC", "ET_DYN"):
-            raise error(f"{path}: not an executable (type {header['e_type']})")
-        raw = [(s["p_type"], s["p_flags"], s["p_offset"], s["p_vaddr"], s["p_paddr"],
-                s["p_filesz"], s["p_memsz"]) for s in program_headers]
-    except error:
-        raise
-    except (ELFError, ValueError, KeyError, OverflowError, AssertionError, TypeError) as e:
-        raise error(f"{path}: malformed ELF ({type(e).__name__}: {e})") from None
+    key = memo_key(data) if memo is not None else b""
+    fields = remembered_fields(memo, key) if memo is not None else None
+    parsed = fields is None
+    if parsed:
+        from elftools.common.exceptions import ELFError
+        try:
+            fields = header_fields(data)
+        except (ELFError, ValueError, KeyError, OverflowError, AssertionError, TypeError) as e:
+            raise error(f"{path}: malformed ELF ({type(e).__name__}: {e})") from None
+    machine, elf_type, entry, phoff, phentsize, phnum, raw = fields
+    if machine != "EM_X86_64":
+        raise error(f"{path}: not an x86-64 ELF64 executable (class 64, machine {machine})")
+    if elf_type not in ("ET_EXEC", "ET_DYN"):
+        raise error(f"{path}: not an executable (type {elf_type})")
     segments = []
     for p_type, flags, offset, vaddr, paddr, filesz, memsz in raw:
         if p_type == "PT_LOAD" and filesz > memsz:
@@ -116,8 +152,9 @@ def read_elf(path: str, error: type[Exception]) -> ElfImage:
             raise error(f"{path}: segment at {vaddr:#x} extends beyond the file")
         body = data[offset:offset + filesz] if p_type == "PT_LOAD" else b""
         segments.append(Segment(p_type, flags, offset, vaddr, paddr, filesz, memsz, body))
-    image = ElfImage(header["e_type"] == "ET_DYN", header["e_entry"], header["e_phoff"],
-                     header["e_phentsize"], header["e_phnum"], tuple(segments))
+    image = ElfImage(elf_type == "ET_DYN", entry, phoff, phentsize, phnum, tuple(segments))
     if not image.loads:
         raise error(f"{path}: no loadable segments")
+    if memo is not None and parsed:
+        memo.keep_elf_headers(key, repr(fields).encode())
     return image

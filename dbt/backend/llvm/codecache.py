@@ -278,13 +278,27 @@ class CodeCache:
 
     def runtime_object(self) -> bytes | None:
         """The runtime helpers' object code a run kept, or None."""
-        kept = self.bundle(self.runtime_name()).get(0)
-        return kept[0].obj if kept else None
+        return self.kept(self.runtime_name())
 
     def keep_runtime_object(self, obj: bytes) -> None:
         """Keep the runtime helpers' object code, for `save` to write."""
-        name = self.runtime_name()
-        self.bundle(name)[0] = [CachedBlock(name, 0, 0, 0, (), obj)]
+        self.keep(self.runtime_name(), obj)
+
+    def kept_elf_headers(self, headers: bytes) -> bytes | None:
+        """What a run kept of the parse of these ELF and program headers (elf_image.read_elf), or None."""
+        return self.kept(digest(self.fingerprint, b"elf headers", headers))
+
+    def keep_elf_headers(self, headers: bytes, parsed: bytes) -> None:
+        self.keep(digest(self.fingerprint, b"elf headers", headers), parsed)
+
+    def kept(self, name: bytes) -> bytes | None:
+        """The bytes kept in the bundle of that name (one of its own, not a page's), or None."""
+        kept = self.bundle(name).get(0)
+        return kept[0].obj if kept else None
+
+    def keep(self, name: bytes, payload: bytes) -> None:
+        """Keep bytes in a bundle of their own, for `save` to write."""
+        self.bundle(name)[0] = [CachedBlock(name, 0, 0, 0, (), payload)]
         self.dirty.add(name)
 
     def find_region(self, page_digest: bytes, pc: int, key: bytes) -> CachedBlock | None:

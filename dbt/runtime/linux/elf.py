@@ -56,8 +56,9 @@ def page_areas(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]
     return merged
 
 
-def load_elf(path: str, mem) -> LoadedProgram:
-    image = read_elf(path, BadProgram)
+def load_elf(path: str, mem, memo=None) -> LoadedProgram:
+    """memo: the code cache, to keep the parse of the file's headers in (elf_image.read_elf), or None."""
+    image = read_elf(path, BadProgram, memo)
     if any(seg.type == "PT_INTERP" for seg in image.segments):
         raise BadProgram(f"{path}: dynamically linked programs are not supported yet")
     loads = image.loads

@@ -82,7 +82,7 @@ class LinuxProcess(Services):
         self.pid = os.getpid()
         self.strace = strace
         self.report: str | None = None         # the line for a run a syscall ended by a signal
-        self.program = load_elf(path, self.mem)
+        self.program = load_elf(path, self.mem, self.emu.codecache)
         self.rlimits = host_rlimits()
         self.max_memory = max_memory
         if max_memory is not None:
