@@ -22,7 +22,7 @@ from dbt.ir.exits import ExitReason
 from dbt.ir.ops import Block
 from dbt.runtime.regions import indirect
 
-BLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
+ENTER_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
 
 
 @dataclass
@@ -69,7 +69,6 @@ def runtime_module_text() -> str:
 @dataclass
 class NativeBlock:
     fn: int                                   # host address of the function
-    call: object                              # ctypes callable
     exits: list[tuple[int, int]] = field(default_factory=list)   # (slot address, target pc)
     text: str = ""                            # LLVM IR, for -d out_asm
     obj: bytes = b""                          # object code, when the engine keeps it for the disk cache
@@ -122,6 +121,7 @@ class LLVMEngine:
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine
         self.groups: set[bytes] = set()                # groups whose object this engine has loaded
         self.miss_fn = self.linker.address("dbt_miss")
+        self.enter = ENTER_FN(self.linker.address("dbt_enter"))
         self.jmp_cache = (ctypes.c_uint64 * (2 * JMP_CACHE_ENTRIES))()
         for i in range(JMP_CACHE_ENTRIES):
             self.jmp_cache[2 * i], self.jmp_cache[2 * i + 1] = (1 << 64) - 1, self.miss_fn
@@ -219,7 +219,7 @@ class LLVMEngine:
         exits = [(refs[1 + i], target) for i, target in enumerate(targets)]
         hits = refs[1 + len(targets)] if counted else 0
         recorded = refs[1 + len(targets) + counted] if records else 0
-        return NativeBlock(fn, BLOCK_FN(fn), exits, text, obj, hits, group, recorded)
+        return NativeBlock(fn, exits, text, obj, hits, group, recorded)
 
     def is_warm(self, code: NativeBlock) -> bool:
         """Whether a block ran often enough (an eighth of the hot threshold) to join a region;
@@ -271,7 +271,7 @@ class LLVMEngine:
         return self.compilers[opt]
 
     def execute(self, code: NativeBlock) -> ExitReason:
-        return ExitReason(code.call(self.cpu_ptr))
+        return ExitReason(self.enter(code.fn, self.cpu_ptr))
 
     @staticmethod
     def link(slot: int, code: NativeBlock | None) -> None:

@@ -1,7 +1,8 @@
 """The runtime helpers every translated block may call, as one LLVM module compiled once per
 process (dbt/backend/llvm/jit.py `runtime_library`): @dbt_cc_all (the lazy flags of a dynamic
-cc_op), @dbt_miss (a jump-cache entry's default target) and @dbt_guest_access (the exact
-check of a guest memory access the inline fast path did not pass).
+cc_op), @dbt_miss (a jump-cache entry's default target), @dbt_enter (how the runtime calls a
+translated function: those use the ghccc calling convention, lower.py) and @dbt_guest_access
+(the exact check of a guest memory access the inline fast path did not pass).
 """
 import functools
 
@@ -11,13 +12,13 @@ from dbt.ir.exits import ExitReason, Vector
 from dbt.runtime.cpu import CPUState
 from dbt.runtime.memory import CANONICAL_LOW, CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
 
-RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_guest_access")      # what runtime_module defines
+RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_enter", "dbt_guest_access")      # what runtime_module defines
 
 
 @functools.lru_cache(maxsize=None)
 def runtime_module() -> str:
     """The module text of the helpers every block may call: @dbt_cc_all (lazy flags, dynamic
-    cc_op), @dbt_miss and @dbt_guest_access."""
+    cc_op), @dbt_miss, @dbt_enter and @dbt_guest_access."""
     f = FunctionLowering()
     f.lines.append("define i64 @dbt_cc_all(i64 %op, i64 %dst, i64 %src, i64 %src2) {")
     f.label("entry")
@@ -33,7 +34,8 @@ def runtime_module() -> str:
             f.lower_pure(op)
         f.emit(f"ret i64 {f.v(result)}")
     f.lines.append("}")
-    miss = ["define i64 @dbt_miss(ptr %cpu) {", f"  ret i64 {int(ExitReason.MISS)}", "}"]
+    miss = ["define ghccc i64 @dbt_miss(ptr %cpu) {", f"  ret i64 {int(ExitReason.MISS)}", "}",
+            "define i64 @dbt_enter(ptr %fn, ptr %cpu) {", "  %r = call ghccc i64 %fn(ptr %cpu)", "  ret i64 %r", "}"]
     return "\n".join(['target datalayout = "{datalayout}"', *sorted(f.intrinsics), *f.lines, *miss,
                       guest_access_function()]) + "\n"
 
