@@ -68,6 +68,17 @@ def test_bench_runs_checks_and_reports(tmp_path):
         assert pixels.count(bytes(color)) > 1000, color
 
 
+def test_a_run_of_some_runners_plots_what_it_measured(tmp_path):
+    """Only native run: the plot says what was not measured, and nothing warns."""
+    out = tmp_path / "out"
+    proc = bench("--programs", "sieve", "--runners", "native", *TINY, "--output-dir", str(out),
+                 "--build-dir", str(tmp_path / "build"))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"Warning" not in proc.stderr, proc.stderr.decode()
+    with Image.open(out / "bench.png") as image:
+        assert image.format == "PNG"
+
+
 def test_a_wrong_answer_fails_the_benchmark(tmp_path):
     """dbt stopped early (--max-insns) gives no answer: the benchmark fails with one line, status 1."""
     proc = bench("--programs", "fib", "--runners", "native,jit", *TINY, "--dbt-option=--max-insns=5000",

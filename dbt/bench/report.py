@@ -102,21 +102,33 @@ def write_png(path: Path, rows: list[dict], title: str) -> None:
     positions = range(len(rows))
     fig, (walls, speedup) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(rows)), 4.5),
                                          gridspec_kw={"width_ratios": [2, 1]})
+    shown = []
     for offset, runner in ((-0.27, "qemu"), (0, "jit"), (0.27, "warm")):
         heights = [row["median_wall_seconds"][runner] / row["median_wall_seconds"]["native"]
                    if runner in row["median_wall_seconds"] and "native" in row["median_wall_seconds"] else 0
                    for row in rows]
         walls.bar([p + offset for p in positions], heights, width=0.27, label=LABELS[runner])
+        shown += heights
     walls.axhline(1, color="black", linewidth=0.8)
-    walls.set_yscale("log", nonpositive="clip")    # bars start at 0: masked, none would show
+    log_scale(walls, shown, "only native ran")
     walls.set_ylabel("wall time / native (lower is better)")
     walls.set_xticks(list(positions), labels)
     walls.legend()
-    speedup.bar(list(positions), [row["ratios"].get("jit/interp", 0) for row in rows], color="tab:green")
-    speedup.set_yscale("log", nonpositive="clip")
+    speedups = [row["ratios"].get("jit/interp", 0) for row in rows]
+    speedup.bar(list(positions), speedups, color="tab:green")
+    log_scale(speedup, speedups, "jit, interp")
     speedup.set_ylabel("jit / interp, guest insns/s")
     speedup.set_xticks(list(positions), labels)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def log_scale(axes, values: list[float], missing: str) -> None:
+    """A log scale for bars (those at 0, not measured, are masked), or a note saying why
+    there are none (matplotlib warns of a log scale with no positive value)."""
+    if any(v > 0 for v in values):
+        axes.set_yscale("log", nonpositive="clip")
+    else:
+        axes.set_title(f"not measured: {missing}", fontsize="small")
