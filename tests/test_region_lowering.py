@@ -1,14 +1,16 @@
 """Region lowering (dbt/backend/llvm/region.py) on made-up IR blocks: where an indirect jump
-may land inside the region, and the flags a block then knows on entry."""
-from dbt.backend.llvm.region import entry_cc_ops, indirect_landings, loop_head_cc_op, lower_region
+may land inside the region, the flags a block then knows on entry, and what each exit writes back."""
+from dbt.backend.llvm.region import (entry_cc_ops, indirect_landings, loop_head_cc_op, lower_region,
+                                     slots_written_before)
 from dbt.frontend.x86.flags import CCKind, cc_op_value
 from dbt.ir.builder import new_block
 from dbt.ir.ops import Ty
+from dbt.runtime.cpu import SLOTS
 
 HEAD, WRAPPER, COMPARE, SBB, EQUAL = 0x1000, 0x2000, 0x3000, 0x3006, 0x3010
 SUB32 = cc_op_value(CCKind.SUB, Ty.I32)
 DEC32 = cc_op_value(CCKind.DEC, Ty.I32)
-AFTER = 0x4000
+AFTER, TAIL = 0x4000, 0x5000
 
 
 def comparison_region():
@@ -77,3 +79,40 @@ def test_a_loop_head_whose_back_edges_fix_its_flags_is_lowered_twice():
     landing = indirect_landings(unknown)
     assert loop_head_cc_op(unknown, entry_cc_ops(unknown, landing), landing) is None
     assert f"b_{HEAD:x}_entry:" not in lower_region(unknown, "rg_test")[0]
+
+
+def early_exit_region():
+    """A small function's region: HEAD leaves at once when rdi is zero (nothing written yet),
+    else writes rbx and goes to TAIL, which leaves when rbx is one, else writes rcx and leaves."""
+    head, b = new_block(HEAD)
+    b.exit_if(b.eq(b.get("rdi", Ty.I64), b.const(Ty.I64, 0)), AFTER, retired=1)
+    b.put("rbx", b.get("rdi", Ty.I64))
+    b.goto(TAIL)
+    tail, b = new_block(TAIL)
+    b.exit_if(b.eq(b.get("rbx", Ty.I64), b.const(Ty.I64, 1)), AFTER, retired=1)
+    b.put("rcx", b.get("rbx", Ty.I64))
+    b.goto(AFTER)
+    return [head, tail]
+
+
+def labelled(text: str) -> dict[str, str]:
+    """The function's basic blocks: label -> its lines."""
+    blocks, label = {}, None
+    for line in text.splitlines():
+        if line.endswith(":") and not line.startswith(" "):
+            label = line[:-1]
+            blocks[label] = ""
+        elif label is not None:
+            blocks[label] += line + "\n"
+    return blocks
+
+
+def test_an_exit_writes_back_only_what_a_way_to_it_may_have_written():
+    blocks = early_exit_region()
+    assert slots_written_before(blocks, indirect_landings(blocks)) == {HEAD: frozenset(), TAIL: {"rbx"}}
+    code = labelled(lower_region(blocks, "rg_test")[0])
+    rbx, rcx = (f"getelementptr i8, ptr %cpu, i64 {SLOTS[slot][0]}\n" for slot in ("rbx", "rcx"))
+    first, second = (lines for label, lines in code.items() if label.startswith("leave"))
+    assert rbx not in first and rcx not in first            # HEAD's exit: nothing written yet
+    assert rbx in second and rcx not in second              # TAIL's: rbx only
+    assert rbx in code["flush"] and rcx in code["flush"]    # the last exit may have written both

@@ -1,13 +1,15 @@
 """Lowers a hot region (several IR blocks) to ONE LLVM function, optimised by PASSES.
 
 Guest slots the region touches live in allocas: loaded from the CPU once at
-entry, written back (those it writes) on every path that leaves (side exits,
-fault landings, chains out, budget/interrupt bails), so LLVM's SROA turns them into SSA values
-across the region's blocks; every exit path funnels into one `flush` block that
-writes them back. A direct exit (or an indirect one, e.g. a ret) to a block of
-the region is a plain branch, not counted in chain_count / jc_hits (those count
-transfers between translated functions; a counter in the loop cost matmul and
-sieve 10%). The first tier's entry check (cpu.limit read volatile) is kept
+entry, written back on every path that leaves (side exits, fault landings, chains
+out, budget/interrupt bails), so LLVM's SROA turns them into SSA values across the
+region's blocks. An exit some way to which may have written every slot the region
+writes funnels into one `flush` block that writes them all back (a loop's exits); any
+other writes back only those (slots_written_before), so that a small function's early
+exit stores a few and the entry loads of slots no exit needs are dead. A direct exit (or
+an indirect one, e.g. a ret) to a block of the region is a plain branch, not counted in
+chain_count / jc_hits (those count transfers between translated functions; a counter in
+the loop cost matmul and sieve 10%). The first tier's entry check (cpu.limit read volatile) is kept
 where a loop may come back and at the head, for every instruction up to the
 next check (entry_checks); fault landings are kept, so rip, registers and
 icount are exactly the first tier's at every exit. Runtime fields (exit protocol, icount, budget,
@@ -48,8 +50,11 @@ class RegionLowering(BlockLowering):
         used = {op.attrs["slot"] for b in blocks for op in b.ops if op.opcode in ("get", "put")}
         written = {op.attrs["slot"] for b in blocks for op in b.ops if op.opcode == "put"}
         self.promoted = sorted(used & PROMOTABLE)
-        self.written = sorted(written & PROMOTABLE)      # the promoted slots flush writes back
+        self.written = sorted(written & PROMOTABLE)      # the promoted slots an exit may write back
         self.entry_cc_op = entry_cc_ops(blocks, self.landing)
+        self.written_before = slots_written_before(blocks, self.landing)
+        self.dirty: set[str] = set()                     # slots a way from the entry to here may have written
+        self.shared = False                              # the exit being lowered goes through flush
         self.cc_op: int | None = None                    # the constant cc_op here, if known
         self.constant_cc_ops: dict[int, int] = {}        # id(value of a get of cc_op) -> its constant
         self.looping = {b.pc for b in blocks if b.pc in direct_targets(b) and b.ninsns > 1}   # page_check
@@ -67,20 +72,35 @@ class RegionLowering(BlockLowering):
         return super().slot_ptr(slot)
 
     def leave(self) -> None:
+        """Every way out writes back icount and the guest slots that some way from the region's
+        entry to this exit may have written (the others hold what the CPU state holds): all
+        of them in the shared flush block, else here."""
         self.store_field("icount", self.icount_base)
+        self.shared = self.dirty.issuperset(self.written)
+        if not self.shared:
+            for slot in self.written:
+                if slot in self.dirty:
+                    self.copy_slot(slot, to_cpu=True)
 
     def exit_with(self, reason: str) -> None:
+        if not self.shared:
+            super().exit_with(reason)
+            return
         self.emit("store ptr null, ptr %exit_fn")
         self.emit(f"store i64 {reason}, ptr %exit_why")
         self.emit("br label %flush")
 
     def tail_call(self, fn: str, counter: str = "chain_count") -> None:
+        if not self.shared:
+            super().tail_call(fn, counter)
+            return
         self.count(counter)
         self.emit(f"store ptr {fn}, ptr %exit_fn")
         self.emit("br label %flush")
 
     def flush(self) -> None:
-        """The one way out: write the guest slots back, then chain to %exit_fn or return."""
+        """The way out of the exits that may have written every slot: write them back, then
+        chain to %exit_fn or return."""
         self.label("flush")
         for slot in self.written:
             self.copy_slot(slot, to_cpu=True)
@@ -119,19 +139,21 @@ class RegionLowering(BlockLowering):
         self.emit(f"br label %b_{head.pc:x}" + ("_entry" if peeled is not None else ""))
         reach = entry_checks(self.blocks)
         if peeled is not None:
-            self.lower_block(head, f"b_{head.pc:x}_entry", None, reach)
+            self.lower_block(head, f"b_{head.pc:x}_entry", None, reach, written=frozenset())
         for b in self.blocks:
             self.lower_block(b, f"b_{b.pc:x}", peeled if b is head and peeled is not None else self.entry_cc_op[b.pc],
-                             reach)
+                             reach, self.written_before[b.pc])
         self.flush()
         self.lines[windows_at:windows_at] = [f"  {line}" for window in self.windows for line in (
             f"{window} = alloca i64, align 8", f"store i64 {NO_PAGE}, ptr {window}")]
         return self.assemble()
 
-    def lower_block(self, b: Block, label: str, cc_op: int | None, reach: dict[int, int]) -> None:
-        """Block `b` at `label`, entered with `cc_op` (a constant, or None: unknown), with its
-        entry check if it has one (entry_checks)."""
+    def lower_block(self, b: Block, label: str, cc_op: int | None, reach: dict[int, int], written: frozenset) -> None:
+        """Block `b` at `label`, entered with `cc_op` (a constant, or None: unknown) and with the
+        guest slots some way into it may have written, with its entry check if it has one
+        (entry_checks)."""
         self.block = b
+        self.dirty = set(written)
         self.label(label)
         self.icount_base = self.fresh("icount")
         self.emit(f"{self.icount_base} = load i64, ptr %icount_slot")
@@ -181,6 +203,7 @@ class RegionLowering(BlockLowering):
 
     def lower_put(self, op: Op) -> None:
         super().lower_put(op)
+        self.dirty.add(op.attrs["slot"])
         if op.attrs["slot"] == "cc_op":
             self.cc_op = constant_cc_op(op.args[0])
 
@@ -303,6 +326,26 @@ def cc_op_edges(b: Block, cc_op: int | None, landing):
             yield op.attrs["fallthrough"], cc_op
         elif op.opcode == "jump":
             yield from ((pc, cc_op) for pc in landing(b))
+
+
+def slots_written_before(blocks: list[Block], landing) -> dict[int, frozenset]:
+    """pc -> the guest slots some way from the region's entry into that block of the region
+    may have written (landing: indirect_landings of the blocks); a way in from outside
+    has written none. An exit writes back only these and the block's own puts before it
+    (RegionLowering.leave): a region of a small function left at its first branch stored
+    all it might write, so its entry loaded them all."""
+    written_by = {b.pc: frozenset(op.attrs["slot"] for op in b.ops if op.opcode == "put") for b in blocks}
+    before: dict[int, frozenset] = {b.pc: frozenset() for b in blocks}
+    changed = True
+    while changed:
+        changed = False
+        for b in blocks:
+            out = before[b.pc] | written_by[b.pc]
+            for target, _ in cc_op_edges(b, None, landing):
+                if target in before and not out <= before[target]:
+                    before[target] |= out
+                    changed = True
+    return before
 
 
 def loop_head_cc_op(blocks: list[Block], entry: dict[int, int | None], landing) -> int | None:
