@@ -54,7 +54,6 @@ class RegionLowering(BlockLowering):
         self.entry_cc_op = entry_cc_ops(blocks, self.landing)
         self.written_before = slots_written_before(blocks, self.landing)
         self.dirty: set[str] = set()                     # slots a way from the entry to here may have written
-        self.shared = False                              # the exit being lowered goes through flush
         self.cc_op: int | None = None                    # the constant cc_op here, if known
         self.constant_cc_ops: dict[int, int] = {}        # id(value of a get of cc_op) -> its constant
         self.looping = {b.pc for b in blocks if b.pc in direct_targets(b) and b.ninsns > 1}   # page_check
@@ -76,14 +75,18 @@ class RegionLowering(BlockLowering):
         entry to this exit may have written (the others hold what the CPU state holds): all
         of them in the shared flush block, else here."""
         self.store_field("icount", self.icount_base)
-        self.shared = self.dirty.issuperset(self.written)
-        if not self.shared:
+        if not self.through_flush():
             for slot in self.written:
                 if slot in self.dirty:
                     self.copy_slot(slot, to_cpu=True)
 
+    def through_flush(self) -> bool:
+        """Whether the exit being lowered leaves through the shared flush block: some way to it
+        may have written every slot the region writes."""
+        return self.dirty.issuperset(self.written)
+
     def exit_with(self, reason: str) -> None:
-        if not self.shared:
+        if not self.through_flush():
             super().exit_with(reason)
             return
         self.emit("store ptr null, ptr %exit_fn")
@@ -91,7 +94,7 @@ class RegionLowering(BlockLowering):
         self.emit("br label %flush")
 
     def tail_call(self, fn: str, counter: str = "chain_count") -> None:
-        if not self.shared:
+        if not self.through_flush():
             super().tail_call(fn, counter)
             return
         self.count(counter)
