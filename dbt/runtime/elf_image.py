@@ -47,8 +47,9 @@ class ElfImage:
         return [s for s in self.segments if s.type == "PT_LOAD" and s.memsz]
 
 
-def check_header(path: str, data: bytes, error: type[Exception]) -> None:
-    """The ELF header fields pyelftools trusts: identification, version and the program header table."""
+def check_header(path: str, data: bytes, error: type[Exception]) -> bytes:
+    """Check the ELF header fields pyelftools trusts: identification, version and the program
+    header table. Returns what header_fields reads: the ELF header and the program headers."""
     if len(data) < EHDR_SIZE:
         raise error(f"{path}: truncated ELF header ({len(data)} of {EHDR_SIZE} bytes)")
     ei_class, ei_data, ei_version = data[4:7]
@@ -64,6 +65,7 @@ def check_header(path: str, data: bytes, error: type[Exception]) -> None:
         raise error(f"{path}: {phnum} program headers is too many")
     if phoff + phnum * PHDR_SIZE > len(data):
         raise error(f"{path}: program headers at {phoff:#x} lie beyond the end of the file")
+    return data[:EHDR_SIZE] + data[phoff:phoff + phnum * PHDR_SIZE]
 
 
 def overlapping(segments: list[Segment], address) -> tuple[Segment, Segment] | None:
@@ -98,16 +100,10 @@ def header_fields(data: bytes) -> tuple:
                                  s["p_filesz"], s["p_memsz"]) for s in program_headers])
 
 
-def memo_key(data: bytes) -> bytes:
-    """What header_fields reads of a file check_header passed: its ELF header and program headers."""
-    phoff, phnum = struct.unpack_from("<Q", data, 32)[0], struct.unpack_from("<H", data, 56)[0]
-    return data[:EHDR_SIZE] + data[phoff:phoff + phnum * PHDR_SIZE]
-
-
-def remembered_fields(memo, key: bytes) -> tuple | None:
-    """header_fields as a memo kept them for these header bytes, or None (none kept, or not
-    of header_fields' shape)."""
-    kept = memo.kept_elf_headers(key)
+def remembered_fields(memo, headers: bytes) -> tuple | None:
+    """header_fields as a memo kept them for these header bytes (check_header's), or None (none
+    kept, or not of header_fields' shape)."""
+    kept = memo.kept_elf_headers(headers)
     try:
         fields = ast.literal_eval(kept.decode()) if kept is not None else None
     except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
@@ -129,9 +125,8 @@ def read_elf(path: str, error: type[Exception], memo=None) -> ElfImage:
         raise error(f"{path}: is a directory") from None
     if data[:4] != b"\x7fELF":
         raise error(f"{path}: not an ELF file")
-    check_header(path, data, error)
-    key = memo_key(data) if memo is not None else b""
-    fields = remembered_fields(memo, key) if memo is not None else None
+    headers = check_header(path, data, error)
+    fields = remembered_fields(memo, headers) if memo is not None else None
     parsed = fields is None
     if parsed:
         from elftools.common.exceptions import ELFError
@@ -156,5 +151,5 @@ def read_elf(path: str, error: type[Exception], memo=None) -> ElfImage:
     if not image.loads:
         raise error(f"{path}: no loadable segments")
     if memo is not None and parsed:
-        memo.keep_elf_headers(key, repr(fields).encode())
+        memo.keep_elf_headers(headers, repr(fields).encode())
     return image

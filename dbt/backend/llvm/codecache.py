@@ -284,12 +284,16 @@ class CodeCache:
         """Keep the runtime helpers' object code, for `save` to write."""
         self.keep(self.runtime_name(), obj)
 
+    def elf_headers_name(self, headers: bytes) -> bytes:
+        """The name of the bundle that holds the parse of these ELF and program headers."""
+        return digest(self.fingerprint, b"elf headers", headers)
+
     def kept_elf_headers(self, headers: bytes) -> bytes | None:
         """What a run kept of the parse of these ELF and program headers (elf_image.read_elf), or None."""
-        return self.kept(digest(self.fingerprint, b"elf headers", headers))
+        return self.kept(self.elf_headers_name(headers))
 
     def keep_elf_headers(self, headers: bytes, parsed: bytes) -> None:
-        self.keep(digest(self.fingerprint, b"elf headers", headers), parsed)
+        self.keep(self.elf_headers_name(headers), parsed)
 
     def kept(self, name: bytes) -> bytes | None:
         """The bytes kept in the bundle of that name (one of its own, not a page's), or None."""
