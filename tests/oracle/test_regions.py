@@ -496,6 +496,27 @@ def test_a_region_checks_its_head_and_loop_targets_for_the_longest_way_to_the_ne
             builder.goto(targets[0])
         return b
     head, a, b, c = block(0x10, 2, [0x20]), block(0x20, 3, [0x30, 0x40]), block(0x30, 4, [0x10]), block(0x40, 6, [0x99])
-    assert entry_checks([head, a, b, c]) == {0x10: 2 + 3 + 6}
+    nowhere = lambda block: ()                                         # noqa: E731 (no indirect jumps)
+    assert entry_checks([head, a, b, c], nowhere) == {0x10: 2 + 3 + 6}
     looping = block(0x40, 6, [0x40, 0x99])
-    assert entry_checks([head, a, b, looping]) == {0x10: 2 + 3 + 4, 0x40: 6}
+    assert entry_checks([head, a, b, looping], nowhere) == {0x10: 2 + 3 + 4, 0x40: 6}
+
+
+def test_an_indirect_jump_makes_only_the_blocks_it_may_land_on_before_it_checked():
+    """head -> switch (an indirect jump, landing on case1, case2 or back on head) and each
+    case -> head: the cases come after the jump, so only head is checked (it allows for the
+    longest way round); a jump that may land on a block before it makes that one checked."""
+    def block(pc, ninsns, target=None):
+        b, builder = new_block(pc)
+        b.ninsns = ninsns
+        if target is None:
+            builder.jump(builder.const(Ty.I64, 0x99))
+        else:
+            builder.goto(target)
+        return b
+    head, switch, case1, case2 = block(0x10, 2, 0x20), block(0x20, 3), block(0x30, 4, 0x10), block(0x40, 5, 0x10)
+    cases = {0x20: (0x10, 0x30, 0x40)}
+    assert entry_checks([head, switch, case1, case2], lambda b: cases.get(b.pc, ())) == {0x10: 2 + 3 + 5}
+    cases = {0x20: (0x10, 0x30, 0x40), 0x40: (0x30,)}
+    case2 = block(0x40, 5)
+    assert entry_checks([head, switch, case1, case2], lambda b: cases.get(b.pc, ())) == {0x10: 2 + 3 + 5, 0x30: 4}

@@ -140,7 +140,7 @@ class RegionLowering(BlockLowering):
         head = self.blocks[0]
         peeled = loop_head_cc_op(self.blocks, self.entry_cc_op, self.landing)
         self.emit(f"br label %b_{head.pc:x}" + ("_entry" if peeled is not None else ""))
-        reach = entry_checks(self.blocks)
+        reach = entry_checks(self.blocks, self.landing)
         if peeled is not None:
             self.lower_block(head, f"b_{head.pc:x}_entry", None, reach, written=frozenset())
         for b in self.blocks:
@@ -249,16 +249,18 @@ class RegionLowering(BlockLowering):
         super().lower_jump(op)
 
 
-def entry_checks(blocks: list[Block]) -> dict[int, int]:
+def entry_checks(blocks: list[Block], landing) -> dict[int, int]:
     """Where a region checks its budget and exit_request (cpu.limit): at its head and at every block a branch
     may reach from itself or a later block (so each loop has a check), pc -> the most guest
     instructions a path from there runs before the next check or an exit. Every other block
     goes unchecked: the check before it allowed for it. When a check does not pass, the
-    region leaves at that block, nothing of it retired, as a first-tier block would."""
+    region leaves at that block, nothing of it retired, as a first-tier block would. An
+    indirect jump reaches the blocks it may land on (`landing`, indirect_landings): a jump
+    table's blocks after it need no check of their own (musl's printf_core: most of them)."""
     order = {b.pc: i for i, b in enumerate(blocks)}
     size = {b.pc: b.ninsns for b in blocks}
-    successors = {b.pc: list(order) if b.terminator.opcode == "jump"
-                  else [t for t in direct_targets(b) if t in order] for b in blocks}
+    successors = {b.pc: [t for t in (*direct_targets(b), *(landing(b) if b.terminator.opcode == "jump" else ()))
+                         if t in order] for b in blocks}
     checked = {blocks[0].pc} | {t for pc, ts in successors.items() for t in ts if order[t] <= order[pc]}
     reach: dict[int, int] = {}
 
