@@ -1,35 +1,29 @@
-"""Guest memory: one host mmap reservation plus a page-permission table.
+"""Guest memory: one host memory file seen through two mappings, plus a page-permission table.
 
 Every guest access in every engine obeys the same rule (`check`): an address
 outside [0, size) or on a page without the permission is a guest fault,
-never a host fault. Native code inlines the same rule by reading `perms`
-directly (its address is published in CPUState-adjacent runtime data).
+never a host fault. The runtime and the interpreter reach guest memory through
+`view`, a mapping that is always readable and writable. Native code reaches
+the same bytes at `base`, a second mapping whose host protections say what a
+native access may do without asking (`host_protection`: loads where the page is
+readable and not watched; stores where it is readable and writable, not
+watched, holding no translated code): an access the host refuses there raises
+SIGSEGV, which the fault table (dbt/backend/llvm/host_faults.py) turns into a
+jump to that access's exact check (@dbt_guest_access). A guard page on either
+side of the space catches an access running off its end.
 A store to a page marked CODE calls `on_code_write` before it lands, so
 translated blocks of that page are dropped before the next instruction.
 A range may be backed by a host file, shared (`map_file`: stores reach the
-file); unmapping puts private anonymous memory back, so the reservation
-never has a hole.
+file); unmapping puts fresh memory back, so the reservation never has a hole.
 WATCH_R / WATCH_W mark pages under memory hooks (dbt/runtime/hooks.py): a
 guest load / store there leaves translated code (both engines) so the hook
 can check the exact range; the marks outlive map/protect/unmap.
-
-Native code checks an access with the tag tables, derived from the permissions
-(`_retag`): READ_TAGS / WRITE_TAGS bytes below guest address 0, in the same
-reservation, so one base register reaches both. A page's read tag is its index
-+ 1 when a load may use it inline (R, not watched), else 0; its write tag the
-same for stores and read-modify-writes (R and W, not watched, no CODE: a
-write-only page takes the exact check). An access of [addr, addr+size) on one
-page passes with one compare: tag[addr's page mod TAG_ENTRIES] == (addr+size-1)'s
-page + 1, which fails for a refused page, for an access crossing into the next
-page (the exact check then decides) and for an address past the table, whose
-full page number is no tag's (so no bounds check: the index is masked). The
-last entry, past every space, is all ones: it equals no page + 1, not even the
-0 that an access wrapping past 2**64 computes (its index is the last one).
 """
-import array
 import ctypes
 import mmap
 import os
+import re
+import weakref
 
 from dbt.ir.exits import Vector
 
@@ -41,19 +35,36 @@ R, W, X, CODE = 1, 2, 4, 8       # CODE: the page holds translated code
 WATCH_R, WATCH_W = 16, 32        # guest loads / stores on the page exit to memory hooks
 PERMS = R | W | X
 DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not committed
-TAG_TABLE = 1 << 30              # bytes reserved for each tag table: 8 a page, so at most
-TAG_ENTRIES = TAG_TABLE // 8
-MAX_SPACE = (TAG_ENTRIES - 1) << PAGE_SHIFT     # 512 GiB of guest space (minus a page)
-READ_TAGS, WRITE_TAGS = -2 * TAG_TABLE, -TAG_TABLE  # the tag tables' offsets from guest address 0
-NO_TAG = (1 << 64) - 1           # the last entry: equals no page + 1
+MAX_SPACE = 1 << 39              # 512 GiB (its two mappings: 1 TiB of the host's address space)
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 MAP_FIXED = 0x10
+FALLOC_PUNCH_HOLE = 0x01 | 0x02       # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: zeros, memory given back
+HOST_NONE, HOST_READ, HOST_RW = 0, mmap.PROT_READ, mmap.PROT_READ | mmap.PROT_WRITE
+GUARD = PAGE_SIZE                 # before and after the space, no access: a native access running off it faults
 CANONICAL_LOW, CANONICAL_HIGH = 1 << 47, (1 << 64) - (1 << 47)   # [low, high) is non-canonical
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _LIBC.mmap.restype = ctypes.c_void_p
 _LIBC.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
 _LIBC.msync.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_LIBC.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_LIBC.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long)
+
+
+def _host_call(result: int, what: str) -> None:
+    """OSError with the host errno when a libc call returned non-zero."""
+    if result:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def host_protection(value: int) -> int:
+    """What the host lets native code do on a page of permissions `value` without asking
+    (read: R, not watched; write: R and W, not watched, no CODE; a write-only page and one
+    watched for loads only take the exact check: runtime_helpers.guest_access_function)."""
+    if value & (R | W | WATCH_R | WATCH_W | CODE) == R | W:
+        return HOST_RW
+    return HOST_READ if value & (R | WATCH_R) == R else HOST_NONE
 
 
 def _host_mmap_fixed(addr: int, size: int, prot: int, flags: int, fd: int, offset: int) -> None:
@@ -86,13 +97,18 @@ class GuestMemory:
             raise ValueError(f"guest memory of {size:#x} bytes: it must be whole pages, at most {MAX_SPACE:#x}")
         self.size = size
         self.npages = size >> PAGE_SHIFT
+        self._fd = os.memfd_create("dbt-guest", os.MFD_CLOEXEC)      # the guest's bytes
+        self._close_fd = weakref.finalize(self, os.close, self._fd)   # (a process makes many, over time)
+        os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size, flags=mmap.MAP_SHARED)     # the runtime's view
+        self.view = memoryview(self._map)
+        self.view_base = ctypes.addressof(ctypes.c_char.from_buffer(self._map))
         flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
-        self._map = mmap.mmap(-1, 2 * TAG_TABLE + size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        self.view = memoryview(self._map)[2 * TAG_TABLE:]
-        self.start = ctypes.addressof(ctypes.c_char.from_buffer(self._map))   # the tag tables
-        self.base = self.start + 2 * TAG_TABLE
-        for table in (READ_TAGS, WRITE_TAGS):
-            ctypes.c_uint64.from_address(self.base + table + 8 * (TAG_ENTRIES - 1)).value = NO_TAG
+        self._reservation = mmap.mmap(-1, GUARD + size + GUARD, flags=flags)
+        start = ctypes.addressof(ctypes.c_char.from_buffer(self._reservation))
+        self.base = start + GUARD                                          # native code's view
+        _host_call(_LIBC.mprotect(start, GUARD + size + GUARD, HOST_NONE), "guard pages")
+        _host_mmap_fixed(self.base, size, HOST_NONE, mmap.MAP_SHARED, self._fd, 0)
         # [npages]: past the space, always 0. Anonymous memory reads as zeros and the host
         # gives a page of it only when written: a ctypes array of 16 MiB zeroed them all (~8 ms).
         self._perms_map = mmap.mmap(-1, self.npages + 1, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
@@ -113,42 +129,34 @@ class GuestMemory:
     def _fill(self, pages: range, value: int) -> None:
         """Set the permissions of a page range in one memset (a 4 GiB range is 1M pages)."""
         ctypes.memset(self.perms_addr + pages.start, value, len(pages))
-        self._retag(pages, value)
+        self._protect(pages, host_protection(value))
         for page, bits in self.watched.items():
             if page in pages:
                 self._set(page, self.perms[page] | bits)
 
     def _set(self, page: int, value: int) -> None:
-        """Set one page's permissions (and its tags, unless they stay as they are: marking a
-        page of code again, at each block translated or loaded there, costs a compare)."""
+        """Set one page's permissions (and its host protection, unless they stay as they are:
+        marking a page of code again, at each block translated or loaded there, costs a compare)."""
         if self.perms[page] != value:
             self.perms[page] = value
-            self._retag(range(page, page + 1), value)
+            self._protect(range(page, page + 1), host_protection(value))
 
-    def _retag(self, pages: range, value: int) -> None:
-        """The tags of pages whose permissions are all `value` (module docstring)."""
+    def _protect(self, pages: range, prot: int) -> None:
+        """Set the host protection of native code's view of these pages."""
         if not pages:
             return
-        ramp = None
-        for table, allowed in ((READ_TAGS, value & (R | WATCH_R) == R),
-                               (WRITE_TAGS, value & (R | W | WATCH_R | WATCH_W | CODE) == R | W)):
-            offset, length = 2 * TAG_TABLE + table + 8 * pages.start, 8 * len(pages)
-            if not allowed:
-                self._zero(offset, length)
-                continue
-            ramp = ramp or array.array("Q", range(pages.start + 1, pages.stop + 1))
-            ctypes.memmove(self.start + offset, ramp.buffer_info()[0], length)
+        _host_call(_LIBC.mprotect(self.base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT, prot),
+                   f"host protection of guest pages {pages.start:#x}-{pages.stop:#x}")
 
-    def _zero(self, offset: int, length: int) -> None:
-        """Zero [offset, offset+length) of the reservation; whole host pages are given back
-        (MADV_DONTNEED: they read as zeros again), so a big no-access range costs no memory."""
-        first, last = (offset + PAGE_MASK) & ~PAGE_MASK, (offset + length) & ~PAGE_MASK
-        if last - first < 16 * PAGE_SIZE:
-            first = last = offset + length
-        else:
-            self._map.madvise(mmap.MADV_DONTNEED, first, last - first)
-        ctypes.memset(self.start + offset, 0, first - offset)
-        ctypes.memset(self.start + last, 0, offset + length - last)
+    def _remap(self, pages: range, prot: int, flags: int, fd: int, offset: int) -> None:
+        """Map a range of both views to fd from offset (view: `prot`; native code: by the pages'
+        permissions, a run of equal ones at a time: none, mostly, as the range was unmapped)."""
+        at, length = pages.start << PAGE_SHIFT, len(pages) << PAGE_SHIFT
+        _host_mmap_fixed(self.view_base + at, length, prot, flags, fd, offset)
+        _host_mmap_fixed(self.base + at, length, HOST_NONE, flags, fd, offset)
+        perms = ctypes.string_at(self.perms_addr + pages.start, len(pages))
+        for run in re.finditer(rb"(.)\1*", perms if perms.strip(b"\0") else b"", re.DOTALL):
+            self._protect(range(pages.start + run.start(), pages.start + run.end()), host_protection(run[0][0]))
 
     def map(self, addr: int, size: int, perms: str | int = "rw") -> None:
         self._fill(self._pages(addr, size), parse_perms(perms))
@@ -159,9 +167,9 @@ class GuestMemory:
         self._invalidate_code(pages)
         self._fill(pages, 0)
         if pages:
-            _host_mmap_fixed(self.base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT,
-                             mmap.PROT_READ | mmap.PROT_WRITE,
-                             mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+            self._remap(pages, HOST_RW, mmap.MAP_SHARED, self._fd, addr)
+            _host_call(_LIBC.fallocate(self._fd, FALLOC_PUNCH_HOLE, addr, len(pages) << PAGE_SHIFT),
+                       "zeroing unmapped guest memory")
 
     def map_file(self, addr: int, size: int, fd: int, offset: int, writable: bool) -> None:
         """Back [addr, addr+size) with a host file's pages from offset, shared: stores reach the
@@ -171,14 +179,12 @@ class GuestMemory:
         pages = self._pages(addr, size)
         self._invalidate_code(pages)
         if pages:
-            prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
-            _host_mmap_fixed(self.base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT, prot,
-                             mmap.MAP_SHARED, fd, offset)
+            self._remap(pages, mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0), mmap.MAP_SHARED, fd, offset)
 
     def sync(self, addr: int, size: int, flags: int) -> None:
         """msync(2) on a range (flags as Linux's MS_*): file-backed pages are written back."""
         pages = self._pages(addr, size)
-        if pages and _LIBC.msync(self.base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT, flags):
+        if pages and _LIBC.msync(self.view_base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT, flags):
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
 
@@ -304,7 +310,9 @@ class GuestMemory:
 
     def close(self) -> None:
         self.view.release()
-        try:
-            self._map.close()
-        except BufferError:
-            pass     # a ctypes view still points in; the mapping dies with the process
+        for mapping in (self._map, self._reservation):
+            try:
+                mapping.close()
+            except BufferError:
+                pass     # a ctypes view still points in; the mapping dies with the process
+        self._close_fd()

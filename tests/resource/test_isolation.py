@@ -7,9 +7,9 @@
    both engines, with every block compiled at once, and under --check must
    equal the native run's.
 2. Sentinel pages with a known pattern lie right below and right above the
-   guest space (below: the last page of its tag tables, which no tag uses;
-   above: mapped with MAP_FIXED_NOREPLACE right after the reservation, found by
-   reserving a hole); hostile accesses of every width at
+   guest space (below: the guard page before it in its reservation, made
+   readable and writable for the test; above: mapped with MAP_FIXED_NOREPLACE
+   right after the reservation, found by reserving a hole); hostile accesses of every width at
    and across both edges must fault, never load the pattern, and leave the
    sentinels intact, under both engines.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from dbt.api import Emulator
-from dbt.runtime.memory import DEFAULT_SPACE, TAG_TABLE
+from dbt.runtime.memory import DEFAULT_SPACE, GUARD
 from oracle.native import assemble
 
 SRC = Path(__file__).resolve().parent / "src"
@@ -92,6 +92,7 @@ def _libc():
     libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                           ctypes.c_long]
     libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     return libc
 
 
@@ -102,26 +103,26 @@ def _map(libc, addr, size, prot, flags) -> int | None:
 
 class Sentinels:
     """Two host pages holding PATTERN, right below and right above an Emulator's guest space.
-    Below guest address 0 are its own tag tables (dbt/runtime/memory.py), in the same
-    reservation: the low sentinel is their last page, which the guest's tags leave unused;
-    the high one is mapped right after the reservation."""
+    The low one is the guard page before guest address 0 in the same reservation
+    (dbt/runtime/memory.py), made readable and writable; the high one is mapped right after
+    the reservation (past the guard page after the space)."""
 
     def __init__(self, engine: str, size: int = DEFAULT_SPACE - PAGE):
         """`size` is not a multiple of 2 MiB: Linux aligns such mappings to huge pages, which
         would move the reservation off the gap before the high sentinel."""
-        assert 8 * ((size >> 12) + 1) <= TAG_TABLE - PAGE     # the tags leave the last page free
         self.libc = _libc()
         plugs = []              # gaps a reservation went to instead of the hole, kept mapped
         try:
             self._place(engine, size, plugs)
         finally:
             for plug in plugs:
-                self.libc.munmap(plug, 2 * TAG_TABLE + size)
+                self.libc.munmap(plug, GUARD + size + GUARD)
         self.low = self.emu.mem.base - PAGE
+        assert self.libc.mprotect(self.low, PAGE, PROT_RW) == 0
         ctypes.memmove(self.low, PATTERN, PAGE)
 
     def _place(self, engine: str, size: int, plugs: list) -> None:
-        reserved = 2 * TAG_TABLE + size
+        reserved = GUARD + size + GUARD
         for _attempt in range(16):
             # A free hole: reservation | high sentinel | slack. The kernel hands out addresses
             # top-down, so small mappings made while the Emulator is built land in the slack,
@@ -133,14 +134,14 @@ class Sentinels:
             self.high = _map(self.libc, hole + reserved, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
             if self.high == hole + reserved:
                 self.emu = Emulator(engine=engine, memory_size=size)
-                if self.emu.mem.base + size != self.high:
+                if self.emu.mem.base + size + GUARD != self.high:
                     # the reservation went elsewhere (a busy process): try the page after it
                     self.libc.munmap(self.high, PAGE)
-                    self.high = _map(self.libc, self.emu.mem.base + size, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
-                if self.high == self.emu.mem.base + size:
+                    self.high = _map(self.libc, self.emu.mem.base + size + GUARD, PAGE, PROT_RW, MAP_FIXED_NOREPLACE)
+                if self.high == self.emu.mem.base + size + GUARD:
                     ctypes.memmove(self.high, PATTERN, PAGE)
                     return
-                start = self.emu.mem.base - 2 * TAG_TABLE
+                start = self.emu.mem.base - GUARD
                 self.emu.mem.close()
                 # a free gap that fits the reservation but not the hole (an earlier Emulator's,
                 # freed) takes it every time: fill it, so that the next try goes to the hole

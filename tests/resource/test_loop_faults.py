@@ -1,7 +1,8 @@
 """Faults in translated loops come at exactly the access that makes them.
 
-A region's loop remembers the page each of its accesses last passed the check on
-(dbt/backend/llvm/region.py page_check). src/loops.c runs loops into pages that
+A translated loop's accesses run unchecked until the host refuses one (its fault
+continues at that access's exact check: dbt/backend/llvm/host_faults.py), and a group
+of accesses is checked once at its first. src/loops.c runs loops into pages that
 refuse them (upward, downward, unaligned and straddling, strided over a page,
 storing into a read-only page, a page revoked by the loop itself) and prints the
 signal, si_addr and registers at each fault and a checksum of the memory; dbt's

@@ -7,13 +7,18 @@ are what `jit.py` makes (large code model): a batch's sections are placed in an
 `Arena` (code read-and-execute, the rest read-write), their relocations applied,
 their global symbols kept for lookups and later objects.
 A relocation or section kind this loader does not know is a LinkError naming
-it, never a guess; unwinding tables (.eh_frame) are not loaded.
+it, never a guess; unwinding tables (.eh_frame) are not loaded. The entries of
+an object's host-fault section (host_faults.py) go to the linker's fault table
+once relocated.
 """
 import ctypes
 import mmap
 import os
 import struct
 import threading
+import weakref
+
+from dbt.backend.llvm.host_faults import FAULTS_SECTION, entries
 
 EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 SHDR = struct.Struct("<IIQQQQIIQQ")
@@ -62,10 +67,10 @@ def _round_up(value: int, alignment: int) -> int:
 class Section:
     """One allocated section of an object: where its bytes go in the batch's image."""
 
-    __slots__ = ("data", "size", "align", "code", "offset", "address")
+    __slots__ = ("data", "size", "align", "code", "faults", "offset", "address")
 
-    def __init__(self, data: bytes, size: int, align: int, code: bool):
-        self.data, self.size, self.align, self.code = data, size, align, code
+    def __init__(self, data: bytes, size: int, align: int, code: bool, faults: bool = False):
+        self.data, self.size, self.align, self.code, self.faults = data, size, align, code, faults
         self.offset = self.address = 0        # in its part of the load's image; in memory
 
 
@@ -95,7 +100,8 @@ class ObjectFile:
                 self.relocations.append((info, data[offset:offset + size]))
             elif flags & SHF_ALLOC and section_name not in SKIPPED and size:
                 body = b"" if kind == SHT_NOBITS else data[offset:offset + size]
-                self.sections[index] = Section(body, size, max(align, 1), bool(flags & SHF_EXECINSTR))
+                self.sections[index] = Section(body, size, max(align, 1), bool(flags & SHF_EXECINSTR),
+                                               section_name == FAULTS_SECTION)
         if symtab is None:
             raise LinkError("object has no symbol table")
         self.symbols = list(SYM.iter_unpack(symtab))
@@ -150,6 +156,7 @@ class Linker:
 
     def __init__(self, parent: "Linker | None" = None):
         self.parent = parent
+        self.faults = None                          # a host_faults.FaultTable (None: the parent's)
         self.symbols: dict[str, int] = {}
         self.arenas: list[Arena] = []               # the last is in use
         self.lock = threading.Lock()
@@ -164,6 +171,16 @@ class Linker:
                 return found
             linker = linker.parent
         raise KeyError(f"no loaded object defines {name}")
+
+    def fault_table(self):
+        """The fault table this linker's objects' host-fault entries go to (its own or its
+        parent's); LinkError when there is none."""
+        linker = self
+        while linker is not None:
+            if linker.faults is not None:
+                return linker.faults
+            linker = linker.parent
+        raise LinkError(f"an object has {FAULTS_SECTION} entries and no fault table takes them")
 
     def load(self, objects: list[bytes]) -> None:
         """Load several objects at once (their code shares pages)."""
@@ -190,7 +207,7 @@ class Linker:
             sizes[code] = (_round_up(len(image), align), align)
         addresses = self.arenas[-1].take(sizes) if self.arenas else None
         if addresses is None:
-            self.arenas.append(Arena(max(ARENA, *(_round_up(size, PAGE) for size, _ in sizes.values()))))
+            self.arenas.append(self._arena(max(ARENA, *(_round_up(size, PAGE) for size, _ in sizes.values()))))
             addresses = self.arenas[-1].take(sizes)
         for code, (sections, _) in parts.items():
             for section in sections:
@@ -205,12 +222,26 @@ class Linker:
                     stubs[name] = addresses[True] + stub_at[name]
         for obj, value in zip(parsed, values):
             self._relocate(obj, value, {code: image for code, (_, image) in parts.items()}, stubs)
+        faults = [pair for s in parts[False][0] if s.faults for pair in entries(parts[False][1], s.offset, s.size)]
+        if faults:
+            self.fault_table().add(faults)
         for code, (_, image) in parts.items():
             self.arenas[-1].write(addresses[code], bytes(image))
         if code_image and _LIBC.mprotect(addresses[True], sizes[True][0], mmap.PROT_READ | mmap.PROT_EXEC):
             err = ctypes.get_errno()
             raise LinkError(f"mprotect of translated code: {os.strerror(err)}")
         self.symbols.update(defined)
+
+    def _arena(self, half: int) -> Arena:
+        """A new arena; the fault table (if any) forgets its entries when it goes, so that code
+        loaded later at its addresses never finds them."""
+        arena = Arena(half)
+        try:
+            table = self.fault_table()
+        except LinkError:
+            return arena
+        weakref.finalize(arena, table.forget, arena.base, arena.base + 2 * half)
+        return arena
 
     @staticmethod
     def _lay_out(sections: list[Section]) -> int:

@@ -2,10 +2,12 @@
 
 Emitted as text from small templates (measured much cheaper than llvmlite.ir).
 Guest state is reached by byte offsets taken from the CPUState Structure;
-guest memory through the base the CPU points to: the common case of an access
-is checked inline against the tag tables below guest address 0 (memory.py; once
-for a group of accesses near one base, access_groups.py), anything else by a call to @dbt_guest_access
-(runtime_helpers.py), with a fault landing per access.
+guest memory through the base the CPU points to. A load or store of its own is
+one host instruction after a compare with the space's size (`faulting_access`):
+when the host protection of native code's view refuses it (memory.py), the SIGSEGV
+handler continues at its exact check (host_faults.py), a call of @dbt_guest_access
+(runtime_helpers.py) with a fault landing. A group of accesses near one base
+(access_groups.py) is checked once, by two such instructions at its span's ends.
 Direct exits go through a per-exit slot global (`musttail` when patched),
 indirect ones through the native jump cache.
 Translated functions use LLVM's ghccc calling convention, which saves no register for
@@ -13,19 +15,26 @@ its caller: a region entered and left 200 M times (musl's printf) no longer push
 pops six callee-saved registers each time. The runtime enters them through @dbt_enter.
 """
 from dbt.backend.llvm.access_groups import ALONE, Group, plan_accesses
+from dbt.backend.llvm.host_faults import FAULTS_SECTION
 from dbt.backend.llvm.lower_float import lower_float
 from dbt.backend.llvm.symbols import JMP_CACHE_BITS, JMP_CACHE_ENTRIES, hits_name, refs_name, target_name
 from dbt.ir.exits import ExitReason, Vector
 from dbt.ir.ops import COMPARE, VECTOR_BINARY, VECTOR_SHIFT, Block, Op, Ty, Value
 from dbt.ir.ops import FLOAT_OPS
 from dbt.runtime.cpu import CPUState, SLOTS
-from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE, READ_TAGS, TAG_ENTRIES, WRITE_TAGS
+from dbt.runtime.memory import PAGE_SHIFT
 from dbt.runtime.regions import indirect
 
 _LLVM_BINARY = {"and": "and", "or": "or", "xor": "xor", "add": "add", "sub": "sub", "mul": "mul",
                 "udiv": "udiv", "urem": "urem", "sdiv": "sdiv", "srem": "srem",
                 "shl": "shl", "lshr": "lshr", "ashr": "ashr"}
 _LLVM_COMPARE = {c: c for c in COMPARE}
+# faulting_access's host instruction by width: mnemonic, register constraint (stores: what the
+# stored value may be), the asm operand's LLVM type
+HOST_MOV = {Ty.I8: ("movb", "r", "ri", "i8"), Ty.I16: ("movw", "r", "ri", "i16"), Ty.I32: ("movl", "r", "ri", "i32"),
+            Ty.I64: ("movq", "r", "re", "i64"), Ty.I128: ("movdqu", "x", "x", "<2 x i64>")}
+PROBE = {False: ("movb $1, $0", "=r,*m", "memory(argmem: read)"),             # a group's span may be read
+         True: ("orb $$0, $0", "*m,~{flags}", "memory(argmem: readwrite)")}   # ... written: changes nothing
 
 
 def _vector_binop(opcode):
@@ -357,12 +366,11 @@ class BlockLowering(FunctionLowering):
         return self.assemble()
 
     def load_runtime(self) -> None:
-        for field in ("mem_base", "icount", "limit"):
+        for field in ("mem_base", "mem_pages", "icount", "limit"):
             p = self.cpu_field(field)
             self.emit(f"%{field}0 = load i64, ptr {p}")
         self.emit("%membase = inttoptr i64 %mem_base0 to ptr")
-        self.emit(f"%read_tags = getelementptr i8, ptr %membase, i64 {READ_TAGS}")
-        self.emit(f"%write_tags = getelementptr i8, ptr %membase, i64 {WRITE_TAGS}")
+        self.emit(f"%space = shl i64 %mem_pages0, {PAGE_SHIFT}")
 
     def enter_block(self, b: Block, limit: str, reach: int | None = None) -> None:
         """The entry check (budget and exit_request in one: cpu.limit, read into `limit`;
@@ -455,88 +463,114 @@ class BlockLowering(FunctionLowering):
         self.lines = saved
         return name
 
-    def tag_allows(self, addr: str, size: int, write: bool) -> str:
-        """i1: the `size` bytes from guest address `addr` lie on one page whose tag allows
-        the access: tag[addr's page mod TAG_ENTRIES] == last byte's page + 1
-        (dbt/runtime/memory.py: a store's tag also allows its load; an address past the
-        table compares its full page number, which no tag holds)."""
-        page, index, last, want, entry, tag, ok = (self.fresh() for _ in range(7))
-        self.emit(f"{page} = lshr i64 {addr}, {PAGE_SHIFT}")
-        self.emit(f"{index} = and i64 {page}, {TAG_ENTRIES - 1}")
-        self.emit(f"{last} = add i64 {addr}, {size - 1 + PAGE_SIZE}")
-        self.emit(f"{want} = lshr i64 {last}, {PAGE_SHIFT}")
-        self.emit(f"{entry} = getelementptr i64, ptr {'%write_tags' if write else '%read_tags'}, i64 {index}")
-        self.emit(f"{tag} = load i64, ptr {entry}")
-        self.emit(f"{ok} = icmp eq i64 {tag}, {want}")
-        return ok
+    def bitcast(self, value: str, from_type: str, to_type: str) -> str:
+        if from_type == to_type:
+            return value
+        cast = self.fresh()
+        self.emit(f"{cast} = bitcast {from_type} {value} to {to_type}")
+        return cast
 
-    def page_check(self, addr: str, size: int, write: bool, allowed: str, other: str) -> None:
-        """The inline check of an access on one page: on to label `allowed` when it passes,
-        else to `other` (a region's loops remember the page, region.py)."""
-        self.branch(self.tag_allows(addr, size, write), allowed, other, likely=True)
-
-    def guest_pointer(self, addr: str, size: int, write: bool) -> str:
-        """Host pointer for a guest access to [addr, addr+size): inline, the common case (on one
-        page of the space whose permissions allow it); anything else calls @dbt_guest_access
-        (runtime_helpers.py), which checks exactly and either gives the pointer (a page-crossing
-        access both pages allow) or records the fault."""
-        fast, slow, join = (self.fresh(label).lstrip("%") for label in ("fast", "slow", "join"))
-        self.page_check(addr, size, write, fast, slow)
-        self.label(slow)
-        checked, refused = self.fresh(), self.fresh()
-        self.emit(f"{checked} = call preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 {addr}, i64 {size}, i64 {int(write)})")
-        self.emit(f"{refused} = icmp eq ptr {checked}, null")
-        self.branch(refused, self.fault_landing(), join, likely=False)
-        self.label(fast)
-        direct, host = self.fresh(), self.fresh()
-        self.emit(f"{direct} = getelementptr i8, ptr %membase, i64 {addr}")
-        self.emit(f"br label %{join}")
-        self.label(join)
-        self.emit(f"{host} = phi ptr [ {direct}, %{fast} ], [ {checked}, %{slow} ]")
-        return host
-
-    def access_pointer(self, op: Op, size: int, write: bool) -> str:
-        """Host pointer for a load or store op: checked alone, or by its access group (the
-        group's first access checks the group's span; the others need no check)."""
-        plan = self.access_plans.get(id(op), ALONE)
-        addr = self.v(op.args[0])
-        if plan.group is None:
-            return self.guest_pointer(addr, size, write)
-        if plan.leads:
-            self.check_span(plan.group)
-        host = self.fresh()
-        self.emit(f"{host} = getelementptr i8, ptr %membase, i64 {addr}")
-        return host
+    def host_instruction(self, insn: str, constraints: str, args: str, effect: str, ok: str, refused: str,
+                         result: str = "callbr void") -> None:
+        """One host instruction that may fault (inline asm callbr, `result` naming its type and
+        value), on to label `ok`; its entry in FAULTS_SECTION sends a fault to label `refused`
+        (host_faults.py), every register as the instruction found it."""
+        operands = [c for c in constraints.split(",") if not c.startswith("~")]
+        clobbers = [c for c in constraints.split(",") if c.startswith("~")]
+        entry = f".pushsection {FAULTS_SECTION},\\22a\\22\\0A.quad 1b, ${{{len(operands)}:l}}\\0A.popsection"
+        self.emit(f'{result} asm "1: {insn}\\0A{entry}", "{",".join([*operands, "!i", *clobbers])}"({args}) '
+                  f"nounwind {effect} to label %{ok} [label %{refused}]")
 
     def check_span(self, group: Group) -> None:
-        """The inline check of a group's span [root+low, root+end), at most two pages: its tag
-        check, or, for a span crossing into the next page, the checks of its first and last
-        byte (so the span is inside the space: it cannot wrap, its first page being inside);
-        else leave at this instruction with Vector.ACCESS_GROUP (the runtime interprets the
-        rest of the block)."""
-        span = group.end - group.low
-        low, last, both = self.fresh(), self.fresh(), self.fresh()
+        """The check of a group's span [root+low, root+end), at most a page's length: it starts
+        below the space's size (the guard page after the space catches its end) and the host
+        lets an instruction through at either end (PROBE: the group's pages allow it); else
+        leave at this instruction with Vector.ACCESS_GROUP (the runtime interprets the rest
+        of the block)."""
+        low, last, below = self.fresh(), self.fresh(), self.fresh()
         root = "0" if group.root is None else self.v(group.root)
         self.emit(f"{low} = add i64 {root}, {group.low}")
         landing = self.fault_landing(int(Vector.ACCESS_GROUP), low)
-        cont, crossing = self.fresh("span").lstrip("%"), self.fresh("crossing").lstrip("%")
-        self.page_check(low, span, group.writes, cont, crossing)
-        self.label(crossing)
-        self.emit(f"{last} = add i64 {low}, {span - 1}")
-        first = self.tag_allows(low, 1, group.writes)
-        self.emit(f"{both} = and i1 {first}, {self.tag_allows(last, 1, group.writes)}")
-        self.branch(both, cont, landing, likely=True)
-        self.label(cont)
+        first, second, cont = (self.fresh(label).lstrip("%") for label in ("first", "second", "span"))
+        self.emit(f"{below} = icmp ult i64 {low}, %space")
+        self.branch(below, first, landing, likely=True)
+        self.label(first)
+        self.emit(f"{last} = add i64 {low}, {group.end - group.low - 1}")
+        insn, constraints, effect = PROBE[group.writes]
+        for at, ok in ((low, second), (last, cont)):
+            host = self.fresh()
+            self.emit(f"{host} = getelementptr i8, ptr %membase, i64 {at}")
+            probed = f"{self.fresh()} = callbr i8" if not group.writes else "callbr void"
+            self.host_instruction(insn, constraints, f"ptr elementtype(i8) {host}", effect, ok, landing, probed)
+            self.label(ok)
 
     def lower_load(self, op: Op) -> None:
-        t = ity(op.result.ty)
-        host = self.access_pointer(op, op.result.ty.value // 8, False)
-        self.define(op, f"load {t}, ptr {host}, align 1")
+        plan = self.access_plans.get(id(op), ALONE)
+        if plan.group is None:
+            self.names[id(op.result)] = self.faulting_access(self.v(op.args[0]), op.result.ty)
+        else:
+            self.define(op, f"load {ity(op.result.ty)}, ptr {self.group_pointer(op, plan)}, align 1")
 
     def lower_store(self, op: Op) -> None:
-        value = op.args[1]
-        host = self.access_pointer(op, value.ty.value // 8, True)
-        self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {host}, align 1")
+        value, plan = op.args[1], self.access_plans.get(id(op), ALONE)
+        if plan.group is None:
+            self.faulting_access(self.v(op.args[0]), value.ty, self.v(value))
+        else:
+            self.emit(f"store {ity(value.ty)} {self.v(value)}, ptr {self.group_pointer(op, plan)}, align 1")
+
+    def group_pointer(self, op: Op, plan) -> str:
+        """Host pointer for an access of a group: its first access checks the group's span
+        (check_span), the others need no check."""
+        if plan.leads:
+            self.check_span(plan.group)
+        host = self.fresh()
+        self.emit(f"{host} = getelementptr i8, ptr %membase, i64 {self.v(op.args[0])}")
+        return host
+
+    def faulting_access(self, addr: str, ty: Ty, value: str | None = None) -> str | None:
+        """A guest load (value None: returns the value loaded) or store of an integer of type
+        ty at guest address addr below the space's size as one host instruction that may fault
+        (HOST_MOV, host_instruction: a fault continues at the access's exact check); an
+        address past the space goes there at once."""
+        t, size, write = ity(ty), ty.value // 8, value is not None
+        mov, register, stored, asm_type = HOST_MOV[ty]
+        inside, fast, slow, checked_ok, join = (self.fresh(label).lstrip("%")
+                                                for label in ("inside", "fast", "slow", "checked", "join"))
+        below = self.fresh()
+        self.emit(f"{below} = icmp ult i64 {addr}, %space")
+        self.branch(below, inside, slow, likely=True)
+        self.label(inside)
+        direct = self.fresh()
+        self.emit(f"{direct} = getelementptr i8, ptr %membase, i64 {addr}")
+        if write:
+            operand = self.bitcast(value, t, asm_type)
+            self.host_instruction(f"{mov} $1, $0", f"=*m,{stored}", f"ptr elementtype({t}) {direct}, {asm_type} {operand}",
+                                  "memory(argmem: write)", fast, slow)
+        else:
+            loaded = self.fresh()
+            self.host_instruction(f"{mov} $1, $0", f"={register},*m", f"ptr elementtype({t}) {direct}",
+                                  "memory(argmem: read)", fast, slow, result=f"{loaded} = callbr {asm_type}")
+        self.label(slow)
+        checked, refused, slow_value = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{checked} = call preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 {addr}, i64 {size}, i64 {int(write)})")
+        self.emit(f"{refused} = icmp eq ptr {checked}, null")
+        self.branch(refused, self.fault_landing(), checked_ok, likely=False)
+        self.label(checked_ok)
+        if write:
+            self.emit(f"store {t} {value}, ptr {checked}, align 1")
+        else:
+            self.emit(f"{slow_value} = load {t}, ptr {checked}, align 1")
+        self.emit(f"br label %{join}")
+        self.label(fast)
+        if not write:
+            fast_value = self.bitcast(loaded, asm_type, t)
+        self.emit(f"br label %{join}")
+        self.label(join)
+        if write:
+            return None
+        result = self.fresh()
+        self.emit(f"{result} = phi {t} [ {fast_value}, %{fast} ], [ {slow_value}, %{checked_ok} ]")
+        return result
 
     def lower_check(self, op: Op) -> None:
         fault = self.fault_landing(op.attrs["vector"], error=op.attrs.get("error", 0))

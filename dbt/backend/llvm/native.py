@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 
 from dbt.backend.llvm.codecache import CachedBlock, digest
+from dbt.backend.llvm.host_faults import FaultTable
 from dbt.backend.llvm.linker import Linker
 from dbt.backend.llvm.symbols import JMP_CACHE_ENTRIES, block_symbol, refs_name
 from dbt.ir.exits import ExitReason
@@ -53,6 +54,8 @@ def runtime_library(text_of, store=None) -> RuntimeLibrary:
             from dbt.backend.llvm.jit import Compiler      # LLVM loads only to compile
             obj = Compiler(0).compile(text_of(), verify=True)
         library.linker.load([obj])
+        library.linker.faults = FaultTable(*map(library.linker.address, (
+            "dbt_fault_table", "dbt_fault_readers", "dbt_fault_old", "dbt_on_fault")))
         library.obj = obj
     if store is not None and store.runtime_object() is None:
         store.keep_runtime_object(library.obj)
@@ -116,6 +119,7 @@ class LLVMEngine:
         self.keep_objects = codecache is not None
         runtime = runtime_library(runtime_module_text, codecache)
         self.linker = Linker(parent=runtime.linker)   # blocks' and regions' code, named apart
+        runtime.linker.faults.install()
         self.verify = verify
         self.compiled = 0
         self.by_key: dict[bytes, NativeBlock] = {}     # code-cache key -> code already in this engine

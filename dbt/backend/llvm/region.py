@@ -14,8 +14,6 @@ where a loop may come back and at the head, for every instruction up to the
 next check (entry_checks); fault landings are kept, so rip, registers and
 icount are exactly the first tier's at every exit. Runtime fields (exit protocol, icount, budget,
 memory tables) are never promoted: icount is tracked per block in its own alloca.
-An access in a block that loops to itself remembers the page it last passed its check
-on and checks again only on another page (page_check).
 A block whose flags come from another block of the region (a jcc, sbb or setcc after a
 block boundary) often reads a cc_op every way into it sets to one constant (entry_cc_ops):
 its lazy flags are then computed inline, for LLVM to fold to the flag it needs, instead
@@ -25,10 +23,7 @@ from dbt.backend.llvm.lower import BlockLowering, ity, literal
 from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
 from dbt.ir.ops import Block, Op, Ty
 from dbt.runtime.cpu import CPUState, SLOTS
-from dbt.runtime.memory import PAGE_SHIFT, PAGE_SIZE
 from dbt.runtime.regions import direct_targets, return_site
-
-NO_PAGE = 1 << 63        # a remembered page no address has (page_check)
 
 # What makes a region fast is SROA (the guest slots become SSA values), then instcombine,
 # GVN and simplifycfg on the result; LLVM's whole -O2 pipeline takes twice as long on
@@ -56,8 +51,6 @@ class RegionLowering(BlockLowering):
         self.dirty: set[str] = set()                     # slots a way from the entry to here may have written
         self.cc_op: int | None = None                    # the constant cc_op here, if known
         self.constant_cc_ops: dict[int, int] = {}        # id(value of a get of cc_op) -> its constant
-        self.looping = {b.pc for b in blocks if b.pc in direct_targets(b) and b.ninsns > 1}   # page_check
-        self.windows: list[str] = []                     # allocas of the accesses' remembered pages
 
     @staticmethod
     def alloca(slot: str) -> str:
@@ -136,7 +129,6 @@ class RegionLowering(BlockLowering):
         for slot in self.promoted:
             self.emit(f"{self.alloca(slot)} = alloca {ity(SLOTS[slot][1])}, align 16")
             self.copy_slot(slot, to_cpu=False)
-        windows_at = len(self.lines)
         head = self.blocks[0]
         peeled = loop_head_cc_op(self.blocks, self.entry_cc_op, self.landing)
         self.emit(f"br label %b_{head.pc:x}" + ("_entry" if peeled is not None else ""))
@@ -147,8 +139,6 @@ class RegionLowering(BlockLowering):
             self.lower_block(b, f"b_{b.pc:x}", peeled if b is head and peeled is not None else self.entry_cc_op[b.pc],
                              reach, self.written_before[b.pc])
         self.flush()
-        self.lines[windows_at:windows_at] = [f"  {line}" for window in self.windows for line in (
-            f"{window} = alloca i64, align 8", f"store i64 {NO_PAGE}, ptr {window}")]
         return self.assemble()
 
     def lower_block(self, b: Block, label: str, cc_op: int | None, reach: dict[int, int], written: frozenset) -> None:
@@ -167,37 +157,6 @@ class RegionLowering(BlockLowering):
             self.emit(f"{limit} = load volatile i64, ptr {self.cpu_field('limit')}")
             self.enter_block(b, limit, reach[b.pc])
         self.lower_ops(b.ops)
-
-    def page_check(self, addr: str, size: int, write: bool, allowed: str, other: str) -> None:
-        """In a block of a loop, an access remembers the page P whose tag check it last
-        passed, when page P-1 allows it too: an access of the same size whose last byte lies
-        on P then lies on P-1 and P, both allowed (the space is one reservation). Tags change
-        only while the runtime runs, never during a call of this function. NO_PAGE, which no
-        address's page is, until a check passes. Only in a block that loops to itself: a
-        remembered page is an SSA value that lives through the loop, and with every loop of
-        a region remembering, the registers ran out (musl qsort +15%, strings +10%); nor in a
-        rep string iteration, a block of one instruction that often runs a few times (musl's
-        memcpy +10%). matmul -9%, sha256 and mixed -3% (execute time)."""
-        if self.block.pc not in self.looping:
-            super().page_check(addr, size, write, allowed, other)
-            return
-        window = self.fresh("window")
-        self.windows.append(window)
-        last, page, remembered, same, previous = (self.fresh() for _ in range(5))
-        check, remember, store = (self.fresh(label).lstrip("%") for label in ("check", "remember", "store"))
-        self.emit(f"{last} = add i64 {addr}, {size - 1}")
-        self.emit(f"{page} = lshr i64 {last}, {PAGE_SHIFT}")
-        self.emit(f"{remembered} = load i64, ptr {window}")
-        self.emit(f"{same} = icmp eq i64 {page}, {remembered}")
-        self.branch(same, allowed, check, likely=True)
-        self.label(check)
-        self.branch(self.tag_allows(addr, size, write), remember, other, likely=True)
-        self.label(remember)
-        self.emit(f"{previous} = add i64 {addr}, {-PAGE_SIZE}")
-        self.branch(self.tag_allows(previous, 1, write), store, allowed, likely=True)
-        self.label(store)
-        self.emit(f"store i64 {page}, ptr {window}")
-        self.emit(f"br label %{allowed}")
 
     def lower_get(self, op: Op) -> None:
         super().lower_get(op)

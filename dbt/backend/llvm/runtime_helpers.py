@@ -1,24 +1,27 @@
 """The runtime helpers every translated block may call, as one LLVM module compiled once per
 process (dbt/backend/llvm/jit.py `runtime_library`): @dbt_cc_all (the lazy flags of a dynamic
 cc_op), @dbt_miss (a jump-cache entry's default target), @dbt_enter (how the runtime calls a
-translated function: those use the ghccc calling convention, lower.py) and @dbt_guest_access
-(the exact check of a guest memory access the inline fast path did not pass).
+translated function: those use the ghccc calling convention, lower.py), @dbt_guest_access
+(the exact check of a guest memory access the inline fast path did not pass) and
+@dbt_on_fault (the SIGSEGV handler that sends a refused access there: host_faults.py).
 """
 import functools
 
+from dbt.backend.llvm.host_faults import handler_module
 from dbt.backend.llvm.lower import FunctionLowering
 from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
 from dbt.ir.exits import ExitReason, Vector
 from dbt.runtime.cpu import CPUState
 from dbt.runtime.memory import CANONICAL_LOW, CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
 
-RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_enter", "dbt_guest_access")      # what runtime_module defines
+RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_enter", "dbt_guest_access",     # what runtime_module defines
+                   "dbt_on_fault", "dbt_fault_table", "dbt_fault_readers", "dbt_fault_old")
 
 
 @functools.lru_cache(maxsize=None)
 def runtime_module() -> str:
     """The module text of the helpers every block may call: @dbt_cc_all (lazy flags, dynamic
-    cc_op), @dbt_miss, @dbt_enter and @dbt_guest_access."""
+    cc_op), @dbt_miss, @dbt_enter, @dbt_guest_access and @dbt_on_fault."""
     f = FunctionLowering()
     f.lines.append("define i64 @dbt_cc_all(i64 %op, i64 %dst, i64 %src, i64 %src2) {")
     f.label("entry")
@@ -37,18 +40,21 @@ def runtime_module() -> str:
     miss = ["define ghccc i64 @dbt_miss(ptr %cpu) {", f"  ret i64 {int(ExitReason.MISS)}", "}",
             "define i64 @dbt_enter(ptr %fn, ptr %cpu) {", "  %r = call ghccc i64 %fn(ptr %cpu)", "  ret i64 %r", "}"]
     return "\n".join(['target datalayout = "{datalayout}"', *sorted(f.intrinsics), *f.lines, *miss,
-                      guest_access_function()]) + "\n"
+                      guest_access_function(), handler_module()]) + "\n"
 
 
 def guest_access_function() -> str:
     """@dbt_guest_access(cpu, addr, size, write): the exact check of a guest access that the
-    inline fast path of `guest_pointer` did not pass, as GuestMemory.check makes it. Returns
-    the host pointer, or null after recording the fault in exit_vector/exit_addr/exit_error:
+    host refused or that lies past the space (lower.py faulting_access), as GuestMemory.check
+    makes it. Returns the host pointer, or null after recording the fault in exit_vector/exit_addr/exit_error:
     #PF at the first inaccessible byte as CR2 holds it (for an access leaving the space: the
     space's end when its first page is accessible, the first non-canonical byte when it runs
     into non-canonical addresses, else its start; for a refused page: the access start, or the
-    second page's start when only that one refuses; a watched page refuses), or CODE_WRITE for
-    a store into a page holding translated code."""
+    second page's start when only that one refuses; a watched page refuses), CODE_WRITE for
+    a store into a page holding translated code, or ACCESS_GROUP (the runtime interprets from
+    this instruction) for an access the permissions allow and the host protection of native
+    code's view does not (memory.host_protection: a store to a write-only page, or to a page
+    watched for loads only): the pointer it returns is always one the host lets through."""
     def field(name: str) -> int:
         return getattr(CPUState, name).offset
 
@@ -59,7 +65,7 @@ def guest_access_function() -> str:
                       f"  store i64 {value}, ptr %{name}.{where}"]
         return lines + ["  ret ptr null"]
 
-    pf, code_write = int(Vector.PF), int(Vector.CODE_WRITE)
+    pf, code_write, interpret = int(Vector.PF), int(Vector.CODE_WRITE), int(Vector.ACCESS_GROUP)
     return "\n".join([
         "define preserve_mostcc ptr @dbt_guest_access(ptr %cpu, i64 %addr, i64 %size, i64 %write) {",
         "entry:",
@@ -115,9 +121,20 @@ def guest_access_function() -> str:
         f"  %code_bits = and i8 %either, {CODE}",
         "  %holds_code = icmp ne i8 %code_bits, 0",
         "  %into_code = and i1 %is_write, %holds_code",
-        "  br i1 %into_code, label %code_write, label %host",
+        "  br i1 %into_code, label %code_write, label %host_check",
         "code_write:",
         *record("code_write", code_write, "%addr", "2"),
+        "host_check:",
+        f"  %host_bits = select i1 %is_write, i8 {R | W | WATCH_R | WATCH_W}, i8 {R | WATCH_R}",
+        f"  %host_need = select i1 %is_write, i8 {R | W}, i8 {R}",
+        "  %first_host = and i8 %first_perm, %host_bits",
+        "  %second_host = and i8 %second_perm, %host_bits",
+        "  %first_host_ok = icmp eq i8 %first_host, %host_need",
+        "  %second_host_ok = icmp eq i8 %second_host, %host_need",
+        "  %host_ok = and i1 %first_host_ok, %second_host_ok",
+        "  br i1 %host_ok, label %host, label %interpret",
+        "interpret:",
+        *record("interpret", interpret, "%addr", "%error"),
         "host:",
         "  %pointer = getelementptr i8, ptr %membase, i64 %addr",
         "  ret ptr %pointer",
