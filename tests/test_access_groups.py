@@ -61,7 +61,10 @@ def test_a_side_exit_between_accesses_ends_their_group():
     assert plan_accesses(block.ops) == {}
 
 
-def test_a_load_and_the_store_of_its_address_are_checked_once_for_both():
+def test_a_load_and_the_store_of_its_address_are_each_checked_alone():
+    """add [rbx], eax: its load and store, one each on rbx, are each a host access of their
+    own; a group probing the span for writing before the load (a byte stored then four
+    loaded) would stall the load's store forwarding (musl matmul's inner loop)."""
     block, b = new_block(0)
     rbx, rsp = b.get("rbx", Ty.I64), b.get("rsp", Ty.I64)
     b.load(rsp, Ty.I64)
@@ -71,6 +74,5 @@ def test_a_load_and_the_store_of_its_address_are_checked_once_for_both():
     b.goto(0)
     plans = plan_accesses(block.ops)
     first, load, second, store = (plans.get(id(op)) for op in accesses(block))
-    assert load.leads and store.group is load.group and not store.leads
-    assert (load.group.reads, load.group.writes) == (True, True)
+    assert load is None and store is None
     assert first.group is second.group and (first.group.reads, first.group.writes) == (True, False)

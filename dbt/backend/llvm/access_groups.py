@@ -7,9 +7,9 @@ the same root value, within one stretch of a block that nothing but those
 accesses can leave early, and their bytes fit in one page's length, one check
 at the first of them covers all: the span is inside the space and both pages
 it touches allow the access (at most two pages). Each later access of the
-group then goes straight to memory. A load and the store of the same address
-after it (a read-modify-write: add [rbx+r11*4], eax) are a group of their own,
-checked once for reading and writing.
+group then goes straight to memory. (A read-modify-write, add [rbx+r11*4], eax,
+is a load and a store, each in a group of its kind or alone: checking its span
+for writing first, by storing a byte at either end, would stall its load.)
 
 A span that does not pass is not a fault yet: the first access's lowering
 leaves the block with Vector.ACCESS_GROUP at that instruction, guest state
@@ -93,39 +93,16 @@ def stretches(ops: list[Op]):
     yield run
 
 
-def read_modify_writes(accesses: list[Op]) -> dict[int, Op]:
-    """id(load) -> the store of the same address value and size after it (add [rbx], eax):
-    such a store runs whenever its load does, so one check for both needs no more rights
-    than the two need apart."""
-    loads: dict[tuple[int, int], Op] = {}
-    pairs = {}
-    for op in accesses:
-        key = (id(op.args[0]), _size(op))
-        if op.opcode == "load":
-            loads[key] = op
-        elif key in loads:
-            pairs[id(loads.pop(key))] = op
-    return pairs
-
-
 def plan_accesses(ops: list[Op]) -> dict[int, Plan]:
     """Plans for the loads and stores of `ops` (by id of the op) that belong to a group of
     two or more; an access missing from the result is checked alone."""
     plans: dict[int, Plan] = {}
     members: list[tuple[Op, Group]] = []
     for accesses in stretches(ops):
-        pairs = read_modify_writes(accesses)
-        paired = {id(store) for store in pairs.values()}
         open_groups: dict[tuple, Group] = {}
         for op in accesses:
-            if id(op) in paired:
-                continue
             root, offset = split_address(op.args[0])
             low, end = _signed(offset), _signed(offset) + _size(op)
-            if id(op) in pairs:
-                group = Group(root, low, end, members=2, reads=True, writes=True)
-                plans[id(op)], plans[id(pairs[id(op)])] = Plan(group, leads=True), Plan(group)
-                continue
             key = (op.opcode, id(root))
             group = open_groups.get(key)
             if group is not None and max(group.end, end) - min(group.low, low) <= SPAN_LIMIT:

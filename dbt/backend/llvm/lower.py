@@ -313,6 +313,7 @@ class BlockLowering(FunctionLowering):
         self.pc, self.index = block.pc, 0
         self.icount_base = "%icount0"               # icount at the entry of the block being lowered
         self.tails: list[str] = []                  # out-of-line fault landings
+        self.landings: dict[tuple, str] = {}        # (instruction, exit state) -> its shared fault landing
         self.globals: list[str] = []
         self.access_plans = {}                      # id(load/store op) -> access_groups.Plan
         self.counted = False                        # whether it counts its entries (hits_name)
@@ -341,6 +342,10 @@ class BlockLowering(FunctionLowering):
     def leave(self) -> None:
         """Emitted first on every path that returns to the runtime or chains out (regions
         write their guest registers back here); a block keeps its state in the CPU."""
+
+    def exit_state(self) -> tuple:
+        """What `leave` writes back depends on besides where it is (regions: the slots written)."""
+        return ()
 
     def exit_with(self, reason: str) -> None:
         """Return `reason` (an i64 operand) to the runtime."""
@@ -447,8 +452,15 @@ class BlockLowering(FunctionLowering):
 
     def fault_landing(self, vector: int | None = None, addr: str = "0", error: int = 0) -> str:
         """An out-of-line block that records a fault at the current instruction and exits
-        (vector None: @dbt_guest_access has recorded vector, address and error code)."""
+        (vector None: @dbt_guest_access has recorded vector, address and error code; the
+        accesses of one instruction share that one, so that LLVM may sink what only it needs,
+        such as the flags of an imul before an add to memory, into it)."""
+        key = (self.icount_base, self.pc, self.index, self.exit_state()) if vector is None else None
+        if key in self.landings:
+            return self.landings[key]
         name = self.fresh("fault").lstrip("%")
+        if key is not None:
+            self.landings[key] = name
         saved, self.lines = self.lines, []
         self.label(name)
         self.leave()
@@ -474,12 +486,16 @@ class BlockLowering(FunctionLowering):
                          result: str = "callbr void") -> None:
         """One host instruction that may fault (inline asm callbr, `result` naming its type and
         value), on to label `ok`; its entry in FAULTS_SECTION sends a fault to label `refused`
-        (host_faults.py), every register as the instruction found it."""
+        (host_faults.py), every register as the instruction found it. The fault's way goes
+        through a block of its own: LLVM cannot split a callbr's edges, and without one it
+        could not sink what only the way out needs (an imul's flags) off the way on."""
         operands = [c for c in constraints.split(",") if not c.startswith("~")]
         clobbers = [c for c in constraints.split(",") if c.startswith("~")]
         entry = f".pushsection {FAULTS_SECTION},\\22a\\22\\0A.quad 1b, ${{{len(operands)}:l}}\\0A.popsection"
+        faulted = self.fresh("faulted").lstrip("%")
         self.emit(f'{result} asm "1: {insn}\\0A{entry}", "{",".join([*operands, "!i", *clobbers])}"({args}) '
-                  f"nounwind {effect} to label %{ok} [label %{refused}]")
+                  f"nounwind {effect} to label %{ok} [label %{faulted}]")
+        self.tails += [f"{faulted}:", f"  br label %{refused}"]
 
     def check_span(self, group: Group) -> None:
         """The check of a group's span [root+low, root+end), at most a page's length: it starts

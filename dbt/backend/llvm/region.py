@@ -73,6 +73,9 @@ class RegionLowering(BlockLowering):
                 if slot in self.dirty:
                     self.copy_slot(slot, to_cpu=True)
 
+    def exit_state(self) -> frozenset:
+        return frozenset(self.dirty)
+
     def through_flush(self) -> bool:
         """Whether the exit being lowered leaves through the shared flush block: some way to it
         may have written every slot the region writes."""
