@@ -314,6 +314,7 @@ class BlockLowering(FunctionLowering):
         self.icount_base = "%icount0"               # icount at the entry of the block being lowered
         self.tails: list[str] = []                  # out-of-line fault landings
         self.landings: dict[tuple, str] = {}        # (instruction, exit state) -> its shared fault landing
+        self.inside: set[tuple[str, str]] = set()   # (icount_base: the block, address) accessed: below the space
         self.globals: list[str] = []
         self.access_plans = {}                      # id(load/store op) -> access_groups.Plan
         self.counted = False                        # whether it counts its entries (hits_name)
@@ -547,14 +548,19 @@ class BlockLowering(FunctionLowering):
         """A guest load (value None: returns the value loaded) or store of an integer of type
         ty at guest address addr below the space's size as one host instruction that may fault
         (HOST_MOV, host_instruction: a fault continues at the access's exact check); an
-        address past the space goes there at once."""
+        address past the space goes there at once (an address this block's lowering accessed
+        before is inside: the store of an `add [rbx], eax` compares nothing)."""
         t, size, write = ity(ty), ty.value // 8, value is not None
         mov, register, stored, asm_type = HOST_MOV[ty]
         inside, fast, slow, checked_ok, join = (self.fresh(label).lstrip("%")
                                                 for label in ("inside", "fast", "slow", "checked", "join"))
-        below = self.fresh()
-        self.emit(f"{below} = icmp ult i64 {addr}, %space")
-        self.branch(below, inside, slow, likely=True)
+        if (self.icount_base, addr) in self.inside:
+            self.emit(f"br label %{inside}")
+        else:
+            below = self.fresh()
+            self.emit(f"{below} = icmp ult i64 {addr}, %space")
+            self.branch(below, inside, slow, likely=True)
+        self.inside.add((self.icount_base, addr))
         self.label(inside)
         direct = self.fresh()
         self.emit(f"{direct} = getelementptr i8, ptr %membase, i64 {addr}")
