@@ -97,18 +97,21 @@ class GuestMemory:
             raise ValueError(f"guest memory of {size:#x} bytes: it must be whole pages, at most {MAX_SPACE:#x}")
         self.size = size
         self.npages = size >> PAGE_SHIFT
-        self._fd = os.memfd_create("dbt-guest", os.MFD_CLOEXEC)      # the guest's bytes
-        self._close_fd = weakref.finalize(self, os.close, self._fd)   # (a process makes many, over time)
-        os.ftruncate(self._fd, size)
-        self._map = mmap.mmap(self._fd, size, flags=mmap.MAP_SHARED)     # the runtime's view
-        self.view = memoryview(self._map)
-        self.view_base = ctypes.addressof(ctypes.c_char.from_buffer(self._map))
+        # Native code's view first, so that it takes the first gap it fits (the runtime's view,
+        # as large, would take it otherwise; tests/resource/test_isolation.py places a sentinel
+        # page right after the reservation by offering it such a gap).
         flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
         self._reservation = mmap.mmap(-1, GUARD + size + GUARD, flags=flags)
         start = ctypes.addressof(ctypes.c_char.from_buffer(self._reservation))
         self.base = start + GUARD                                          # native code's view
         _host_call(_LIBC.mprotect(start, GUARD + size + GUARD, HOST_NONE), "guard pages")
+        self._fd = os.memfd_create("dbt-guest", os.MFD_CLOEXEC)      # the guest's bytes
+        self._close_fd = weakref.finalize(self, os.close, self._fd)   # (a process makes many, over time)
+        os.ftruncate(self._fd, size)
         _host_mmap_fixed(self.base, size, HOST_NONE, mmap.MAP_SHARED, self._fd, 0)
+        self._map = mmap.mmap(self._fd, size, flags=mmap.MAP_SHARED)     # the runtime's view
+        self.view = memoryview(self._map)
+        self.view_base = ctypes.addressof(ctypes.c_char.from_buffer(self._map))
         # [npages]: past the space, always 0. Anonymous memory reads as zeros and the host
         # gives a page of it only when written: a ctypes array of 16 MiB zeroed them all (~8 ms).
         self._perms_map = mmap.mmap(-1, self.npages + 1, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
