@@ -187,9 +187,9 @@ class GuestMemory:
     def sync(self, addr: int, size: int, flags: int) -> None:
         """msync(2) on a range (flags as Linux's MS_*): file-backed pages are written back."""
         pages = self._pages(addr, size)
-        if pages and _LIBC.msync(self.view_base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT, flags):
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
+        if pages:
+            _host_call(_LIBC.msync(self.view_base + (pages.start << PAGE_SHIFT), len(pages) << PAGE_SHIFT, flags),
+                       "msync")
 
     def protect(self, addr: int, size: int, perms: str | int) -> None:
         pages = self._pages(addr, size)
