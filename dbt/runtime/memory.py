@@ -34,6 +34,9 @@ PAGE_MASK = PAGE_SIZE - 1
 R, W, X, CODE = 1, 2, 4, 8       # CODE: the page holds translated code
 WATCH_R, WATCH_W = 16, 32        # guest loads / stores on the page exit to memory hooks
 PERMS = R | W | X
+# (bits, value): native code loads from a page whose permissions' bits are that value without
+# asking (R, not watched), and stores to one (R and W, not watched, no translated code)
+NATIVE_LOAD, NATIVE_STORE = (R | WATCH_R, R), (R | W | WATCH_R | WATCH_W | CODE, R | W)
 DEFAULT_SPACE = 1 << 36          # 64 GiB of guest address space, reserved not committed
 MAX_SPACE = 1 << 39              # 512 GiB (its two mappings: 1 TiB of the host's address space)
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
@@ -60,11 +63,11 @@ def _host_call(result: int, what: str) -> None:
 
 def host_protection(value: int) -> int:
     """What the host lets native code do on a page of permissions `value` without asking
-    (read: R, not watched; write: R and W, not watched, no CODE; a write-only page and one
-    watched for loads only take the exact check: runtime_helpers.guest_access_function)."""
-    if value & (R | W | WATCH_R | WATCH_W | CODE) == R | W:
+    (NATIVE_LOAD, NATIVE_STORE; a write-only page and one watched for loads only take the
+    exact check: runtime_helpers.guest_access_function)."""
+    if value & NATIVE_STORE[0] == NATIVE_STORE[1]:
         return HOST_RW
-    return HOST_READ if value & (R | WATCH_R) == R else HOST_NONE
+    return HOST_READ if value & NATIVE_LOAD[0] == NATIVE_LOAD[1] else HOST_NONE
 
 
 def _host_mmap_fixed(addr: int, size: int, prot: int, flags: int, fd: int, offset: int) -> None:

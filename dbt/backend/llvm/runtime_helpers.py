@@ -12,7 +12,7 @@ from dbt.backend.llvm.lower import FunctionLowering
 from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
 from dbt.ir.exits import ExitReason, Vector
 from dbt.runtime.cpu import CPUState
-from dbt.runtime.memory import CANONICAL_LOW, CODE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
+from dbt.runtime.memory import CANONICAL_LOW, CODE, NATIVE_LOAD, NATIVE_STORE, PAGE_SHIFT, R, W, WATCH_R, WATCH_W
 
 RUNTIME_SYMBOLS = ("dbt_cc_all", "dbt_miss", "dbt_enter", "dbt_guest_access",     # what runtime_module defines
                    "dbt_on_fault", "dbt_fault_table", "dbt_fault_readers", "dbt_fault_old")
@@ -125,8 +125,8 @@ def guest_access_function() -> str:
         "code_write:",
         *record("code_write", code_write, "%addr", "2"),
         "host_check:",
-        f"  %host_bits = select i1 %is_write, i8 {R | W | WATCH_R | WATCH_W}, i8 {R | WATCH_R}",
-        f"  %host_need = select i1 %is_write, i8 {R | W}, i8 {R}",
+        f"  %host_bits = select i1 %is_write, i8 {NATIVE_STORE[0]}, i8 {NATIVE_LOAD[0]}",
+        f"  %host_need = select i1 %is_write, i8 {NATIVE_STORE[1]}, i8 {NATIVE_LOAD[1]}",
         "  %first_host = and i8 %first_perm, %host_bits",
         "  %second_host = and i8 %second_perm, %host_bits",
         "  %first_host_ok = icmp eq i8 %first_host, %host_need",
