@@ -26,6 +26,7 @@ MAX_REGION_INSNS = 160
 MAX_RECURSIVE_BLOCKS = 48       # a recursive function's region (select_region)
 MAX_RECURSIVE_INSNS = 480
 MAX_LEAF_BLOCKS = 4          # a recorded indirect call's callee joins when a leaf this small
+MAX_INLINED_LEAF_BLOCKS = 8  # a function heading a region of its own joins whole when a leaf this small
 MAX_REGION_PASSES = 4       # select_region: walks that leave out return sites of callees returning outside
 
 
@@ -148,17 +149,38 @@ def breadth_first(head, blocks: dict, excluded, warm, exits, follow_call, max_bl
     joins when the direct walk is done, if it is a small leaf function (qsort's comparison),
     even when it heads a region of its own, with a call's return site: any callee, taken
     with the direct walk, crowded the region's own blocks out (printf's vtable call: strings
-    67 M -> 119 M transfers)."""
+    67 M -> 119 M transfers). Another region's head that is a small leaf function (memcpy,
+    at most MAX_INLINED_LEAF_BLOCKS blocks) joins whole when the walk meets it (take_leaf),
+    and a call's return site with it: each call to it then stays in the region instead of
+    two transfers and a jump-cache lookup (musl strings 4.4 M -> 2.9 M transfers, 347 M ->
+    333 M host instructions; qsort 1,193 M -> 1,031 M)."""
     chosen, queue, seen, insns = [], [head], {head.pc}, 0
     deferred: dict[int, list[int]] = {}      # recorded target -> return sites of its calls
 
     def visit(target: int, join: bool = join_heads) -> None:
         dest = blocks.get(target)
         if dest is not None and dest.members:
+            if not join and target not in seen:
+                take_leaf(target)
             dest = dest.members[0] if join else None
         if dest is not None and target not in seen and not excluded(dest) and warm(dest.code):
             seen.add(target)
             queue.append(dest)
+
+    def take_leaf(pc: int) -> None:
+        """The small leaf function at pc, which heads a region of its own, joins whole (its
+        first-tier blocks) if it fits: a part of it would leave the region into first-tier
+        code that, inside a live region, never heads one (sha256's memcpy)."""
+        nonlocal insns
+        leaf = [tb for tb in leaf_blocks(pc, blocks, exits, MAX_INLINED_LEAF_BLOCKS) or ()
+                if tb.pc not in seen and not excluded(tb) and warm(tb.code)]
+        size = sum(tb.ninsns for tb in leaf)
+        if (leaf and leaf[0].pc == pc and len(chosen) + len(queue) + len(leaf) <= max_blocks
+                and insns + size <= max_insns):
+            seen.update(tb.pc for tb in leaf)
+            chosen.extend(leaf)
+            insns += size
+
     while len(chosen) < max_blocks and (queue or deferred):
         if not queue:
             for target, sites in deferred.items():
@@ -188,22 +210,30 @@ def small_leaf(pc: int, blocks: dict, exits, limit: int = MAX_LEAF_BLOCKS) -> bo
     blocks not translated yet count, though they would not join), calling nothing, jumping
     indirectly only to recorded targets (musl's qsort calls a wrapper that tail-jumps to the
     comparison), that reach a ret."""
-    seen, stack, returns = {pc}, [pc], False
+    return leaf_blocks(pc, blocks, exits, limit) is not None
+
+
+def leaf_blocks(pc: int, blocks: dict, exits, limit: int) -> list | None:
+    """The translated first-tier blocks of the function at pc, its entry first, if it is a
+    small leaf (small_leaf); else None."""
+    seen, stack, returns, found = {pc}, [pc], False, []
     while stack:
         tb = blocks.get(stack.pop())
         if tb is None:
             continue
-        e = exits(tb.members[0] if tb.members else tb)
+        tb = tb.members[0] if tb.members else tb
+        found.append(tb)
+        e = exits(tb)
         if e.returns_to is not None or (e.indirect and e.likely is None):
-            return False
+            return None
         returns |= e.ret
         for target in (*e.targets, e.likely):
             if target is not None and target not in seen:
                 seen.add(target)
                 stack.append(target)
         if len(seen) > limit:
-            return False
-    return returns
+            return None
+    return found if returns else None
 
 
 def successors(region: list[Exits]) -> dict[int, list[int]]:
