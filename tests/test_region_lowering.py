@@ -1,6 +1,6 @@
 """Region lowering (dbt/backend/llvm/region.py) on made-up IR blocks: where an indirect jump
 may land inside the region, the flags a block then knows on entry, and what each exit writes back."""
-from dbt.backend.llvm.region import (entry_cc_ops, indirect_landings, loop_head_cc_op, lower_region,
+from dbt.backend.llvm.region import (cc_op_versions, entry_cc_ops, indirect_landings, lower_region,
                                      slots_written_before)
 from dbt.frontend.x86.flags import CCKind, cc_op_value
 from dbt.ir.builder import new_block
@@ -45,17 +45,17 @@ def test_an_indirect_jump_lands_only_where_no_direct_exit_leads():
 
 def test_a_block_a_direct_exit_reaches_knows_its_flags():
     blocks = comparison_region()
-    assert entry_cc_ops(blocks, indirect_landings(blocks))[SBB] == SUB32
+    assert entry_cc_ops(blocks, indirect_landings(blocks))[SBB] == {SUB32}
     text, _ = lower_region(blocks, "rg_test")
     assert "call i64 @dbt_cc_all" not in text       # the sbb's carry is computed inline
     assert f"i64 {COMPARE}, label" in text           # the wrapper's jump still lands on COMPARE
 
 
-def decrement_loop(back_cc_op: int | None = DEC32):
-    """musl's memcpy tail, `dec edx; jnz` looping to itself: `dec` keeps the carry of the flags
-    before it, so the head reads the cc_op it is entered with; back_cc_op: the one the loop
-    sets (None: one its own flags do not fix)."""
-    head, b = new_block(HEAD)
+def decrement_loop(back_cc_op: int | None = DEC32, pc: int = HEAD):
+    """musl's memcpy tail, `dec edx; jnz` looping to itself at pc: `dec` keeps the carry of the
+    flags before it, so the block reads the cc_op it is entered with; back_cc_op: the one the
+    loop sets (None: one its own flags do not fix)."""
+    head, b = new_block(pc)
     flags = b.cc_all(b.get("cc_op", Ty.I64), b.get("cc_dst", Ty.I64), b.get("cc_src", Ty.I64),
                      b.get("cc_src2", Ty.I64))
     count = b.sub(b.get("rdx", Ty.I64), b.const(Ty.I64, 1))
@@ -63,22 +63,47 @@ def decrement_loop(back_cc_op: int | None = DEC32):
     b.put("cc_op", b.const(Ty.I64, back_cc_op) if back_cc_op is not None else b.get("rax", Ty.I64))
     b.put("cc_dst", count)
     b.put("cc_src", b.and_(flags, b.const(Ty.I64, 1)))
-    b.branch(b.eq(count, b.const(Ty.I64, 0)), AFTER, HEAD)
+    b.branch(b.eq(count, b.const(Ty.I64, 0)), AFTER, pc)
     return [head]
+
+
+def versions(blocks: list) -> dict[int, tuple]:
+    entry = entry_cc_ops(blocks, indirect_landings(blocks))
+    return {b.pc: cc_op_versions(b, blocks[0], entry) for b in blocks}
 
 
 def test_a_loop_head_whose_back_edges_fix_its_flags_is_lowered_twice():
     blocks = decrement_loop()
-    landing = indirect_landings(blocks)
-    assert entry_cc_ops(blocks, landing)[HEAD] is None       # entered from outside: unknown
-    assert loop_head_cc_op(blocks, entry_cc_ops(blocks, landing), landing) == DEC32
+    assert entry_cc_ops(blocks, indirect_landings(blocks))[HEAD] == {DEC32}   # the way back only
+    assert versions(blocks) == {HEAD: (None, DEC32)}        # from outside (unknown), and back
     text, _ = lower_region(blocks, "rg_test")
-    assert f"b_{HEAD:x}_entry:" in text and f"b_{HEAD:x}:" in text
+    assert f"b_{HEAD:x}_entry:" in text and f"b_{HEAD:x}_{DEC32:x}:" in text
     assert text.count("call i64 @dbt_cc_all") == 1         # on the way in only, not in the loop
     unknown = decrement_loop(back_cc_op=None)
-    landing = indirect_landings(unknown)
-    assert loop_head_cc_op(unknown, entry_cc_ops(unknown, landing), landing) is None
+    assert versions(unknown) == {HEAD: (None,)}
     assert f"b_{HEAD:x}_entry:" not in lower_region(unknown, "rg_test")[0]
+
+
+def memcpy_inside(before_cc_op: int):
+    """musl's memcpy tail inside its caller's region: HEAD sets `before_cc_op` and goes to
+    LOOP, `dec edx; jnz LOOP` (decrement_loop's block), which leaves for AFTER."""
+    head, b = new_block(HEAD)
+    b.put("cc_op", b.const(Ty.I64, before_cc_op))
+    b.put("cc_dst", b.get("rdx", Ty.I64))
+    b.goto(TAIL)
+    return [head, *decrement_loop(pc=TAIL)]
+
+
+def test_a_block_entered_with_a_few_known_cc_ops_is_lowered_once_for_each():
+    logic32 = cc_op_value(CCKind.LOGIC, Ty.I32)
+    blocks = memcpy_inside(logic32)
+    assert versions(blocks) == {HEAD: (None,), TAIL: tuple(sorted((logic32, DEC32)))}
+    text, _ = lower_region(blocks, "rg_test")
+    assert f"b_{TAIL:x}_{logic32:x}:" in text and f"b_{TAIL:x}_{DEC32:x}:" in text
+    assert "call i64 @dbt_cc_all" not in text               # neither way in, nor the loop
+    same = memcpy_inside(DEC32)                             # one cc_op: one version, as before
+    assert versions(same)[TAIL] == (DEC32,)
+    assert f"b_{TAIL:x}:" in lower_region(same, "rg_test")[0]
 
 
 def early_exit_region():

@@ -15,9 +15,11 @@ next check (entry_checks); fault landings are kept, so rip, registers and
 icount are exactly the first tier's at every exit. Runtime fields (exit protocol, icount, budget,
 memory tables) are never promoted: icount is tracked per block in its own alloca.
 A block whose flags come from another block of the region (a jcc, sbb or setcc after a
-block boundary) often reads a cc_op every way into it sets to one constant (entry_cc_ops):
-its lazy flags are then computed inline, for LLVM to fold to the flag it needs, instead
-of calling @dbt_cc_all (12% of musl qsort's time, for the `sbb` of its comparison callback).
+block boundary) often reads a cc_op that the ways into it set to one of a few constants
+(entry_cc_ops): it is lowered once for each (cc_op_versions), its lazy flags computed inline
+there, for LLVM to fold to the flag it needs, instead of calling @dbt_cc_all (12% of musl
+qsort's time, for the `sbb` of its comparison callback; 10% of musl strings', for the carry
+the `dec` of memcpy's `movsb; dec edx; jnz` loop keeps, the loop inside __fwritex's region).
 """
 from dbt.backend.llvm.lower import BlockLowering, ity, literal
 from dbt.frontend.x86.flags import ALL_CC_OPS, cc_all_case
@@ -33,6 +35,7 @@ from dbt.runtime.regions import direct_targets, return_site
 # moves what only a fault landing or exit uses (a multiply's overflow flags) off the hot path
 # into it: matmul -14% execute, qsort -4%, fib +3%, the rest within noise, same compile time.
 PASSES = ("sroa", "instruction_combine", "simplify_cfg", "new_gvn", "simplify_cfg", "sinking")
+MAX_CC_VERSIONS = 3     # a region block is lowered once for each of up to this many cc_ops (cc_op_versions)
 PROMOTABLE = frozenset(name for name, (offset, _) in SLOTS.items() if offset < CPUState.exit_reason.offset)
 
 
@@ -46,7 +49,8 @@ class RegionLowering(BlockLowering):
         written = {op.attrs["slot"] for b in blocks for op in b.ops if op.opcode == "put"}
         self.promoted = sorted(used & PROMOTABLE)
         self.written = sorted(written & PROMOTABLE)      # the promoted slots an exit may write back
-        self.entry_cc_op = entry_cc_ops(blocks, self.landing)
+        entry = entry_cc_ops(blocks, self.landing)
+        self.versions = {b.pc: cc_op_versions(b, blocks[0], entry) for b in blocks}
         self.written_before = slots_written_before(blocks, self.landing)
         self.dirty: set[str] = set()                     # slots a way from the entry to here may have written
         self.cc_op: int | None = None                    # the constant cc_op here, if known
@@ -133,16 +137,26 @@ class RegionLowering(BlockLowering):
             self.emit(f"{self.alloca(slot)} = alloca {ity(SLOTS[slot][1])}, align 16")
             self.copy_slot(slot, to_cpu=False)
         head = self.blocks[0]
-        peeled = loop_head_cc_op(self.blocks, self.entry_cc_op, self.landing)
-        self.emit(f"br label %b_{head.pc:x}" + ("_entry" if peeled is not None else ""))
+        self.emit(f"br label %{self.block_label(head.pc, None)}")
         reach = entry_checks(self.blocks, self.landing)
-        if peeled is not None:
-            self.lower_block(head, f"b_{head.pc:x}_entry", None, reach, written=frozenset())
         for b in self.blocks:
-            self.lower_block(b, f"b_{b.pc:x}", peeled if b is head and peeled is not None else self.entry_cc_op[b.pc],
-                             reach, self.written_before[b.pc])
+            versions = self.versions[b.pc]
+            for cc_op in versions:
+                only_from_outside = b is head and cc_op is None and len(versions) > 1
+                self.lower_block(b, self.block_label(b.pc, cc_op), cc_op, reach,
+                                 frozenset() if only_from_outside else self.written_before[b.pc])
         self.flush()
         return self.assemble()
+
+    def block_label(self, pc: int, cc_op: int | None) -> str:
+        """The label of the version of block pc that a way in with `cc_op` enters (a block
+        lowered once, unknown flags, takes every way in)."""
+        versions = self.versions[pc]
+        if len(versions) == 1:
+            return f"b_{pc:x}"
+        if cc_op not in versions:
+            raise AssertionError(f"no version of region block {pc:#x} for cc_op {cc_op}")
+        return f"b_{pc:x}_" + ("entry" if cc_op is None else f"{cc_op:x}")
 
     def lower_block(self, b: Block, label: str, cc_op: int | None, reach: dict[int, int], written: frozenset) -> None:
         """Block `b` at `label`, entered with `cc_op` (a constant, or None: unknown) and with the
@@ -191,7 +205,7 @@ class RegionLowering(BlockLowering):
         n = self.fresh()
         self.emit(f"{n} = add i64 {self.icount_base}, {self.block.ninsns if retired is None else retired}")
         self.emit(f"store i64 {n}, ptr %icount_slot")
-        self.emit(f"br label %b_{target:x}")
+        self.emit(f"br label %{self.block_label(target, self.cc_op)}")
 
     def lower_jump(self, op: Op) -> None:
         """An indirect jump to a block of the region that it may land on (indirect_landings)
@@ -206,7 +220,7 @@ class RegionLowering(BlockLowering):
         self.emit(f"switch i64 {self.v(op.args[0])}, label %{outside} [ {cases} ]")
         for pc in landings:
             self.label(f"{prefix}{pc:x}")
-            self.emit(f"br label %b_{pc:x}")
+            self.emit(f"br label %{self.block_label(pc, self.cc_op)}")
         self.label(outside)
         super().lower_jump(op)
 
@@ -255,29 +269,35 @@ def indirect_landings(blocks: list[Block]):
     return lambda block: return_sites if block.terminator.attrs.get("ret") else unreached
 
 
-def entry_cc_ops(blocks: list[Block], landing) -> dict[int, int | None]:
-    """pc -> the cc_op every way into that block of the region leaves (a constant), else None.
-    The head is entered from outside: None. Other blocks are entered only from the region's
-    blocks: by a direct exit (exit_if, goto, branch) with the cc_op at that point, or by an
-    indirect jump where it may land (landing: indirect_landings of the blocks)."""
+def entry_cc_ops(blocks: list[Block], landing) -> dict[int, frozenset]:
+    """pc -> the cc_ops the ways into that block from the region's blocks leave (None: one
+    that is not a constant): a direct exit (exit_if, goto, branch) with the cc_op at that
+    point, or an indirect jump where it may land (landing: indirect_landings of the blocks),
+    from each version the block is lowered in (cc_op_versions). The head's way in from
+    outside is not counted: it has a version of its own."""
     inside = {b.pc for b in blocks}
-    unset = object()
-    entry: dict[int, object] = {b.pc: unset for b in blocks}
-    entry[blocks[0].pc] = None
+    entry: dict[int, set] = {b.pc: set() for b in blocks}
     changed = True
     while changed:
         changed = False
         for b in blocks:
-            if entry[b.pc] is unset:
-                continue
-            for target, cc_op in cc_op_edges(b, entry[b.pc], landing):
-                if target not in inside or target == blocks[0].pc:
-                    continue
-                merged = cc_op if entry[target] is unset or entry[target] == cc_op else None
-                if merged != entry[target]:
-                    entry[target] = merged
-                    changed = True
-    return {pc: None if value is unset else value for pc, value in entry.items()}
+            for cc_in in cc_op_versions(b, blocks[0], entry):
+                for target, cc_op in cc_op_edges(b, cc_in, landing):
+                    if target in inside and cc_op not in entry[target]:
+                        entry[target].add(cc_op)
+                        changed = True
+    return {pc: frozenset(ways) for pc, ways in entry.items()}
+
+
+def cc_op_versions(b: Block, head: Block, entry) -> tuple:
+    """The cc_ops block `b` is lowered with, given the cc_ops the ways into it leave (entry:
+    entry_cc_ops): one version for each when they are at most MAX_CC_VERSIONS constants,
+    else one with the flags unknown (None). The head has a version for the way in from
+    outside (None), which also takes the ways back when their cc_ops are not such constants."""
+    ways = entry[b.pc]
+    if b is head:
+        return (None,) if None in ways or len(ways) >= MAX_CC_VERSIONS else (None, *sorted(ways))
+    return tuple(sorted(ways)) if ways and None not in ways and len(ways) <= MAX_CC_VERSIONS else (None,)
 
 
 def cc_op_edges(b: Block, cc_op: int | None, landing):
@@ -313,18 +333,6 @@ def slots_written_before(blocks: list[Block], landing) -> dict[int, frozenset]:
                     before[target] |= out
                     changed = True
     return before
-
-
-def loop_head_cc_op(blocks: list[Block], entry: dict[int, int | None], landing) -> int | None:
-    """The cc_op every way back into the head from the region's own blocks sets, when it is
-    one constant (entry: entry_cc_ops; landing: indirect_landings). The head is then lowered
-    twice: once as the way in from outside (flags unknown) and once as the loop's head, whose
-    flags that cc_op gives. A loop of `movsb; dec edx; jnz` (musl's memcpy tail) called
-    @dbt_cc_all in every round for the carry `dec` keeps, since the flags the region was
-    entered with reached the head."""
-    head = blocks[0].pc
-    back = {cc_op for b in blocks for target, cc_op in cc_op_edges(b, entry[b.pc], landing) if target == head}
-    return back.pop() if len(back) == 1 else None
 
 
 def lower_region(blocks: list[Block], name: str) -> tuple[str, list[tuple[str, int]]]:
