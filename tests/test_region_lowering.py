@@ -86,7 +86,7 @@ def test_a_loop_head_whose_back_edges_fix_its_flags_is_lowered_twice():
 
 def memcpy_inside(before_cc_op: int):
     """musl's memcpy tail inside its caller's region: HEAD sets `before_cc_op` and goes to
-    LOOP, `dec edx; jnz LOOP` (decrement_loop's block), which leaves for AFTER."""
+    TAIL, `dec edx; jnz TAIL` (decrement_loop's block), which leaves for AFTER."""
     head, b = new_block(HEAD)
     b.put("cc_op", b.const(Ty.I64, before_cc_op))
     b.put("cc_dst", b.get("rdx", Ty.I64))

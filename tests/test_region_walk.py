@@ -41,7 +41,7 @@ def walk_to_a_region_head(callee_blocks: int, callee_insns: int = 3) -> list:
     region of its own (its blocks `callee_insns` instructions each)."""
     exits = loop_calling(Exits(CALL, (CALLEE,), RETURN_SITE, CALLEE, False), callee_blocks)
     blocks = {pc: FakeTB(pc, callee_insns if pc >= CALLEE else 3) for pc in exits}
-    blocks[CALLEE] = FakeTB(CALLEE, callee_insns, members=(blocks[CALLEE], FakeTB(CALLEE + 0x10)))
+    blocks[CALLEE] = FakeTB(CALLEE, callee_insns, members=(blocks[CALLEE], blocks[CALLEE + 0x10]))
     return select_region(blocks[HEAD], blocks, lambda tb: False, lambda code: True, lambda tb: exits[tb.pc])
 
 

@@ -293,7 +293,8 @@ def cc_op_versions(b: Block, head: Block, entry) -> tuple:
     """The cc_ops block `b` is lowered with, given the cc_ops the ways into it leave (entry:
     entry_cc_ops): one version for each when they are at most MAX_CC_VERSIONS constants,
     else one with the flags unknown (None). The head has a version for the way in from
-    outside (None), which also takes the ways back when their cc_ops are not such constants."""
+    outside (None), besides one for each of at most MAX_CC_VERSIONS - 1 constant ways back;
+    that version takes the ways back too when they are not such constants."""
     ways = entry[b.pc]
     if b is head:
         return (None,) if None in ways or len(ways) >= MAX_CC_VERSIONS else (None, *sorted(ways))
